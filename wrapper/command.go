@@ -1,0 +1,75 @@
+package wrapper
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// GuardWord is the reserved first argument for tf's own commands
+// (`tf guard doctor`); terraform has no such subcommand.
+const GuardWord = "guard"
+
+// Command is what tf understands of terraform's command line; it never
+// changes the arguments themselves.
+type Command struct {
+	// Words are the subcommand words: ["plan"], ["state", "push"], or nil
+	// when there is no subcommand (`terraform`, `terraform -version`).
+	Words []string
+	// Chdir is the value of the global -chdir=DIR option, "" when absent.
+	Chdir string
+	// Guarded reports whether the credential guard and recovery apply.
+	Guarded bool
+}
+
+// guardedCommands are the commands that take the state lock or write state.
+var guardedCommands = map[string]bool{
+	"apply":                  true,
+	"destroy":                true,
+	"import":                 true,
+	"refresh":                true,
+	"plan":                   true,
+	"taint":                  true,
+	"untaint":                true,
+	"force-unlock":           true,
+	"state push":             true,
+	"state rm":               true,
+	"state mv":               true,
+	"state replace-provider": true,
+}
+
+// ParseCommand reads terraform's arguments (without argv[0]) the way
+// terraform's main does: global options come before the subcommand, and only
+// -chdir=DIR matters to tf.
+func ParseCommand(args []string) Command {
+	var c Command
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "-chdir="); ok {
+			c.Chdir = v
+		}
+	}
+	if i >= len(args) {
+		return c
+	}
+	c.Words = []string{args[i]}
+	if args[i] == "state" && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+		c.Words = append(c.Words, args[i+1])
+	}
+	c.Guarded = guardedCommands[strings.Join(c.Words, " ")]
+	return c
+}
+
+// WorkDir is the directory terraform will work in: cwd, or -chdir relative to it.
+func (c Command) WorkDir(cwd string) string {
+	if c.Chdir == "" {
+		return cwd
+	}
+	if filepath.IsAbs(c.Chdir) {
+		return filepath.Clean(c.Chdir)
+	}
+	return filepath.Join(cwd, c.Chdir)
+}

@@ -1,0 +1,410 @@
+package wrapper
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables and file names of tf's own configuration.
+const (
+	// EnvPrefix starts every configuration variable: key "min_lifetime" is
+	// TFGUARD_MIN_LIFETIME.
+	EnvPrefix = "TFGUARD_"
+	// EnvChain is not configuration: each tf appends its own executable's path
+	// (os.PathListSeparator-separated) before starting a child, so a tf started
+	// by another tf never picks either of them as "terraform".
+	EnvChain = "TFGUARD_CHAIN"
+	// WorkDirConfigName is the per-working-directory configuration file.
+	WorkDirConfigName = ".tfguard"
+)
+
+// Enumerated configuration values.
+const (
+	FlavorTerraform = "terraform"
+	FlavorTofu      = "tofu"
+
+	InstallAuto  = "auto"
+	InstallNever = "never"
+
+	LoginNative = "native"
+	LoginAWSCLI = "aws-cli"
+	LoginNever  = "never"
+
+	CIAuto  = "auto"
+	CITrue  = "true"
+	CIFalse = "false"
+)
+
+// Config is tf's own configuration after all sources are merged
+// (environment > working-directory file > user file > defaults).
+type Config struct {
+	Terraform        string        // explicit path to the real terraform (or tofu); empty: discover
+	Flavor           string        // FlavorTerraform or FlavorTofu
+	Install          string        // InstallAuto or InstallNever: install a pinned version when none is found
+	Recovery         bool          // recover state and locks after an expired-credential failure
+	ReportFile       string        // where recovery writes its report; empty: none
+	Preflight        bool          // check credential lifetime before guarded commands
+	MinLifetime      time.Duration // credentials must outlive the run by this much
+	SSOSessionLength time.Duration // assumed length of an IAM Identity Center session
+	Login            string        // LoginNative, LoginAWSCLI or LoginNever
+	CI               string        // CIAuto, CITrue or CIFalse
+	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
+
+	// Sources says where each key's value came from, for `tf guard doctor`.
+	Sources map[string]Source
+}
+
+// Source is where one configuration value came from.
+type Source struct {
+	Kind string // "default", "env" or "file"
+	Name string // the variable name or the file path
+	Line int    // line in the file (Kind "file")
+}
+
+func (s Source) String() string {
+	switch s.Kind {
+	case "env":
+		return "env " + s.Name
+	case "file":
+		return fmt.Sprintf("%s:%d", s.Name, s.Line)
+	default:
+		return "default"
+	}
+}
+
+// ConfigError is an invalid configuration value or key. Where names the
+// file and line, or the environment variable.
+type ConfigError struct {
+	Where string
+	Key   string
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("config %s: key %q: %v", e.Where, e.Key, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ExitCode makes every configuration error end tf with ExitConfig.
+func (e *ConfigError) ExitCode() int { return ExitConfig }
+
+// configKey describes one key: its default and how to apply a value.
+type configKey struct {
+	name  string
+	def   string
+	help  string
+	apply func(c *Config, v string, baseDir string) error
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("bad value %q: must be one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+func parseOnOff(v string) (bool, error) {
+	switch v {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("bad value %q: must be on or off", v)
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad value %q: must be a positive duration such as 15m or 8h", v)
+	}
+	return d, nil
+}
+
+// resolvePath makes a relative path from a file relative to that file's
+// directory (baseDir); from the environment it stays relative to the cwd.
+func resolvePath(v, baseDir string) string {
+	if v == "" || filepath.IsAbs(v) || baseDir == "" {
+		return v
+	}
+	return filepath.Join(baseDir, v)
+}
+
+func configKeys() []configKey {
+	return []configKey{
+		{"terraform", "", "path to the real terraform (or tofu) binary, or a bare name searched on PATH; empty: discover", func(c *Config, v, dir string) error {
+			if strings.ContainsRune(v, '/') || strings.ContainsRune(v, filepath.Separator) {
+				v = resolvePath(v, dir)
+			}
+			c.Terraform = v
+			return nil
+		}},
+		{"flavor", FlavorTerraform, "terraform or tofu: which binary to look for on PATH", func(c *Config, v, _ string) error {
+			c.Flavor = v
+			return oneOf(FlavorTerraform, FlavorTofu)(v)
+		}},
+		{"install", InstallAuto, "auto or never: install a version pinned by the configuration when none is found", func(c *Config, v, _ string) error {
+			c.Install = v
+			return oneOf(InstallAuto, InstallNever)(v)
+		}},
+		{"recovery", "on", "on or off: recover state and locks after a run dies of expired credentials", func(c *Config, v, _ string) (err error) {
+			c.Recovery, err = parseOnOff(v)
+			return err
+		}},
+		{"report_file", "", "file recovery writes its report to; empty: none", func(c *Config, v, dir string) error {
+			c.ReportFile = resolvePath(v, dir)
+			return nil
+		}},
+		{"preflight", "on", "on or off: check credential lifetime before guarded commands", func(c *Config, v, _ string) (err error) {
+			c.Preflight, err = parseOnOff(v)
+			return err
+		}},
+		{"min_lifetime", "15m", "credentials must outlive the start of a guarded command by this long", func(c *Config, v, _ string) (err error) {
+			c.MinLifetime, err = parsePositiveDuration(v)
+			return err
+		}},
+		{"sso_session_length", "8h", "assumed length of an IAM Identity Center session", func(c *Config, v, _ string) (err error) {
+			c.SSOSessionLength, err = parsePositiveDuration(v)
+			return err
+		}},
+		{"login", LoginNative, "native, aws-cli or never: how to renew an SSO session", func(c *Config, v, _ string) error {
+			c.Login = v
+			return oneOf(LoginNative, LoginAWSCLI, LoginNever)(v)
+		}},
+		{"ci", CIAuto, "auto, true or false: auto detects CI from the CI and GITHUB_ACTIONS variables", func(c *Config, v, _ string) error {
+			c.CI = v
+			return oneOf(CIAuto, CITrue, CIFalse)(v)
+		}},
+		{"github_oidc_role", "", "role ARN to assume again with GitHub Actions OIDC; empty: off", func(c *Config, v, _ string) error {
+			if v != "" && !strings.HasPrefix(v, "arn:") {
+				return fmt.Errorf("bad value %q: must be an IAM role ARN (arn:aws:iam::123456789012:role/name)", v)
+			}
+			c.GitHubOIDCRole = v
+			return nil
+		}},
+	}
+}
+
+// ConfigKeys lists the configuration keys in documentation order.
+func ConfigKeys() []string {
+	var names []string
+	for _, k := range configKeys() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// ConfigFiles are the optional files LoadConfig reads. Empty paths are skipped.
+type ConfigFiles struct {
+	User    string // user file, see UserConfigPath
+	WorkDir string // per-working-directory file, <workdir>/.tfguard
+}
+
+// UserConfigPath is $XDG_CONFIG_HOME/tf/config, else os.UserConfigDir()/tf/config.
+// getenv is the process environment's lookup.
+func UserConfigPath(getenv func(string) string) string {
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "tf", "config")
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "tf", "config")
+}
+
+// LoadConfig merges defaults, the user file, the working-directory file and
+// the TFGUARD_* variables of environ, later ones winning. A missing file is
+// fine; an unreadable one, an unknown key or a bad value is a *ConfigError.
+func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
+	keys := configKeys()
+	byName := map[string]configKey{}
+	c := Config{Sources: map[string]Source{}}
+	for _, k := range keys {
+		byName[k.name] = k
+		if err := k.apply(&c, k.def, ""); err != nil {
+			return Config{}, fmt.Errorf("default of %s: %w", k.name, err) // programming error
+		}
+		c.Sources[k.name] = Source{Kind: "default"}
+	}
+	for _, path := range []string{files.User, files.WorkDir} {
+		if path == "" {
+			continue
+		}
+		if err := applyFile(&c, byName, path); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := applyEnv(&c, byName, environ); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func applyFile(c *Config, keys map[string]configKey, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &ConfigError{Where: path, Key: "", Err: fmt.Errorf("cannot read the file: %w", err)}
+	}
+	defer f.Close()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	dir := filepath.Dir(abs)
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		where := fmt.Sprintf("%s:%d", path, line)
+		key, val, ok, err := parseConfigLine(sc.Text())
+		if err != nil {
+			return &ConfigError{Where: where, Key: key, Err: err}
+		}
+		if !ok {
+			continue
+		}
+		k, known := keys[key]
+		if !known {
+			return &ConfigError{Where: where, Key: key, Err: unknownKey()}
+		}
+		if err := k.apply(c, val, dir); err != nil {
+			return &ConfigError{Where: where, Key: key, Err: err}
+		}
+		c.Sources[key] = Source{Kind: "file", Name: path, Line: line}
+	}
+	if err := sc.Err(); err != nil {
+		return &ConfigError{Where: path, Err: fmt.Errorf("cannot read the file: %w", err)}
+	}
+	return nil
+}
+
+// parseConfigLine reads `key = value` with optional double quotes around the
+// value; blank lines and lines starting with # are skipped (ok false). A #
+// after an unquoted value starts a comment.
+func parseConfigLine(text string) (key, val string, ok bool, err error) {
+	t := strings.TrimSpace(text)
+	if t == "" || strings.HasPrefix(t, "#") {
+		return "", "", false, nil
+	}
+	k, v, found := strings.Cut(t, "=")
+	key = strings.TrimSpace(k)
+	if !found {
+		return key, "", false, errors.New("expected `key = value`")
+	}
+	if key == "" {
+		return "", "", false, errors.New("missing key before =")
+	}
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) {
+		uq, rest, qerr := unquotePrefix(v)
+		if qerr != nil {
+			return key, "", false, qerr
+		}
+		rest = strings.TrimSpace(rest)
+		if rest != "" && !strings.HasPrefix(rest, "#") {
+			return key, "", false, fmt.Errorf("unexpected %q after the quoted value", rest)
+		}
+		return key, uq, true, nil
+	}
+	if i := strings.Index(v, "#"); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	return key, v, true, nil
+}
+
+func unquotePrefix(v string) (string, string, error) {
+	for i := 1; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '"':
+			s, err := strconv.Unquote(v[:i+1])
+			if err != nil {
+				return "", "", fmt.Errorf("bad quoted value %s", v[:i+1])
+			}
+			return s, v[i+1:], nil
+		}
+	}
+	return "", "", errors.New("unterminated quoted value")
+}
+
+func unknownKey() error {
+	names := ConfigKeys()
+	sort.Strings(names)
+	return fmt.Errorf("unknown key (known keys: %s)", strings.Join(names, ", "))
+}
+
+func applyEnv(c *Config, keys map[string]configKey, environ []string) error {
+	for _, kv := range environ {
+		name, val, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) || name == EnvChain {
+			continue
+		}
+		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+		k, known := keys[key]
+		if !known {
+			return &ConfigError{Where: "environment variable " + name, Key: key,
+				Err: fmt.Errorf("%w; unset %s or fix its name", unknownKey(), name)}
+		}
+		if err := k.apply(c, val, ""); err != nil {
+			return &ConfigError{Where: "environment variable " + name, Key: key, Err: err}
+		}
+		c.Sources[key] = Source{Kind: "env", Name: name}
+	}
+	return nil
+}
+
+// Value renders the current value of key as it would be written in a file.
+func (c Config) Value(key string) string {
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	switch key {
+	case "terraform":
+		return c.Terraform
+	case "flavor":
+		return c.Flavor
+	case "install":
+		return c.Install
+	case "recovery":
+		return onOff(c.Recovery)
+	case "report_file":
+		return c.ReportFile
+	case "preflight":
+		return onOff(c.Preflight)
+	case "min_lifetime":
+		return c.MinLifetime.String()
+	case "sso_session_length":
+		return c.SSOSessionLength.String()
+	case "login":
+		return c.Login
+	case "ci":
+		return c.CI
+	case "github_oidc_role":
+		return c.GitHubOIDCRole
+	}
+	return ""
+}
+
+// EnvName is the environment variable for a configuration key.
+func EnvName(key string) string { return EnvPrefix + strings.ToUpper(key) }

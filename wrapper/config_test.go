@@ -1,0 +1,174 @@
+package wrapper
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(nil, ConfigFiles{User: filepath.Join(t.TempDir(), "missing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Flavor: "terraform", Install: "auto", Recovery: true, Preflight: true,
+		MinLifetime: 15 * time.Minute, SSOSessionLength: 8 * time.Hour, Login: "native", CI: "auto"}
+	got := c
+	got.Sources = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	for _, k := range ConfigKeys() {
+		if c.Sources[k].String() != "default" {
+			t.Errorf("source of %s = %q, want default", k, c.Sources[k])
+		}
+	}
+}
+
+func TestLoadConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	user := writeFile(t, filepath.Join(dir, "user", "config"), `
+# user settings
+min_lifetime = 30m
+flavor = tofu
+login = aws-cli   # trailing comment
+report_file = reports/tf.json
+`)
+	wd := writeFile(t, filepath.Join(dir, "wd", ".tfguard"), `min_lifetime = "45m"
+preflight = off
+terraform = bin/terraform
+`)
+	env := []string{"PATH=/bin", "TFGUARD_MIN_LIFETIME=1h", "TFGUARD_CHAIN=/x/tf", "TFGUARD_CI=true"}
+	c, err := LoadConfig(env, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		key, value, source string
+	}{
+		{"min_lifetime", "1h0m0s", "env TFGUARD_MIN_LIFETIME"},
+		{"flavor", "tofu", user + ":4"},
+		{"login", "aws-cli", user + ":5"},
+		{"report_file", filepath.Join(dir, "user", "reports", "tf.json"), user + ":6"},
+		{"preflight", "off", wd + ":2"},
+		{"terraform", filepath.Join(dir, "wd", "bin", "terraform"), wd + ":3"},
+		{"ci", "true", "env TFGUARD_CI"},
+		{"recovery", "on", "default"},
+	}
+	for _, ck := range checks {
+		if got := c.Value(ck.key); got != ck.value {
+			t.Errorf("%s = %q, want %q", ck.key, got, ck.value)
+		}
+		if got := c.Sources[ck.key].String(); got != ck.source {
+			t.Errorf("source of %s = %q, want %q", ck.key, got, ck.source)
+		}
+	}
+}
+
+func TestLoadConfigBareTerraformName(t *testing.T) {
+	wd := writeFile(t, filepath.Join(t.TempDir(), ".tfguard"), "terraform = terraform-1.5\n")
+	c, err := LoadConfig(nil, ConfigFiles{WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Terraform != "terraform-1.5" {
+		t.Fatalf("terraform = %q, want the bare name kept for a PATH search", c.Terraform)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		file    string
+		env     []string
+		where   string // suffix of Where
+		key     string
+		message string
+	}{
+		{"unknown key", "flavor = tofu\nflavour = tofu\n", nil, ":2", "flavour", "unknown key"},
+		{"bad enum", "\n\ninstall = sometimes\n", nil, ":3", "install", `"sometimes": must be one of auto, never`},
+		{"bad duration", "min_lifetime = 15\n", nil, ":1", "min_lifetime", "positive duration"},
+		{"negative duration", "sso_session_length = -1h\n", nil, ":1", "sso_session_length", "positive duration"},
+		{"bad on/off", "recovery = yes\n", nil, ":1", "recovery", "must be on or off"},
+		{"no equals", "# ok\nterraform /usr/bin/terraform\n", nil, ":2", "terraform /usr/bin/terraform", "expected `key = value`"},
+		{"missing key", "= on\n", nil, ":1", "", "missing key"},
+		{"unterminated quote", "report_file = \"x\n", nil, ":1", "report_file", "unterminated"},
+		{"junk after quote", "report_file = \"x\" y\n", nil, ":1", "report_file", "after the quoted value"},
+		{"bad arn", "github_oidc_role = role/deploy\n", nil, ":1", "github_oidc_role", "IAM role ARN"},
+		{"env unknown", "", []string{"TFGUARD_PREFLIGHTS=off"}, "environment variable TFGUARD_PREFLIGHTS", "preflights", "unknown key"},
+		{"env bad value", "", []string{"TFGUARD_CI=maybe"}, "environment variable TFGUARD_CI", "ci", "must be one of auto, true, false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, filepath.Join(t.TempDir(), ".tfguard"), tc.file)
+			_, err := LoadConfig(tc.env, ConfigFiles{WorkDir: path})
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if !strings.HasSuffix(ce.Where, tc.where) || ce.Key != tc.key {
+				t.Errorf("where=%q key=%q, want suffix %q key %q", ce.Where, ce.Key, tc.where, tc.key)
+			}
+			if tc.env == nil && !strings.HasPrefix(ce.Where, path) {
+				t.Errorf("where=%q does not name the file %s", ce.Where, path)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("error %q does not contain %q", err, tc.message)
+			}
+			if exitCodeOf(err) != ExitConfig {
+				t.Errorf("exit code %d, want %d", exitCodeOf(err), ExitConfig)
+			}
+		})
+	}
+}
+
+func TestLoadConfigUnreadableFile(t *testing.T) {
+	dir := t.TempDir() // a directory where a file is expected cannot be read as one
+	_, err := LoadConfig(nil, ConfigFiles{User: dir})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Where != dir {
+		t.Fatalf("err = %v, want a *ConfigError naming %s", err, dir)
+	}
+}
+
+func TestUserConfigPath(t *testing.T) {
+	got := UserConfigPath(func(k string) string {
+		if k == "XDG_CONFIG_HOME" {
+			return "/xdg"
+		}
+		return ""
+	})
+	if got != filepath.Join("/xdg", "tf", "config") {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func FuzzParseConfigLine(f *testing.F) {
+	for _, s := range []string{"a = b", `a = "b # c" # d`, "# x", "=", `a = "\"`, "a=b=c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		key, _, ok, err := parseConfigLine(s)
+		if ok && err != nil {
+			t.Fatalf("ok with error %v", err)
+		}
+		if ok && key == "" {
+			t.Fatal("ok with empty key")
+		}
+	})
+}
