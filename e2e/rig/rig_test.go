@@ -27,7 +27,6 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-
 // toolsErr is set once by TestMain (read-only afterwards).
 var toolsErr error
 
