@@ -1,0 +1,411 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/tfguard/tf/e2e/fakeaws"
+	"github.com/tfguard/tf/e2e/rig"
+)
+
+var updateCaptures = flag.Bool("captures", false, "write the stderr of `capture NAME` lines to testdata/captures/NAME")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if _, err := rig.LookTools(); err != nil {
+		if rig.InCI(os.Getenv) {
+			fmt.Fprintf(os.Stderr, "e2e: CI=true and %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "e2e: skipping the incident rig on this machine: %v\n", err)
+		os.Exit(0)
+	}
+	root, err := rig.ModuleRoot(".")
+	if err == nil {
+		err = rig.EnsureDynalite(filepath.Join(root, "e2e"), nil)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// TestScripts runs every testdata/scripts/*.txtar scenario, each with its own
+// rig (S3, dynalite, proxies) and workspace in $WORK.
+func TestScripts(t *testing.T) {
+	root, err := rig.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{root: root, tfBuildDir: t.TempDir()}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "scripts"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Values[scriptKey{}] = &scriptState{origPath: env.Getenv("PATH")}
+			return nil
+		},
+		Cmds: h.commands(),
+	})
+}
+
+// harness is shared by all scripts of one test binary.
+type harness struct {
+	root       string
+	tfBuildDir string
+
+	tfOnce sync.Once
+	tfPath string
+	tfErr  error
+}
+
+type scriptKey struct{}
+
+// scriptState is one script's rig and workspace.
+type scriptState struct {
+	origPath string
+	rig      *rig.Rig
+	ws       *rig.Workspace
+	creds    fakeaws.Issued
+}
+
+func state(ts *testscript.TestScript) *scriptState {
+	return ts.Value(scriptKey{}).(*scriptState)
+}
+
+func (s *scriptState) mustRig(ts *testscript.TestScript) *rig.Rig {
+	if s.rig == nil {
+		ts.Fatalf("no rig: start one with `rig start` first")
+	}
+	return s.rig
+}
+
+func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"rig":      h.cmdRig,
+		"creds":    cmdCreds,
+		"lock":     cmdLock,
+		"remote":   cmdRemote,
+		"errored":  cmdErrored,
+		"requests": cmdRequests,
+		"exitcode": cmdExitcode,
+		"use":      h.cmdUse,
+		"capture":  h.cmdCapture,
+	}
+}
+
+// rig start [-lock dynamodb|lockfile|both] [-workspace NAME] [-sleep N] [-name KEY]
+// rig requests (prints the proxies' counts to stdout)
+func (h *harness) cmdRig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("rig: cannot be negated")
+	}
+	if len(args) == 0 {
+		ts.Fatalf("usage: rig start [-lock MODE] [-workspace NAME] [-sleep N] [-name KEY] | rig requests")
+	}
+	s := state(ts)
+	switch args[0] {
+	case "requests":
+		r := s.mustRig(ts)
+		fmt.Fprint(ts.Stdout(), r.S3Proxy.Summary()+r.DynamoDBProxy.Summary())
+		return
+	case "start":
+	default:
+		ts.Fatalf("rig: unknown subcommand %q", args[0])
+	}
+	if s.rig != nil {
+		ts.Fatalf("rig start: already started")
+	}
+	fs := flag.NewFlagSet("rig start", flag.ContinueOnError)
+	lock := fs.String("lock", "dynamodb", "dynamodb, lockfile or both")
+	workspace := fs.String("workspace", "", "named terraform workspace")
+	sleep := fs.Int("sleep", 10, "seconds the long resource's local-exec sleeps")
+	name := fs.String("name", "incident", "state key prefix")
+	ts.Check(fs.Parse(args[1:]))
+	mode, err := rig.ParseLockMode(*lock)
+	ts.Check(err)
+
+	ctx := context.Background()
+	r, err := rig.Start(ctx, rig.Options{E2EDir: filepath.Join(h.root, "e2e")})
+	ts.Check(err)
+	s.rig = r
+	ts.Defer(func() {
+		if err := r.Close(); err != nil {
+			ts.Logf("rig close: %v", err)
+		}
+	})
+	ws, err := r.NewWorkspace(ctx, rig.WorkspaceOptions{
+		Dir: ts.MkAbs("."), Mode: mode, Workspace: *workspace,
+		Sleep: time.Duration(*sleep) * time.Second, Name: *name,
+	})
+	ts.Check(err)
+	s.ws = ws
+	for _, kv := range ws.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		ts.Setenv(k, v)
+	}
+	ts.Setenv("LOCK_TABLE", ws.Backend.Table)
+	ts.Setenv("STATE_BUCKET", ws.Backend.Bucket)
+	ts.Setenv("STATE_KEY", ws.Backend.StateKey())
+}
+
+// creds env LIFETIME   issue session credentials and export them as env vars
+// creds kill           make every credential issued so far die now
+// creds die IN         make the exported credentials die IN from now while
+//
+//	they keep reporting their original expiry
+//
+// creds clear          unset the exported credentials
+func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("creds: cannot be negated")
+	}
+	s := state(ts)
+	r := s.mustRig(ts)
+	if len(args) == 0 {
+		ts.Fatalf("usage: creds env LIFETIME | creds kill | creds die IN | creds clear")
+	}
+	switch args[0] {
+	case "env":
+		if len(args) != 2 {
+			ts.Fatalf("usage: creds env LIFETIME (e.g. 6s)")
+		}
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		s.creds = r.Ledger.Issue("env", d, false)
+		for k, v := range rig.EnvCredentials(s.creds) {
+			ts.Setenv(k, v)
+		}
+	case "kill":
+		r.Ledger.KillAll()
+	case "die":
+		if len(args) != 2 || s.creds.AccessKeyID == "" {
+			ts.Fatalf("usage: creds die IN (after creds env)")
+		}
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		r.Ledger.DieAt(s.creds.AccessKeyID, r.Ledger.Now().Add(d))
+	case "clear":
+		for k := range rig.EnvCredentials(s.creds) {
+			ts.Setenv(k, "")
+		}
+		s.creds = fakeaws.Issued{}
+	default:
+		ts.Fatalf("creds: unknown subcommand %q", args[0])
+	}
+}
+
+// lock held         assert a lock record exists (every kind the mode uses)
+// ! lock held       assert none exists
+// lock id VAR       store the held lock's ID in $VAR
+func cmdLock(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	r := s.mustRig(ts)
+	locks, err := r.Locks(context.Background(), s.ws.Backend)
+	ts.Check(err)
+	switch {
+	case len(args) == 1 && args[0] == "held":
+		mode := s.ws.Backend.Mode
+		all := (!mode.UsesDynamoDB() || locks.DynamoDB != nil) && (!mode.UsesLockfile() || locks.Lockfile != nil)
+		if neg && locks.Held() {
+			ts.Fatalf("lock is held (%s): %+v %+v", mode, locks.DynamoDB, locks.Lockfile)
+		}
+		if !neg && !all {
+			ts.Fatalf("lock not held in every %s store: dynamodb=%v lockfile=%v", mode, locks.DynamoDB != nil, locks.Lockfile != nil)
+		}
+	case len(args) == 2 && args[0] == "id" && !neg:
+		if !locks.Held() {
+			ts.Fatalf("lock id: no lock is held")
+		}
+		if locks.DynamoDB != nil && locks.Lockfile != nil && locks.DynamoDB.ID != locks.Lockfile.ID {
+			ts.Fatalf("lock id: DynamoDB lock %s and lockfile %s differ", locks.DynamoDB.ID, locks.Lockfile.ID)
+		}
+		ts.Setenv(args[1], locks.ID())
+	default:
+		ts.Fatalf("usage: [!] lock held | lock id VAR")
+	}
+}
+
+// remote serial N      assert the backend's state serial
+// remote lineage VAR   store the backend's state lineage in $VAR
+// ! remote exists      assert there is no remote state yet
+func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
+	s := state(ts)
+	r := s.mustRig(ts)
+	st, err := r.RemoteState(context.Background(), s.ws.Backend)
+	if len(args) == 1 && args[0] == "exists" {
+		switch {
+		case errors.Is(err, rig.ErrNoObject) && !neg:
+			ts.Fatalf("no remote state at %s", s.ws.Backend.StateKey())
+		case err == nil && neg:
+			ts.Fatalf("remote state exists at %s (serial %d)", s.ws.Backend.StateKey(), st.Serial)
+		case err != nil && !errors.Is(err, rig.ErrNoObject):
+			ts.Fatalf("%v", err)
+		}
+		return
+	}
+	ts.Check(err)
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: remote serial N | remote lineage VAR | [!] remote exists")
+	}
+	switch args[0] {
+	case "serial":
+		assertSerial(ts, "remote", st.Serial, args[1])
+	case "lineage":
+		ts.Setenv(args[1], st.Lineage)
+	default:
+		ts.Fatalf("remote: unknown subcommand %q", args[0])
+	}
+}
+
+// errored serial N     assert errored.tfstate's serial
+// errored lineage      assert errored.tfstate has the remote state's lineage
+func cmdErrored(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: errored serial N | errored lineage")
+	}
+	st, err := rig.ReadStateFile(ts.MkAbs("errored.tfstate"))
+	ts.Check(err)
+	switch {
+	case args[0] == "serial" && len(args) == 2:
+		assertSerial(ts, "errored.tfstate", st.Serial, args[1])
+	case args[0] == "lineage" && len(args) == 1:
+		s := state(ts)
+		remote, err := s.mustRig(ts).RemoteState(context.Background(), s.ws.Backend)
+		ts.Check(err)
+		if remote.Lineage != st.Lineage {
+			ts.Fatalf("errored.tfstate lineage %s, remote %s", st.Lineage, remote.Lineage)
+		}
+	default:
+		ts.Fatalf("usage: errored serial N | errored lineage")
+	}
+}
+
+func assertSerial(ts *testscript.TestScript, what string, got uint64, want string) {
+	n, err := strconv.ParseUint(want, 10, 64)
+	ts.Check(err)
+	if got != n {
+		ts.Fatalf("%s serial is %d, want %d", what, got, n)
+	}
+}
+
+// requests [-forwarded|-expired|-unknown-key] OP N|>=N
+// counts requests for an operation (S3 or DynamoDB) through the proxies.
+func cmdRequests(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("requests: use `requests OP 0` instead of negation")
+	}
+	var outcomes []rig.Outcome
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		outcomes = append(outcomes, rig.Outcome(strings.TrimPrefix(args[0], "-")))
+		args = args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: requests [-forwarded|-expired|-unknown-key] OP N|>=N")
+	}
+	r := state(ts).mustRig(ts)
+	got := r.S3Proxy.Count(args[0], outcomes...) + r.DynamoDBProxy.Count(args[0], outcomes...)
+	atLeast := strings.HasPrefix(args[1], ">=")
+	want, err := strconv.Atoi(strings.TrimPrefix(args[1], ">="))
+	ts.Check(err)
+	if (atLeast && got < want) || (!atLeast && got != want) {
+		ts.Fatalf("%s %v requests: %d, want %s\n%s%s", args[0], outcomes, got, args[1], r.S3Proxy.Summary(), r.DynamoDBProxy.Summary())
+	}
+}
+
+// exitcode N cmd args...   run cmd and assert its exit code is exactly N;
+// stdout and stderr are kept for the next stdout/stderr lines.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N cmd args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// use terraform   `terraform` on PATH is the real terraform
+// use tf          `terraform` on PATH is tf (built once per test binary),
+//
+//	with the real terraform after it on PATH
+func (h *harness) cmdUse(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: use terraform|tf")
+	}
+	s := state(ts)
+	switch args[0] {
+	case "terraform":
+		ts.Setenv("PATH", s.origPath)
+	case "tf":
+		tf, err := h.buildTF()
+		ts.Check(err)
+		bin := ts.MkAbs(".bin")
+		ts.Check(os.MkdirAll(bin, 0o755))
+		link := filepath.Join(bin, "terraform")
+		_ = os.Remove(link)
+		ts.Check(os.Symlink(tf, link))
+		ts.Setenv("PATH", bin+string(os.PathListSeparator)+s.origPath)
+	default:
+		ts.Fatalf("use: want terraform or tf, got %q", args[0])
+	}
+}
+
+func (h *harness) buildTF() (string, error) {
+	h.tfOnce.Do(func() {
+		out := filepath.Join(h.tfBuildDir, "tf")
+		cmd := exec.Command("go", "build", "-o", out, ".")
+		cmd.Dir = h.root
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Run(); err != nil {
+			h.tfErr = fmt.Errorf("go build tf: %w\n%s", err, buf.String())
+			return
+		}
+		h.tfPath = out
+	})
+	return h.tfPath, h.tfErr
+}
+
+// capture NAME   with -captures, save the last command's stderr as
+// testdata/captures/NAME (recorded terraform output for recovery's tests).
+func (h *harness) cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: capture NAME")
+	}
+	stderr := ts.ReadFile("stderr")
+	if stderr == "" {
+		ts.Fatalf("capture %s: the last command wrote nothing to stderr", args[0])
+	}
+	if !*updateCaptures {
+		return
+	}
+	dir := filepath.Join(h.root, "e2e", "testdata", "captures")
+	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Check(os.WriteFile(filepath.Join(dir, args[0]), []byte(stderr), 0o644))
+}
