@@ -3,8 +3,8 @@ package wrapper
 import (
 	"errors"
 	"os"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"

@@ -1,0 +1,210 @@
+package wrapper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Session is what `tf guard` subcommands work with: the process, and the
+// configuration and terraform for the current directory (or why not).
+type Session struct {
+	Process   Process
+	Cwd       string
+	Config    Config
+	ConfigErr error // non-nil: Config holds the defaults only
+	Terraform Terraform
+	FindErr   error
+	Self      string
+	Chain     []string
+}
+
+const sessionKey = "tfguard.session"
+
+// SessionFrom returns the Session of a `tf guard` subcommand's context.
+func SessionFrom(c *cli.Context) *Session {
+	s, _ := c.App.Metadata[sessionKey].(*Session)
+	return s
+}
+
+// GuardCommands are the built-in `tf guard` subcommands; Hooks.Commands are
+// appended after them (and `help` is added by urfave/cli).
+func GuardCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:  "version",
+			Usage: "print tf's own version (`terraform version` prints terraform's)",
+			Action: func(c *cli.Context) error {
+				s := SessionFrom(c)
+				fmt.Fprintf(c.App.Writer, "tf %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				return nil
+			},
+		},
+		{
+			Name:   "doctor",
+			Usage:  "show which terraform tf runs, how it was found, and every setting with where it came from",
+			Action: doctor,
+		},
+	}
+}
+
+func newSession(ctx context.Context, p Process) *Session {
+	s := &Session{Process: p, Self: selfExecutable(), Chain: chainOf(p.Environ)}
+	s.Cwd, _ = os.Getwd()
+	inv, err := newInvocation(ctx, p, nil)
+	switch {
+	case err == nil:
+		s.Config, s.Terraform = inv.Config, inv.Terraform
+	case errors.As(err, new(*ConfigError)):
+		s.ConfigErr = err
+		s.Config, _ = LoadConfig(nil, ConfigFiles{})
+	default:
+		s.FindErr = err
+		s.Config, s.ConfigErr = LoadConfig(p.Environ, ConfigFiles{
+			User: UserConfigPath(p.getenv), WorkDir: filepath.Join(s.Cwd, WorkDirConfigName)})
+	}
+	return s
+}
+
+// runGuardCommand runs `tf guard ARGS...` with urfave/cli, which sees only
+// these arguments and never exits the process itself.
+func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string) int {
+	usageErr := false
+	app := &cli.App{
+		Name:        "tf guard",
+		HelpName:    "tf guard",
+		Usage:       "tf's own commands (everything else goes to terraform unchanged)",
+		Description: "tf runs terraform and guards it against expiring AWS credentials. Configuration: TFGUARD_* variables > ./.tfguard > " + displayUserConfig(p) + ".",
+		Writer:      p.Stdout,
+		ErrWriter:   p.Stderr,
+		HideVersion: true,
+		Commands:    append(GuardCommands(), hooks.Commands...),
+		Metadata:    map[string]interface{}{sessionKey: newSession(ctx, p)},
+		// Never os.Exit from inside the library: errors come back from RunContext.
+		ExitErrHandler: func(*cli.Context, error) {},
+		CommandNotFound: func(c *cli.Context, name string) {
+			usageErr = true
+			fmt.Fprintf(p.Stderr, "tf: %q is not a tf guard command; see `tf guard help`\n", name)
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return cli.Exit(fmt.Sprintf("tf guard: %v; see `tf guard help`", err), ExitUsage)
+		},
+	}
+	for _, cmd := range app.Commands {
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+				return cli.Exit(fmt.Sprintf("tf guard %s: %v; see `tf guard help %s`", c.Command.Name, err, c.Command.Name), ExitUsage)
+			}
+		}
+	}
+	err := app.RunContext(ctx, append([]string{"tf guard"}, args...))
+	if err != nil {
+		var ce cli.ExitCoder
+		if errors.As(err, &ce) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(p.Stderr, msg)
+			}
+			return ce.ExitCode()
+		}
+		return fail(p.Stderr, err)
+	}
+	if usageErr {
+		return ExitUsage
+	}
+	return 0
+}
+
+func displayUserConfig(p Process) string {
+	if u := UserConfigPath(p.getenv); u != "" {
+		return u
+	}
+	return "the user config file"
+}
+
+func doctor(c *cli.Context) error {
+	s := SessionFrom(c)
+	w := c.App.Writer
+	fmt.Fprintf(w, "tf:            %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "tf binary:     %s\n", orNone(s.Self))
+	if len(s.Chain) > 0 {
+		fmt.Fprintf(w, "started by tf: %s (%s)\n", strings.Join(s.Chain, ", "), EnvChain)
+	}
+	fmt.Fprintf(w, "working dir:   %s\n", s.Cwd)
+	exit := 0
+	switch {
+	case s.ConfigErr != nil:
+		fmt.Fprintf(w, "terraform:     unknown: the configuration is invalid\n")
+		exit = ExitConfig
+	case s.FindErr != nil:
+		fmt.Fprintf(w, "terraform:     not found\n")
+		exit = exitCodeOf(s.FindErr)
+	default:
+		fmt.Fprintf(w, "terraform:     %s\n", s.Terraform.Path)
+		how := s.Terraform.How
+		if s.Terraform.Detail != "" && s.Terraform.Detail != how {
+			how += " (" + s.Terraform.Detail + ")"
+		}
+		fmt.Fprintf(w, "found via:     %s\n", how)
+		fmt.Fprintf(w, "flavor:        %s\n", s.Terraform.Flavor)
+		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Terraform.Path, s.Process.Environ))
+	}
+	fmt.Fprintf(w, "config files:\n")
+	for _, f := range []struct{ name, path string }{
+		{"user", UserConfigPath(s.Process.getenv)},
+		{"working dir", filepath.Join(s.Cwd, WorkDirConfigName)},
+	} {
+		state := "absent"
+		if _, err := os.Stat(f.path); err == nil {
+			state = "present"
+		}
+		fmt.Fprintf(w, "  %-12s %s (%s)\n", f.name+":", f.path, state)
+	}
+	fmt.Fprintf(w, "configuration (env %s* > working dir file > user file > default):\n", EnvPrefix)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, k := range ConfigKeys() {
+		v := s.Config.Value(k)
+		if v == "" {
+			v = `""`
+		}
+		fmt.Fprintf(tw, "  %s\t= %s\t%s\n", k, v, s.Config.Sources[k])
+	}
+	tw.Flush()
+	if s.ConfigErr != nil {
+		return cli.Exit("tf: "+s.ConfigErr.Error(), exit)
+	}
+	if s.FindErr != nil {
+		return cli.Exit("tf: "+s.FindErr.Error(), exit)
+	}
+	return nil
+}
+
+// terraformVersion is the first line of `terraform version`, run with the
+// user's environment plus TFGUARD_CHAIN; a short timeout keeps doctor quick.
+func terraformVersion(ctx context.Context, path string, environ []string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version")
+	cmd.Env = ChildEnv(environ, selfExecutable())
+	out, err := cmd.Output()
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if err != nil {
+		return fmt.Sprintf("unknown (%s version: %v)", filepath.Base(path), err)
+	}
+	return first
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}

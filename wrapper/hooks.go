@@ -1,0 +1,81 @@
+package wrapper
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Invocation is one run of terraform through tf, as the hooks see it.
+type Invocation struct {
+	Args      []string  // terraform's arguments, verbatim (without argv[0])
+	Command   Command   // subcommand words, -chdir, guarded or not
+	Cwd       string    // tf's working directory
+	WorkDir   string    // terraform's working directory (Cwd with -chdir applied)
+	Terraform Terraform // the binary, how it was found, its flavor
+	Env       []string  // terraform's environment: the user's, plus TFGUARD_CHAIN
+	// Interactive: a person is at a terminal (stdin is a terminal and not CI).
+	Interactive bool
+	CI          bool   // config ci, or auto: CI or GITHUB_ACTIONS set in the environment
+	Config      Config // tf's merged configuration
+	// Stderr is the user's real stderr, for the hooks' own messages.
+	Stderr io.Writer
+}
+
+// Result is how terraform's run ended.
+type Result struct {
+	ExitCode   int       // terraform's exit code; 128+n when signal n killed it
+	Signal     os.Signal // the signal that killed terraform, nil if it exited
+	Start, End time.Time
+	StderrTail []byte // the last DefaultTailSize bytes terraform wrote to stderr
+}
+
+// Starter runs for every command, guarded or not, before terraform starts.
+// It must be cheap (a stat, no network). stop true ends tf with exit.
+type Starter interface {
+	Startup(ctx context.Context, inv *Invocation) (exit int, stop bool)
+}
+
+// Guard runs around guarded commands only. Before returning an error stops
+// the run before terraform starts (exit code: the error's ExitCode(), else
+// ExitPreflight). After returns tf's exit code; it must return
+// res.ExitCode unless it has its own documented reason (terraform's code
+// wins), and runs with tf still catching SIGINT/SIGTERM/SIGHUP/SIGQUIT.
+type Guard interface {
+	Before(ctx context.Context, inv *Invocation) error
+	After(ctx context.Context, inv *Invocation, res *Result) int
+}
+
+// Hooks are what later work plugs into the wrapper. Zero value: no-ops.
+type Hooks struct {
+	Startup Starter
+	Guard   Guard
+	// Commands are extra `tf guard` subcommands (check, login, recover ...),
+	// appended after the built-in ones. Their Action can reach the loaded
+	// configuration and terraform through SessionFrom(c).
+	Commands []*cli.Command
+}
+
+type noStartup struct{}
+
+func (noStartup) Startup(context.Context, *Invocation) (int, bool) { return 0, false }
+
+type noGuard struct{}
+
+func (noGuard) Before(context.Context, *Invocation) error { return nil }
+func (noGuard) After(_ context.Context, _ *Invocation, res *Result) int {
+	return res.ExitCode
+}
+
+func (h Hooks) withDefaults() Hooks {
+	if h.Startup == nil {
+		h.Startup = noStartup{}
+	}
+	if h.Guard == nil {
+		h.Guard = noGuard{}
+	}
+	return h
+}

@@ -1,0 +1,358 @@
+//go:build unix
+
+package wrapper
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// forwardedSignals are the signals tf passes on to terraform, once per
+// receipt. Ctrl-C at a terminal never reaches tf: terraform is the
+// foreground process group, so the terminal delivers it to terraform only.
+var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+const (
+	drainIdle      = 2 * time.Second        // after terraform exits, stop relaying after this much silence
+	winsizeRefresh = 250 * time.Millisecond // tf gets no SIGWINCH while terraform owns the terminal
+)
+
+// runGuarded runs a guarded command: Before, terraform as a child, After.
+func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) int {
+	sigs := make(chan os.Signal, 32)
+	var caught []os.Signal
+	for _, s := range forwardedSignals {
+		if !signal.Ignored(s) { // nohup'd: keep it ignored, for terraform too
+			caught = append(caught, s)
+		}
+	}
+	signal.Notify(sigs, append(caught, syscall.SIGWINCH)...)
+	defer signal.Stop(sigs)
+
+	beforeCtx, cancel := context.WithCancel(ctx)
+	var stoppedBy atomic.Value
+	beforeDone := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s != syscall.SIGWINCH {
+					stoppedBy.Store(s)
+					cancel()
+				}
+			case <-beforeDone:
+				return
+			}
+		}
+	}()
+	err := hooks.Guard.Before(beforeCtx, inv)
+	close(beforeDone)
+	cancel()
+	if s, ok := stoppedBy.Load().(syscall.Signal); ok {
+		if err != nil {
+			fail(p.Stderr, err)
+		}
+		return 128 + int(s)
+	}
+	if err != nil {
+		return fail(p.Stderr, withExitCode(err, ExitPreflight))
+	}
+
+	res, err := runChild(p, inv, sigs)
+	if err != nil {
+		return fail(p.Stderr, err)
+	}
+	// Signals that arrive from here on are swallowed: tf finishes its work.
+	return hooks.Guard.After(ctx, inv, res)
+}
+
+// childIO is terraform's stdio and tf's end of its stderr.
+type childIO struct {
+	files    []uintptr // fds 0, 1, 2 for the child
+	relay    *os.File  // tf reads terraform's stderr here (pty master or pipe)
+	childEnd *os.File  // closed in tf once terraform has started
+	isPTY    bool
+}
+
+// openStderr gives terraform a new pty as stderr when the real stderr is a
+// terminal (so it still sees a terminal of the same size), else a pipe.
+func openStderr(stderr *os.File) (*os.File, *os.File, bool, error) {
+	if term.IsTerminal(int(fdOf(stderr))) {
+		master, slave, err := pty.Open()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		// Raw: no \n -> \r\n rewriting, no echo, no signals from this pty.
+		if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, nil, false, err
+		}
+		copyWinsize(stderr, master)
+		m, err := pollable(master)
+		if err != nil {
+			slave.Close()
+			return nil, nil, false, err
+		}
+		return m, slave, true, nil
+	}
+	r, w, err := os.Pipe()
+	return r, w, false, err
+}
+
+// pollable returns a non-blocking duplicate of f (closing f) so that read
+// deadlines work; creack/pty hands out blocking files.
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, err
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+func winsize(f *os.File) (*unix.Winsize, error) {
+	var ws *unix.Winsize
+	var ierr error
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.Control(func(fd uintptr) { ws, ierr = unix.IoctlGetWinsize(int(fd), unix.TIOCGWINSZ) }); err != nil {
+		return nil, err
+	}
+	return ws, ierr
+}
+
+func setWinsize(f *os.File, ws *unix.Winsize) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ierr error
+	if err := sc.Control(func(fd uintptr) { ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return err
+	}
+	return ierr
+}
+
+// copyWinsize sets dst's window size to src's; reports whether it changed.
+func copyWinsize(src, dst *os.File) bool {
+	ws, err := winsize(src)
+	if err != nil {
+		return false
+	}
+	old, err := winsize(dst)
+	if err == nil && *old == *ws {
+		return false
+	}
+	return setWinsize(dst, ws) == nil
+}
+
+// jobTerminal is the controlling terminal tf shares with its shell, when it
+// has one, and what tf needs to hand it to terraform and back.
+type jobTerminal struct {
+	fd   int
+	pgrp int // tf's own process group
+}
+
+// controllingTerminal returns the first of stdin, stdout, stderr that is
+// tf's controlling terminal, or nil (CI, pipes, cron).
+func controllingTerminal(files ...*os.File) *jobTerminal {
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		fd := int(fdOf(f))
+		if !term.IsTerminal(fd) {
+			continue
+		}
+		if _, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil {
+			continue // a terminal, but not our controlling one
+		}
+		return &jobTerminal{fd: fd, pgrp: unix.Getpgrp()}
+	}
+	return nil
+}
+
+func (t *jobTerminal) foreground() int {
+	pg, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
+	if err != nil {
+		return -1
+	}
+	return pg
+}
+
+// give makes pgrp the terminal's foreground group. The caller has SIGTTOU
+// ignored (tf may be in the background when it does it).
+func (t *jobTerminal) give(pgrp int) {
+	_ = unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
+}
+
+// runChild starts terraform in its own process group and waits for it,
+// relaying its stderr, forwarding signals and doing a shell's job control.
+func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error) {
+	relay, childEnd, isPTY, err := openStderr(p.Stderr)
+	if err != nil {
+		return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
+	}
+	defer relay.Close()
+
+	tty := controllingTerminal(p.Stdin, p.Stdout, p.Stderr)
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if tty != nil && tty.foreground() == tty.pgrp {
+		// Like a shell: terraform's group becomes the foreground group, so
+		// Ctrl-C, Ctrl-\ and Ctrl-Z from the terminal reach terraform only.
+		attr.Foreground = true
+		attr.Ctty = tty.fd
+	}
+	argv := append([]string{inv.Terraform.Path}, inv.Args...)
+	res := &Result{Start: p.now()}
+	pid, err := syscall.ForkExec(inv.Terraform.Path, argv, &syscall.ProcAttr{
+		Env:   inv.Env,
+		Files: []uintptr{fdOf(p.Stdin), fdOf(p.Stdout), childEnd.Fd()},
+		Sys:   attr,
+	})
+	childEnd.Close()
+	if tty != nil {
+		// Only now, with terraform already exec'd (an ignored signal would be
+		// inherited): tf, in the background while terraform runs, may write
+		// to the terminal (stty tostop) and hands the terminal back and forth.
+		signal.Ignore(syscall.SIGTTOU)
+		defer signal.Reset(syscall.SIGTTOU)
+	}
+	if err != nil {
+		if attr.Foreground && tty.foreground() != tty.pgrp {
+			tty.give(tty.pgrp)
+		}
+		return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
+	}
+
+	tail := newTailBuffer(DefaultTailSize)
+	var exited atomic.Bool
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		relayStderr(relay, p.Stderr, tail, &exited)
+	}()
+
+	stopAux := make(chan struct{})
+	var aux sync.WaitGroup
+	aux.Add(1)
+	go func() {
+		defer aux.Done()
+		var tick <-chan time.Time
+		if isPTY {
+			t := time.NewTicker(winsizeRefresh)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGWINCH {
+					if isPTY {
+						copyWinsize(p.Stderr, relay)
+					}
+					continue
+				}
+				// Each signal tf receives goes to terraform once; the
+				// terminal's own Ctrl-C never comes here.
+				_ = syscall.Kill(pid, s.(syscall.Signal))
+			case <-tick:
+				copyWinsize(p.Stderr, relay)
+			case <-stopAux:
+				return
+			}
+		}
+	}()
+
+	ws := waitChild(pid, tty)
+	res.End = p.now()
+	close(stopAux)
+	aux.Wait()
+	if tty != nil && tty.foreground() == pid {
+		tty.give(tty.pgrp)
+	}
+
+	// Everything terraform wrote is relayed before tf goes on.
+	exited.Store(true)
+	_ = relay.SetReadDeadline(time.Now().Add(drainIdle))
+	<-relayDone
+	res.StderrTail = tail.Bytes()
+	switch {
+	case ws.Signaled():
+		res.Signal = ws.Signal()
+		res.ExitCode = 128 + int(ws.Signal())
+	default:
+		res.ExitCode = ws.ExitStatus()
+	}
+	return res, nil
+}
+
+// waitChild waits for terraform to end. When it is stopped (Ctrl-Z),
+// tf takes the terminal back and stops itself like any job; when continued,
+// it hands the terminal back (if it got it) and continues terraform.
+func waitChild(pid int, tty *jobTerminal) syscall.WaitStatus {
+	opts := 0
+	if tty != nil {
+		opts = syscall.WUNTRACED
+	}
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, opts, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil { // ECHILD cannot happen for our own child; treat as gone
+			return ws
+		}
+		if !ws.Stopped() {
+			return ws
+		}
+		if tty.foreground() == pid {
+			tty.give(tty.pgrp)
+		}
+		_ = syscall.Kill(0, syscall.SIGTSTP) // stop tf's job; returns once continued
+		if tty.foreground() == tty.pgrp {
+			tty.give(pid) // `fg`: terraform gets the terminal again
+		}
+		_ = syscall.Kill(-pid, syscall.SIGCONT)
+	}
+}
+
+// relayStderr copies terraform's stderr to the real one as it comes, keeping
+// the tail. It ends at EOF/EIO (terraform and everything that inherited its
+// stderr closed it) or, once terraform has exited, after drainIdle of silence.
+func relayStderr(src *os.File, dst io.Writer, tail *tailBuffer, exited *atomic.Bool) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			_, _ = dst.Write(buf[:n])
+			tail.Write(buf[:n])
+			if exited.Load() {
+				_ = src.SetReadDeadline(time.Now().Add(drainIdle))
+			}
+		}
+		if err != nil {
+			return // io.EOF (pipe), EIO (pty, normal end), or the drain deadline
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package wrapper
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Process is everything Main takes from the operating system.
+type Process struct {
+	Args    []string // os.Args: argv[0] then terraform's arguments
+	Environ []string // os.Environ()
+	Stdin   *os.File
+	Stdout  *os.File
+	Stderr  *os.File
+	Version string // tf's version, stamped at release
+
+	Hooks Hooks            // later work plugs in here; zero value: no-ops
+	Now   func() time.Time // nil: time.Now
+}
+
+func (p Process) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p Process) getenv(key string) string {
+	v, _ := lookupEnv(p.Environ, key)
+	return v
+}
+
+func lookupEnv(environ []string, key string) (string, bool) {
+	for i := len(environ) - 1; i >= 0; i-- { // the last one wins, as in getenv(3) users' experience with env(1)
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Main runs tf and returns its exit code; main.go passes it to os.Exit.
+// Only for guarded commands does tf stay in between: every other command
+// replaces the tf process with terraform (on unix).
+func Main(p Process) int {
+	ctx := context.Background()
+	hooks := p.Hooks.withDefaults()
+	var args []string
+	if len(p.Args) > 1 {
+		args = p.Args[1:]
+	}
+	if len(args) > 0 && args[0] == GuardWord {
+		return runGuardCommand(ctx, p, hooks, args[1:])
+	}
+	inv, err := newInvocation(ctx, p, args)
+	if err != nil {
+		return fail(p.Stderr, err)
+	}
+	if code, stop := hooks.Startup.Startup(ctx, inv); stop {
+		return code
+	}
+	if !inv.Command.Guarded {
+		// Only returns when terraform could not be started.
+		return fail(p.Stderr, execTerraform(p, inv))
+	}
+	return runGuarded(ctx, p, hooks, inv)
+}
+
+// fail prints err once, prefixed with "tf: ", and returns its exit code.
+func fail(w io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(w, "tf: %s\n", msg)
+	}
+	return exitCodeOf(err)
+}
+
+// newInvocation loads the configuration and finds terraform for args.
+func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the working directory: %w", err)
+	}
+	cmd := ParseCommand(args)
+	wd := cmd.WorkDir(cwd)
+	cfg, err := LoadConfig(p.Environ, ConfigFiles{
+		User:    UserConfigPath(p.getenv),
+		WorkDir: filepath.Join(wd, WorkDirConfigName),
+	})
+	if err != nil {
+		return nil, err
+	}
+	self := selfExecutable()
+	chain := chainOf(p.Environ)
+	cache, _ := os.UserCacheDir()
+	if cache != "" {
+		cache = filepath.Join(cache, "tf")
+	}
+	finder := Finder{
+		Config:    cfg,
+		PathEnv:   p.getenv("PATH"),
+		Self:      self,
+		Chain:     chain,
+		WorkDir:   wd,
+		CacheDir:  cache,
+		Installer: ReleasesInstaller{},
+	}
+	tf, err := finder.Find(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ci := detectCI(cfg.CI, p.Environ)
+	return &Invocation{
+		Args:        args,
+		Command:     cmd,
+		Cwd:         cwd,
+		WorkDir:     wd,
+		Terraform:   tf,
+		Env:         ChildEnv(p.Environ, self),
+		Interactive: p.Stdin != nil && term.IsTerminal(int(fdOf(p.Stdin))) && !ci,
+		CI:          ci,
+		Config:      cfg,
+		Stderr:      p.Stderr,
+	}, nil
+}
+
+// selfExecutable is this tf's binary with symlinks resolved, "" if unknown.
+func selfExecutable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		return r
+	}
+	return exe
+}
+
+func chainOf(environ []string) []string {
+	v, _ := lookupEnv(environ, EnvChain)
+	var out []string
+	for _, p := range filepath.SplitList(v) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ChildEnv is terraform's environment: the user's, unchanged, with self
+// appended to TFGUARD_CHAIN. Nothing else is added (no TF_IN_AUTOMATION).
+func ChildEnv(environ []string, self string) []string {
+	out := make([]string, 0, len(environ)+1)
+	chain := chainOf(environ)
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); k == EnvChain {
+			continue
+		}
+		out = append(out, kv)
+	}
+	if self != "" {
+		chain = append(chain, self)
+	}
+	if len(chain) > 0 {
+		out = append(out, EnvChain+"="+strings.Join(chain, string(os.PathListSeparator)))
+	}
+	return out
+}
+
+// detectCI: setting "true"/"false" decides; "auto" looks at CI and GITHUB_ACTIONS.
+func detectCI(setting string, environ []string) bool {
+	switch setting {
+	case CITrue:
+		return true
+	case CIFalse:
+		return false
+	}
+	if v, ok := lookupEnv(environ, "GITHUB_ACTIONS"); ok && v == "true" {
+		return true
+	}
+	v, ok := lookupEnv(environ, "CI")
+	return ok && v != "" && v != "false" && v != "0"
+}
+
+// fdOf returns f's descriptor without switching it to blocking mode (which
+// f.Fd() does, and which terraform would then inherit).
+func fdOf(f *os.File) uintptr {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return f.Fd()
+	}
+	var fd uintptr
+	if err := sc.Control(func(d uintptr) { fd = d }); err != nil {
+		return f.Fd()
+	}
+	return fd
+}
