@@ -1,0 +1,3 @@
+resource "terraform_data" "broken" {
+  input = undefined_thing.value
+}

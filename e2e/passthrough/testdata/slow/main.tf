@@ -1,0 +1,5 @@
+resource "terraform_data" "slow" {
+  provisioner "local-exec" {
+    command = "sleep 20"
+  }
+}
