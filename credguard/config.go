@@ -1,0 +1,173 @@
+package credguard
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// consumer is something in the run that signs AWS requests: the backend or
+// an AWS provider configuration, with the credential settings it names.
+type consumer struct {
+	Name          string   // "backend", `provider "aws" (main.tf:3)`
+	Profile       string   // literal profile
+	ConfigFiles   []string // shared_config_files
+	HasStaticKeys bool     // access_key set in configuration
+	RoleARN       string   // assume_role.role_arn
+	WebIdentity   bool     // assume_role_with_web_identity
+	Skipped       []string // settings that were not literal
+}
+
+// backendConsumer reads the backend settings terraform init recorded in
+// .terraform/terraform.tfstate; ok is false for a non-S3 or absent backend.
+func backendConsumer(o Options) (consumer, bool, error) {
+	p := filepath.Join(o.dataDir(), "terraform.tfstate")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return consumer{}, false, nil
+	}
+	if err != nil {
+		return consumer{}, false, fmt.Errorf("read backend settings: %w", err)
+	}
+	var st struct {
+		Backend *struct {
+			Type   string         `json:"type"`
+			Config map[string]any `json:"config"`
+		} `json:"backend"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return consumer{}, false, fmt.Errorf("read backend settings %s: %w (run terraform init again)", p, err)
+	}
+	if st.Backend == nil || st.Backend.Type != "s3" {
+		return consumer{}, false, nil
+	}
+	cfg := st.Backend.Config
+	c := consumer{Name: "backend"}
+	c.Profile, _ = cfg["profile"].(string)
+	if k, _ := cfg["access_key"].(string); k != "" {
+		c.HasStaticKeys = true
+	}
+	if files, ok := cfg["shared_config_files"].([]any); ok {
+		for _, f := range files {
+			if s, ok := f.(string); ok {
+				c.ConfigFiles = append(c.ConfigFiles, s)
+			}
+		}
+	}
+	c.RoleARN, _ = cfg["role_arn"].(string)
+	if ar, ok := cfg["assume_role"].(map[string]any); ok {
+		if r, _ := ar["role_arn"].(string); r != "" {
+			c.RoleARN = r
+		}
+	}
+	if wi, ok := cfg["assume_role_with_web_identity"].(map[string]any); ok && len(wi) > 0 {
+		c.WebIdentity = true
+	}
+	return c, true, nil
+}
+
+// providerConsumers reads the `provider "aws"` blocks of the root module's
+// *.tf files with HCL's own parser. Only literal values are understood;
+// anything else (variables, functions) is named in Skipped. *.tf.json files
+// and child modules are not read.
+func providerConsumers(dir string) ([]consumer, []string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(files)
+	var notes []string
+	if js, _ := filepath.Glob(filepath.Join(dir, "*.tf.json")); len(js) > 0 {
+		notes = append(notes, "*.tf.json files are not read for provider settings")
+	}
+	p := hclparse.NewParser()
+	var out []consumer
+	for _, path := range files {
+		f, diags := p.ParseHCLFile(path)
+		if diags.HasErrors() {
+			return nil, notes, fmt.Errorf("parse %s: %w", path, diags)
+		}
+		body, ok := f.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		for _, blk := range body.Blocks {
+			if blk.Type != "provider" || len(blk.Labels) != 1 || blk.Labels[0] != "aws" {
+				continue
+			}
+			out = append(out, providerConsumer(blk))
+		}
+	}
+	return out, notes, nil
+}
+
+func providerConsumer(blk *hclsyntax.Block) consumer {
+	rng := blk.DefRange()
+	c := consumer{Name: fmt.Sprintf("provider \"aws\" (%s:%d)", filepath.Base(rng.Filename), rng.Start.Line)}
+	if a, ok := blk.Body.Attributes["alias"]; ok {
+		if v, ok := literal(a.Expr); ok && v.Type() == cty.String {
+			c.Name = fmt.Sprintf("provider \"aws\" alias %q (%s:%d)", v.AsString(), filepath.Base(rng.Filename), rng.Start.Line)
+		}
+	}
+	str := func(name string) string {
+		a, ok := blk.Body.Attributes[name]
+		if !ok {
+			return ""
+		}
+		v, ok := literal(a.Expr)
+		if !ok || v.Type() != cty.String {
+			c.Skipped = append(c.Skipped, name+" is not a literal string")
+			return ""
+		}
+		return v.AsString()
+	}
+	c.Profile = str("profile")
+	if _, ok := blk.Body.Attributes["access_key"]; ok {
+		c.HasStaticKeys = true
+	}
+	if a, ok := blk.Body.Attributes["shared_config_files"]; ok {
+		v, ok := literal(a.Expr)
+		if ok && (v.Type().IsTupleType() || v.Type().IsListType()) {
+			for it := v.ElementIterator(); it.Next(); {
+				if _, e := it.Element(); e.Type() == cty.String && e.IsKnown() {
+					c.ConfigFiles = append(c.ConfigFiles, e.AsString())
+				}
+			}
+		} else {
+			c.Skipped = append(c.Skipped, "shared_config_files is not a literal list")
+		}
+	}
+	for _, inner := range blk.Body.Blocks {
+		switch inner.Type {
+		case "assume_role":
+			if a, ok := inner.Body.Attributes["role_arn"]; ok {
+				if v, ok := literal(a.Expr); ok && v.Type() == cty.String {
+					c.RoleARN = v.AsString()
+				} else {
+					c.Skipped = append(c.Skipped, "assume_role.role_arn is not a literal string")
+				}
+			}
+		case "assume_role_with_web_identity":
+			c.WebIdentity = true
+		}
+	}
+	return c
+}
+
+// literal evaluates an expression without variables or functions.
+func literal(e hclsyntax.Expression) (cty.Value, bool) {
+	v, diags := e.Value(&hcl.EvalContext{})
+	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	return v, true
+}

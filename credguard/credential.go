@@ -1,0 +1,237 @@
+package credguard
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Kind is the kind of an AWS credential.
+type Kind string
+
+// Credential kinds.
+const (
+	KindSSOSession  Kind = "sso-session"  // sso-session profile: refreshable token, session ends
+	KindLegacySSO   Kind = "legacy-sso"   // sso_start_url profile: token cannot be refreshed
+	KindEnvSession  Kind = "env-session"  // AWS_ACCESS_KEY_ID + AWS_SESSION_TOKEN
+	KindStatic      Kind = "static"       // long-term keys (env, profile or configuration)
+	KindAssumeRole  Kind = "assume-role"  // role_arn + source_profile / credential_source
+	KindWebIdentity Kind = "web-identity" // web_identity_token_file
+	KindProcess     Kind = "process"      // credential_process
+	KindUnknown     Kind = "unknown"      // container/IMDS or nothing found
+)
+
+// Credential is one AWS credential a guarded run will use.
+type Credential struct {
+	// Name identifies it: "profile dev", "env keys", "web identity".
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
+	// UsedBy lists who uses it: "backend", `provider "aws" (main.tf:1)`,
+	// "environment".
+	UsedBy  []string `json:"used_by"`
+	Profile string   `json:"profile,omitempty"`
+	// SSO: session name (sso-session profiles), start URL, region, cache file.
+	SSOSession string `json:"sso_session,omitempty"`
+	StartURL   string `json:"start_url,omitempty"`
+	SSORegion  string `json:"sso_region,omitempty"`
+	CachePath  string `json:"cache_path,omitempty"`
+	// ValidUntil is when the credential (or the SSO access token) stops
+	// working; zero means it does not expire or is unknown (see Expires).
+	ValidUntil time.Time `json:"valid_until,omitzero"`
+	// Expires says whether ValidUntil is meaningful.
+	Expires bool `json:"expires"`
+	// Refreshable: tf (or the SDK) can renew it without a person.
+	Refreshable bool `json:"refreshable"`
+	// SessionEnds is when the SSO session itself ends, from the login time tf
+	// recorded plus the configured session length; zero if unknown.
+	SessionEnds time.Time `json:"session_ends,omitzero"`
+	// RoleARN is the role assumed on top of the base credential, if any.
+	RoleARN string `json:"role_arn,omitempty"`
+	// Source is the credential this one is made from (assume-role).
+	Source *Credential `json:"source,omitempty"`
+	// Notes say what was assumed or skipped.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// key identifies a credential for de-duplication.
+func (c Credential) key() string { return string(c.Kind) + "|" + c.Name }
+
+// lastsUntil is when the run can no longer get working credentials from c;
+// zero means no known end.
+func (c Credential) lastsUntil() time.Time {
+	switch c.Kind {
+	case KindSSOSession:
+		return c.SessionEnds // the access token is renewed until then
+	case KindAssumeRole:
+		if c.Source != nil {
+			return c.Source.lastsUntil()
+		}
+		return time.Time{}
+	}
+	if c.Expires && !c.Refreshable {
+		return c.ValidUntil
+	}
+	return time.Time{}
+}
+
+// resolveProfile describes the credential a profile gives.
+func resolveProfile(ctx context.Context, o Options, profile string, files []string) (Credential, error) {
+	cfgFiles := o.configFiles()
+	if len(files) > 0 {
+		cfgFiles = files
+	}
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(lo *config.LoadSharedConfigOptions) {
+		lo.ConfigFiles = cfgFiles
+		lo.CredentialsFiles = o.credentialsFiles()
+	})
+	if err != nil {
+		return Credential{}, fmt.Errorf("read profile %q from %s: %w", profile, strings.Join(cfgFiles, ", "), err)
+	}
+	return describeShared(o, sc), nil
+}
+
+func describeShared(o Options, sc config.SharedConfig) Credential {
+	c := Credential{Name: "profile " + sc.Profile, Profile: sc.Profile}
+	switch {
+	case sc.RoleARN != "" && (sc.Source != nil || sc.CredentialSource != ""):
+		c.Kind, c.RoleARN, c.Refreshable = KindAssumeRole, sc.RoleARN, true
+		if sc.Source != nil {
+			src := describeShared(o, *sc.Source)
+			c.Source = &src
+			c.Notes = append(c.Notes, "the SDK assumes "+sc.RoleARN+" again from "+src.Name+" while that lasts")
+		} else {
+			c.Notes = append(c.Notes, "credential_source "+sc.CredentialSource+" renews itself")
+		}
+	case sc.WebIdentityTokenFile != "":
+		c = webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+	case sc.SSOSession != nil:
+		c.Kind, c.SSOSession, c.StartURL, c.SSORegion = KindSSOSession, sc.SSOSession.Name, sc.SSOSession.SSOStartURL, sc.SSOSession.SSORegion
+		c.CachePath = cachePath(o.home(), c.SSOSession)
+		readSSOToken(o, &c)
+	case sc.SSOStartURL != "":
+		c.Kind, c.StartURL, c.SSORegion = KindLegacySSO, sc.SSOStartURL, sc.SSORegion
+		c.CachePath = cachePath(o.home(), c.StartURL)
+		readSSOToken(o, &c)
+		c.Refreshable = false
+	case sc.CredentialProcess != "":
+		c.Kind, c.Refreshable = KindProcess, true
+		c.Notes = append(c.Notes, "credential_process: the SDK runs it again when its credentials expire; its lifetime is not checked")
+	case sc.Credentials.HasKeys() && sc.Credentials.SessionToken != "":
+		c.Kind = KindEnvSession
+		c.Notes = append(c.Notes, "session keys in the profile: lifetime unknown, cannot be refreshed")
+	case sc.Credentials.HasKeys():
+		c.Kind = KindStatic
+		c.Notes = append(c.Notes, "static keys do not expire")
+	default:
+		c.Kind = KindUnknown
+		c.Notes = append(c.Notes, "profile has no credentials tf understands; the SDK will try the container endpoint or IMDS")
+	}
+	return c
+}
+
+// cachePath is the SDK's SSO token cache file for key under home.
+func cachePath(home, key string) string {
+	sum := sha1.Sum([]byte(key))
+	return filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+}
+
+// readSSOToken fills the token expiry and refreshability of an SSO
+// credential from its cache file, and the session end from tf's record.
+func readSSOToken(o Options, c *Credential) {
+	tok, err := readCache(c.CachePath)
+	if err != nil {
+		c.Expires, c.ValidUntil = true, time.Time{}
+		c.Notes = append(c.Notes, "no usable cached SSO token: log in first")
+		return
+	}
+	c.Expires, c.ValidUntil = true, tok.ExpiresAt
+	c.Refreshable = c.Kind == KindSSOSession && tok.canRefresh(o.now())
+	if c.Kind == KindSSOSession && !c.Refreshable {
+		c.Notes = append(c.Notes, "cached token has no usable refresh token or client registration")
+	}
+	key := c.SSOSession
+	if c.Kind == KindLegacySSO {
+		key = c.StartURL
+	}
+	if rec, ok := loadLogin(o, key); ok {
+		c.SessionEnds = rec.LoginAt.Add(rec.SessionLength)
+	} else if c.Kind == KindSSOSession {
+		c.Notes = append(c.Notes, "session end unknown: tf did not perform the login (run `tf guard login` to track it)")
+	}
+	if c.Kind == KindLegacySSO {
+		c.SessionEnds = time.Time{}
+	}
+}
+
+// webIdentity describes a web identity token file credential; the token's
+// own exp claim (read, not verified) says how long it lasts.
+func webIdentity(c Credential, file, role string, now time.Time) Credential {
+	c.Kind, c.RoleARN = KindWebIdentity, role
+	b, err := os.ReadFile(file)
+	if err != nil {
+		c.Notes = append(c.Notes, "web identity token file unreadable: "+err.Error())
+		return c
+	}
+	if exp, ok := jwtExpiry(strings.TrimSpace(string(b))); ok {
+		c.Expires, c.ValidUntil = true, exp
+		c.Notes = append(c.Notes, "the token file is renewed by whoever writes it; the SDK exchanges it again while it is valid")
+	}
+	_ = now
+	return c
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying it.
+func jwtExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return time.Time{}, false
+	}
+	n, err := claims.Exp.Int64()
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
+}
+
+// envCredential describes exported keys.
+func envCredential(o Options) (Credential, bool, error) {
+	if o.getenv(EnvAccessKeyID) == "" || o.getenv(EnvSecretAccessKey) == "" {
+		return Credential{}, false, nil
+	}
+	c := Credential{Name: "env keys", Kind: KindStatic}
+	if o.getenv(EnvSessionToken) == "" {
+		c.Notes = append(c.Notes, "static keys do not expire")
+		return c, true, nil
+	}
+	c.Kind = KindEnvSession
+	exp := o.getenv(EnvCredentialExpiration)
+	if exp == "" {
+		c.Notes = append(c.Notes, "session keys without "+EnvCredentialExpiration+": lifetime unknown, cannot be refreshed during the run")
+		return c, true, nil
+	}
+	t, err := time.Parse(time.RFC3339, exp)
+	if err != nil {
+		return c, true, fmt.Errorf("%s=%q is not an RFC 3339 time (like 2026-01-02T15:04:05Z): %w", EnvCredentialExpiration, exp, err)
+	}
+	c.Expires, c.ValidUntil = true, t
+	return c, true, nil
+}

@@ -1,0 +1,302 @@
+package credguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
+	oidctypes "github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
+)
+
+// deviceAPI is what a native device-authorization login needs.
+type deviceAPI interface {
+	createTokenAPI
+	RegisterClient(ctx context.Context, in *ssooidc.RegisterClientInput, optFns ...func(*ssooidc.Options)) (*ssooidc.RegisterClientOutput, error)
+	StartDeviceAuthorization(ctx context.Context, in *ssooidc.StartDeviceAuthorizationInput, optFns ...func(*ssooidc.Options)) (*ssooidc.StartDeviceAuthorizationOutput, error)
+}
+
+// ErrNoTerminal: a login was needed but nobody can answer it.
+var ErrNoTerminal = errors.New("logging in needs a person at a terminal; run `tf guard login` in one, or `aws sso login`")
+
+// loginCredential logs c in again the configured way and records the
+// login time, so the session's end is known from now on.
+func loginCredential(ctx context.Context, o Options, c Credential) error {
+	if !o.mayPrompt() {
+		return ErrNoTerminal
+	}
+	mode := o.Config.withDefaults().Login
+	if mode == LoginNever {
+		return errors.New("login is disabled (login = never)")
+	}
+	if mode == LoginAuto {
+		mode = LoginDevice
+		if _, err := o.lookPath("aws"); err == nil {
+			mode = LoginAWSCLI
+		}
+	}
+	key := c.SSOSession
+	if c.Kind == KindLegacySSO {
+		key = c.StartURL
+	}
+	var err error
+	if mode == LoginAWSCLI {
+		cmd := awsLoginCommand(o, c)
+		fmt.Fprintf(o.out(), "tf: running %s\n", displayArgs(cmd.Args))
+		if err = cmd.Run(); err != nil {
+			err = fmt.Errorf("aws sso login: %w", err)
+		}
+	} else {
+		err = deviceLogin(ctx, o, oidcClient(o, c.SSORegion), c)
+	}
+	if err != nil {
+		return err
+	}
+	if err := RecordLogin(o, key, o.now()); err != nil {
+		fmt.Fprintf(o.out(), "tf: warning: could not record the login time: %v\n", err)
+	}
+	return nil
+}
+
+func (o Options) lookPath(name string) (string, error) {
+	if o.LookPath != nil {
+		return o.LookPath(name)
+	}
+	return exec.LookPath(name)
+}
+
+func displayArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}
+
+// awsLoginCommand builds `aws sso login` for c, attached to the terminal.
+func awsLoginCommand(o Options, c Credential) *exec.Cmd {
+	args := []string{"sso", "login"}
+	if c.Kind == KindSSOSession {
+		args = append(args, "--sso-session", c.SSOSession)
+	} else {
+		args = append(args, "--profile", c.Profile)
+	}
+	cmd := exec.Command("aws", args...)
+	cmd.Env = o.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.In, o.out(), o.out()
+	return cmd
+}
+
+var spinner = []string{"|", "/", "-", "\\"}
+
+// deviceLogin runs the OAuth device authorization grant: show the code and
+// URL, wait (with a progress indicator) until the person approves it in a
+// browser, then write the SSO cache the way the SDK reads it.
+func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) error {
+	now := o.now()
+	old, _ := readCache(c.CachePath)
+	clientID, secret, regExp := old.ClientID, old.ClientSecret, old.RegistrationExpiresAt
+	if c.Kind != KindSSOSession || clientID == "" || secret == "" || !now.Before(regExp) {
+		in := &ssooidc.RegisterClientInput{ClientName: aws.String("tfguard"), ClientType: aws.String("public")}
+		if c.Kind == KindSSOSession {
+			in.Scopes = []string{"sso:account:access"}
+		}
+		reg, err := api.RegisterClient(ctx, in)
+		if err != nil {
+			return fmt.Errorf("register sso client: %w", err)
+		}
+		clientID, secret = aws.ToString(reg.ClientId), aws.ToString(reg.ClientSecret)
+		regExp = time.Unix(reg.ClientSecretExpiresAt, 0)
+	}
+	dev, err := api.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{
+		ClientId: aws.String(clientID), ClientSecret: aws.String(secret), StartUrl: aws.String(c.StartURL),
+	})
+	if err != nil {
+		return fmt.Errorf("start device authorization: %w", err)
+	}
+	url := aws.ToString(dev.VerificationUriComplete)
+	if url == "" {
+		url = aws.ToString(dev.VerificationUri)
+	}
+	fmt.Fprintf(o.out(), "tf: to log in to %s, open this address in a browser:\n\n    %s\n\nand confirm the code: %s\n\n", c.StartURL, url, aws.ToString(dev.UserCode))
+	interval := time.Duration(dev.Interval) * time.Second
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	deadline := now.Add(time.Duration(dev.ExpiresIn) * time.Second)
+	start := time.Now()
+	tick := 0
+	for {
+		if err := waitWithProgress(ctx, o, interval, start, &tick); err != nil {
+			fmt.Fprintln(o.out())
+			return err
+		}
+		out, err := api.CreateToken(ctx, &ssooidc.CreateTokenInput{
+			ClientId: aws.String(clientID), ClientSecret: aws.String(secret), DeviceCode: dev.DeviceCode,
+			GrantType: aws.String("urn:ietf:params:oauth:grant-type:device_code"),
+		})
+		var pending *oidctypes.AuthorizationPendingException
+		var slow *oidctypes.SlowDownException
+		var expired *oidctypes.ExpiredTokenException
+		var denied *oidctypes.AccessDeniedException
+		switch {
+		case errors.As(err, &pending):
+			continue
+		case errors.As(err, &slow):
+			interval += 5 * time.Second
+			continue
+		case errors.As(err, &expired):
+			fmt.Fprintln(o.out())
+			return fmt.Errorf("the code expired before it was approved (by %s); run `tf guard login` again", deadline.UTC().Format("15:04:05 UTC"))
+		case errors.As(err, &denied):
+			fmt.Fprintln(o.out())
+			return errors.New("the login was refused in the browser")
+		case err != nil:
+			fmt.Fprintln(o.out())
+			return fmt.Errorf("wait for device approval: %w", err)
+		}
+		fmt.Fprintf(o.out(), "\rtf: logged in to %s.                                  \n", c.StartURL)
+		got := o.now()
+		tok := old
+		if tok.raw == nil {
+			tok = cachedToken{}
+		}
+		tok.StartURL, tok.Region = c.StartURL, c.SSORegion
+		tok.AccessToken = aws.ToString(out.AccessToken)
+		tok.ExpiresAt = got.Add(time.Duration(out.ExpiresIn) * time.Second)
+		if c.Kind == KindSSOSession {
+			tok.RefreshToken, tok.ClientID, tok.ClientSecret, tok.RegistrationExpiresAt = aws.ToString(out.RefreshToken), clientID, secret, regExp
+		}
+		return writeCacheLocked(ctx, c.CachePath, tok)
+	}
+}
+
+func writeCacheLocked(ctx context.Context, path string, tok cachedToken) error {
+	unlock, err := lockCache(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, err := tok.encode()
+	if err != nil {
+		return fmt.Errorf("encode sso cache: %w", err)
+	}
+	return writeFileAtomic(path, b)
+}
+
+// waitWithProgress sleeps d, redrawing one status line every 250ms.
+func waitWithProgress(ctx context.Context, o Options, d time.Duration, start time.Time, tick *int) error {
+	end := time.NewTimer(d)
+	defer end.Stop()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-end.C:
+			return nil
+		case <-t.C:
+			*tick++
+			fmt.Fprintf(o.out(), "\rtf: waiting for approval in the browser %s %s ", spinner[*tick%len(spinner)], time.Since(start).Round(time.Second))
+		}
+	}
+}
+
+// Login renews every SSO credential the run uses now (`tf guard login`):
+// a refresh where the session lives and was not logged in by tf, else a
+// new login. profile, when set, limits it to that profile's credential.
+func Login(ctx context.Context, o Options, profile string) error {
+	creds, _, err := Discover(ctx, o)
+	if err != nil {
+		return err
+	}
+	if profile != "" {
+		c, err := resolveProfile(ctx, o, profile, nil)
+		if err != nil {
+			return err
+		}
+		creds = []Credential{c}
+	}
+	n := 0
+	for _, c := range ssoCredentials(creds) {
+		n++
+		if err := loginCredential(ctx, o, c); err != nil {
+			return fmt.Errorf("log in %s: %w", c.Name, err)
+		}
+	}
+	if n == 0 {
+		return errors.New("no SSO credential in use here: nothing to log in (see `tf guard check`)")
+	}
+	return nil
+}
+
+// ssoCredentials lists the SSO credentials among creds, sources included.
+func ssoCredentials(creds []Credential) []Credential {
+	var out []Credential
+	seen := map[string]bool{}
+	var walk func(c Credential)
+	walk = func(c Credential) {
+		if c.Kind == KindAssumeRole && c.Source != nil {
+			walk(*c.Source)
+			return
+		}
+		if (c.Kind == KindSSOSession || c.Kind == KindLegacySSO) && !seen[c.CachePath] {
+			seen[c.CachePath] = true
+			out = append(out, c)
+		}
+	}
+	for _, c := range creds {
+		walk(c)
+	}
+	return out
+}
+
+// Renew makes the run's credentials usable again after a failure (recovery
+// calls it): SSO tokens are refreshed now; where the session is over, a
+// person at a terminal logs in again. Anything that cannot be renewed gives
+// a *ShortError saying what to do.
+func Renew(ctx context.Context, o Options) error {
+	creds, _, err := Discover(ctx, o)
+	if err != nil {
+		return err
+	}
+	required, _ := Required(o)
+	var short []Entry
+	for _, c := range creds {
+		base := c
+		for base.Kind == KindAssumeRole && base.Source != nil {
+			base = *base.Source
+		}
+		switch base.Kind {
+		case KindSSOSession:
+			if _, _, err := refreshCache(ctx, base.CachePath, oidcClient(o, base.SSORegion), o.now, 1<<62); err == nil {
+				continue
+			} else if !isSessionOver(err) && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("renew %s: %w", base.Name, err)
+			}
+			if err := loginCredential(ctx, o, base); err != nil {
+				short = append(short, Entry{Credential: base, LastsKnown: true, Verdict: VerdictShort, Detail: "the SSO session is over; log in again (" + loginHint(base) + "): " + err.Error()})
+			}
+		case KindLegacySSO:
+			if err := loginCredential(ctx, o, base); err != nil {
+				short = append(short, Entry{Credential: base, LastsKnown: true, Verdict: VerdictShort, Detail: "legacy SSO tokens cannot be refreshed; log in again (" + loginHint(base) + "): " + err.Error()})
+			}
+		case KindEnvSession:
+			if e := evaluateEnv(o, Entry{Credential: base}, required); e.Verdict == VerdictShort {
+				short = append(short, e)
+			}
+		}
+	}
+	if len(short) > 0 {
+		return &ShortError{Required: required, Short: short}
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package credguard
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// AppID is sent in the User-Agent (app/tfguard) of every AWS call credguard
+// makes, so the rig's fakes can tell tf's calls from terraform's.
+const AppID = "tfguard"
+
+// Environment variables credguard reads (from Options.Env, never os.Getenv).
+const (
+	EnvProfile              = "AWS_PROFILE"
+	EnvDefaultProfile       = "AWS_DEFAULT_PROFILE"
+	EnvAccessKeyID          = "AWS_ACCESS_KEY_ID"
+	EnvSecretAccessKey      = "AWS_SECRET_ACCESS_KEY"
+	EnvSessionToken         = "AWS_SESSION_TOKEN"
+	EnvCredentialExpiration = "AWS_CREDENTIAL_EXPIRATION"
+	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	EnvRoleARN              = "AWS_ROLE_ARN"
+	EnvConfigFile           = "AWS_CONFIG_FILE"
+	EnvCredentialsFile      = "AWS_SHARED_CREDENTIALS_FILE"
+	EnvEndpointURL          = "AWS_ENDPOINT_URL"
+	EnvEndpointURLSSO       = "AWS_ENDPOINT_URL_SSO"
+	EnvEndpointURLSSOOIDC   = "AWS_ENDPOINT_URL_SSO_OIDC"
+	EnvHome                 = "HOME"
+	EnvTFWorkspace          = "TF_WORKSPACE"
+	EnvDataDir              = "TF_DATA_DIR"
+)
+
+// LoginMode says how a person at a terminal logs in again.
+type LoginMode string
+
+// Login modes.
+const (
+	LoginAuto   LoginMode = "auto"   // `aws sso login` when aws is on PATH, else device authorization
+	LoginDevice LoginMode = "device" // device authorization, natively
+	LoginAWSCLI LoginMode = "aws"    // `aws sso login`
+	LoginNever  LoginMode = "never"  // never log in: refuse instead
+)
+
+// Config holds the user's settings (the wrapper fills it from its config).
+type Config struct {
+	// MinLifetime is the floor of the required lifetime (default 15m).
+	MinLifetime time.Duration
+	// SessionLength is how long an Identity Center session lasts after a
+	// login (default 8h); used with the login time tf records.
+	SessionLength time.Duration
+	// Login is how to log in again at a terminal (default LoginAuto).
+	Login LoginMode
+	// RefreshAhead: an SSO access token with less than this left is
+	// refreshed (default 15m, like the AWS CLI).
+	RefreshAhead time.Duration
+	// RefreshEvery is how often the background refresher looks (default 1m).
+	RefreshEvery time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MinLifetime <= 0 {
+		c.MinLifetime = 15 * time.Minute
+	}
+	if c.SessionLength <= 0 {
+		c.SessionLength = 8 * time.Hour
+	}
+	if c.Login == "" {
+		c.Login = LoginAuto
+	}
+	if c.RefreshAhead <= 0 {
+		c.RefreshAhead = 15 * time.Minute
+	}
+	if c.RefreshEvery <= 0 {
+		c.RefreshEvery = time.Minute
+	}
+	return c
+}
+
+// Options describe one guarded run.
+type Options struct {
+	// Dir is terraform's working directory (after -chdir).
+	Dir string
+	// Env is the environment terraform will get (os.Environ() usually).
+	Env []string
+	// Command is the terraform command ("apply", "plan", ...), used to find
+	// the durations of earlier runs.
+	Command string
+	// PlanResourceTypes are the resource types a saved plan changes (from
+	// `terraform show -json PLAN`, see PlanResourceTypes); they add the
+	// slow-resource margin.
+	PlanResourceTypes []string
+	Config            Config
+	// Interactive: a person is at a terminal and may be asked to log in.
+	Interactive bool
+	// CI: never prompt, whatever Interactive says.
+	CI bool
+	// In and Out are the person's terminal (Out also gets warnings).
+	In  io.Reader
+	Out io.Writer
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// HTTPClient is used for every AWS call (http.DefaultClient if nil).
+	HTTPClient *http.Client
+	// StateDir is where tf keeps its own records: login times and run
+	// durations (default os.UserCacheDir()/tf).
+	StateDir string
+	// LookPath finds executables (for `aws`); exec.LookPath if nil.
+	LookPath func(string) (string, error)
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) out() io.Writer {
+	if o.Out != nil {
+		return o.Out
+	}
+	return io.Discard
+}
+
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+func (o Options) mayPrompt() bool { return o.Interactive && !o.CI }
+
+// getenv reads name from o.Env (last one wins, like the process env).
+func (o Options) getenv(name string) string {
+	v := ""
+	for _, kv := range o.Env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
+
+func (o Options) home() string {
+	if h := o.getenv(EnvHome); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func (o Options) configFiles() []string {
+	if f := o.getenv(EnvConfigFile); f != "" {
+		return []string{f}
+	}
+	return []string{filepath.Join(o.home(), ".aws", "config")}
+}
+
+func (o Options) credentialsFiles() []string {
+	if f := o.getenv(EnvCredentialsFile); f != "" {
+		return []string{f}
+	}
+	return []string{filepath.Join(o.home(), ".aws", "credentials")}
+}
+
+func (o Options) stateDir() (string, error) {
+	if o.StateDir != "" {
+		return o.StateDir, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "tf"), nil
+}
+
+func (o Options) dataDir() string {
+	if d := o.getenv(EnvDataDir); d != "" {
+		if filepath.IsAbs(d) {
+			return d
+		}
+		return filepath.Join(o.Dir, d)
+	}
+	return filepath.Join(o.Dir, ".terraform")
+}
+
+// workspace is the terraform workspace the run uses.
+func (o Options) workspace() string {
+	if w := o.getenv(EnvTFWorkspace); w != "" {
+		return w
+	}
+	if b, err := os.ReadFile(filepath.Join(o.dataDir(), "environment")); err == nil {
+		if w := strings.TrimSpace(string(b)); w != "" {
+			return w
+		}
+	}
+	return "default"
+}

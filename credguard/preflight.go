@@ -1,0 +1,303 @@
+package credguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
+)
+
+// Verdict is the outcome for one credential.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictOK        Verdict = "ok"
+	VerdictRefreshed Verdict = "refreshed"
+	VerdictLoggedIn  Verdict = "logged in"
+	VerdictShort     Verdict = "too short"
+	VerdictWarn      Verdict = "warning"
+	VerdictUnknown   Verdict = "unknown"
+)
+
+// Entry is one row of a Report.
+type Entry struct {
+	Credential
+	// Lasts is how long the credential can still provide working
+	// credentials (negative: already over); LastsKnown says whether known.
+	Lasts      time.Duration `json:"lasts_ns"`
+	LastsKnown bool          `json:"lasts_known"`
+	Verdict    Verdict       `json:"verdict"`
+	Detail     string        `json:"detail"`
+}
+
+// Report is what Preflight found.
+type Report struct {
+	// Required is how long the credentials must last; RequiredWhy explains.
+	Required    time.Duration `json:"required_ns"`
+	RequiredWhy []string      `json:"required_why"`
+	Entries     []Entry       `json:"credentials"`
+	Notes       []string      `json:"notes,omitempty"`
+}
+
+// ShortError says the run was refused before terraform started: at least
+// one credential cannot last the run and nobody can log in. The wrapper
+// maps it to its preflight exit code.
+type ShortError struct {
+	Required time.Duration
+	Short    []Entry
+}
+
+func (e *ShortError) Error() string {
+	var b strings.Builder
+	for i, s := range e.Short {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s.Name)
+		if len(s.UsedBy) > 0 {
+			b.WriteString(" (used by " + strings.Join(s.UsedBy, ", ") + ")")
+		}
+		if s.LastsKnown {
+			if s.Lasts <= 0 {
+				b.WriteString(" has expired")
+			} else {
+				b.WriteString(" has " + human(s.Lasts) + " left")
+			}
+		} else {
+			b.WriteString(" is not usable")
+		}
+		b.WriteString(", the run needs " + human(e.Required) + ": " + s.Detail)
+	}
+	return "credentials will not last the run: " + b.String()
+}
+
+// human formats a duration for people: 1h5m, 12m, 40s.
+func human(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d >= time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	case d >= time.Minute:
+		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+// Required is how long the run's credentials must last: the configured
+// floor, raised by the longest recorded earlier run of the same command in
+// this working directory and workspace (plus a quarter), plus the margin
+// for slow resource types in a saved plan.
+func Required(o Options) (time.Duration, []string) {
+	cfg := o.Config.withDefaults()
+	req := cfg.MinLifetime
+	why := []string{"floor " + human(cfg.MinLifetime)}
+	if o.Command != "" {
+		if exp := expectedDuration(loadDurations(o, o.Command)); exp > 0 {
+			if r := exp + exp/4; r > req {
+				req = r
+			}
+			why = append(why, "longest earlier "+o.Command+" took "+human(exp))
+		}
+	}
+	if m, names := slowMargin(o.PlanResourceTypes); m > 0 {
+		req += m
+		why = append(why, "slow resources in the plan add "+human(m)+" ("+strings.Join(names, ", ")+")")
+	}
+	return req, why
+}
+
+// Preflight checks every credential of the run before terraform starts:
+// refreshes SSO tokens that will not last, logs in again at a terminal when
+// a session ends too soon, and otherwise returns a *ShortError. It makes no
+// network call when everything lasts.
+func Preflight(ctx context.Context, o Options) (Report, error) {
+	var r Report
+	r.Required, r.RequiredWhy = Required(o)
+	creds, notes, err := Discover(ctx, o)
+	if err != nil {
+		return r, err
+	}
+	r.Notes = notes
+	var short []Entry
+	for _, c := range creds {
+		e := evaluate(ctx, o, c, r.Required, true)
+		r.Entries = append(r.Entries, e)
+		if e.Verdict == VerdictShort {
+			short = append(short, e)
+		}
+	}
+	if len(short) > 0 {
+		return r, &ShortError{Required: r.Required, Short: short}
+	}
+	return r, nil
+}
+
+// evaluate judges one credential; act allows refresh and login.
+func evaluate(ctx context.Context, o Options, c Credential, required time.Duration, act bool) Entry {
+	now := o.now()
+	e := Entry{Credential: c}
+	e.Lasts, e.LastsKnown = remaining(c, now)
+	switch c.Kind {
+	case KindStatic:
+		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
+	case KindUnknown, KindProcess:
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
+	case KindWebIdentity:
+		switch {
+		case !c.Expires:
+			e.Verdict, e.Detail = VerdictUnknown, "token expiry unknown"
+		case c.ValidUntil.Sub(now) < required:
+			e.Verdict, e.Detail = VerdictWarn, "the web identity token expires in "+human(c.ValidUntil.Sub(now))+"; the run needs its writer to renew it"
+		default:
+			e.Verdict, e.Detail = VerdictOK, "token lasts long enough"
+		}
+	case KindEnvSession:
+		e = evaluateEnv(o, e, required)
+	case KindAssumeRole:
+		if c.Source == nil {
+			e.Verdict, e.Detail = VerdictUnknown, "source renews itself"
+			break
+		}
+		src := evaluate(ctx, o, *c.Source, required, act)
+		s := src.Credential
+		e.Source = &s
+		e.Lasts, e.LastsKnown = src.Lasts, src.LastsKnown
+		e.Verdict, e.Detail = src.Verdict, "source "+src.Name+": "+src.Detail
+	case KindSSOSession, KindLegacySSO:
+		e = evaluateSSO(ctx, o, e, required, act)
+	}
+	return e
+}
+
+func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
+	now := o.now()
+	if !e.Expires {
+		e.Verdict, e.Detail = VerdictWarn, "session keys with no "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed"
+		return e
+	}
+	left := e.ValidUntil.Sub(now)
+	e.Lasts, e.LastsKnown = left, true
+	if left >= required {
+		e.Verdict, e.Detail = VerdictOK, "valid until "+e.ValidUntil.UTC().Format(time.RFC3339)
+		return e
+	}
+	e.Verdict = VerdictShort
+	fix := "get fresh credentials (for example `aws configure export-credentials --format env`) and export them again"
+	if p := o.getenv(EnvProfile); p != "" {
+		fix = fmt.Sprintf("unset %s, %s and %s so that terraform uses profile %q (which it can refresh), or export fresh keys", EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, p)
+	}
+	e.Detail = "exported session keys cannot be refreshed during the run; " + fix
+	return e
+}
+
+func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration, act bool) Entry {
+	now := o.now()
+	cfg := o.Config.withDefaults()
+	tokenLeft := e.ValidUntil.Sub(now)
+	loginCmd := loginHint(e.Credential)
+	needLogin := ""
+	switch {
+	case e.Kind == KindLegacySSO && tokenLeft < required:
+		needLogin = "legacy SSO tokens cannot be refreshed; the token has " + human(tokenLeft) + " left"
+		e.Lasts, e.LastsKnown = tokenLeft, true
+	case e.Kind == KindSSOSession && !e.SessionEnds.IsZero() && e.SessionEnds.Sub(now) < required:
+		needLogin = "the SSO session ends at " + e.SessionEnds.UTC().Format("15:04:05 UTC")
+	case e.Kind == KindSSOSession && !e.Refreshable && tokenLeft < required:
+		needLogin = "the cached token cannot be refreshed and has " + human(tokenLeft) + " left"
+		e.Lasts, e.LastsKnown = tokenLeft, true
+	}
+	if needLogin == "" && e.Kind == KindSSOSession && tokenLeft < cfg.RefreshAhead {
+		if !act {
+			e.Verdict, e.Detail = VerdictOK, "access token will be refreshed ahead of time (session alive)"
+			return e
+		}
+		tok, refreshed, err := refreshCache(ctx, e.CachePath, oidcClient(o, e.SSORegion), o.now, cfg.RefreshAhead)
+		switch {
+		case err == nil:
+			e.ValidUntil = tok.ExpiresAt
+			e.Verdict, e.Detail = VerdictRefreshed, "access token refreshed, valid until "+tok.ExpiresAt.UTC().Format("15:04:05 UTC")
+			if !refreshed {
+				e.Detail = "access token already refreshed by another process"
+			}
+			return e
+		case isSessionOver(err):
+			needLogin = "the SSO session is over (refresh refused)"
+			e.Lasts, e.LastsKnown = tokenLeft, true
+		default:
+			e.Verdict, e.Detail = VerdictWarn, "could not refresh the access token ahead of time: "+err.Error()
+			return e
+		}
+	}
+	if needLogin == "" {
+		e.Verdict = VerdictOK
+		e.Detail = "access token valid until " + e.ValidUntil.UTC().Format("15:04:05 UTC")
+		if e.Kind == KindSSOSession {
+			if e.SessionEnds.IsZero() {
+				e.Detail += "; refreshable; session end unknown"
+			} else {
+				e.Detail += "; refreshable until the session ends at " + e.SessionEnds.UTC().Format("15:04:05 UTC")
+			}
+		}
+		return e
+	}
+	if act && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
+		fmt.Fprintf(o.out(), "tf: %s (used by %s): %s; the run needs %s. Logging in again.\n", e.Name, strings.Join(e.UsedBy, ", "), needLogin, human(required))
+		if err := loginCredential(ctx, o, e.Credential); err != nil {
+			e.Verdict, e.Detail = VerdictShort, needLogin+"; login failed: "+err.Error()
+			return e
+		}
+		c := e.Credential
+		c.Notes = nil
+		readSSOToken(o, &c)
+		ne := Entry{Credential: c}
+		ne.Lasts, ne.LastsKnown = remaining(c, o.now())
+		ne.Verdict, ne.Detail = VerdictLoggedIn, "logged in again; token valid until "+c.ValidUntil.UTC().Format("15:04:05 UTC")
+		if c.Kind == KindLegacySSO && c.ValidUntil.Sub(o.now()) < required {
+			ne.Verdict, ne.Detail = VerdictShort, "logged in again, but a legacy SSO token lasts only "+human(c.ValidUntil.Sub(o.now()))
+		}
+		return ne
+	}
+	e.Verdict = VerdictShort
+	e.Detail = needLogin + "; log in again (" + loginCmd + ") and rerun"
+	return e
+}
+
+func loginHint(c Credential) string {
+	if c.Kind == KindSSOSession {
+		return "`tf guard login` or `aws sso login --sso-session " + c.SSOSession + "`"
+	}
+	return "`tf guard login` or `aws sso login --profile " + c.Profile + "`"
+}
+
+// isSessionOver reports an SSO-OIDC refusal that only a new login fixes.
+func isSessionOver(err error) bool {
+	var ig interface{ ErrorCode() string }
+	if errors.As(err, &ig) {
+		switch ig.ErrorCode() {
+		case "InvalidGrantException", "ExpiredTokenException", "AccessDeniedException", "InvalidClientException", "UnauthorizedClientException":
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "no usable refresh token")
+}
+
+func oidcClient(o Options, region string) *ssooidc.Client {
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := ssooidc.Options{Region: region, HTTPClient: o.httpClient(), AppID: AppID, RetryMaxAttempts: 2}
+	if u := o.getenv(EnvEndpointURLSSOOIDC); u != "" {
+		opts.BaseEndpoint = aws.String(u)
+	} else if u := o.getenv(EnvEndpointURL); u != "" {
+		opts.BaseEndpoint = aws.String(u)
+	}
+	return ssooidc.New(opts)
+}

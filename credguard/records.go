@@ -1,0 +1,122 @@
+package credguard
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// loginRecord is what tf remembers about a login it performed: the
+// session's own end is recorded nowhere else.
+type loginRecord struct {
+	Key           string        `json:"key"` // sso-session name or start URL
+	LoginAt       time.Time     `json:"login_at"`
+	SessionLength time.Duration `json:"session_length"`
+}
+
+func hashName(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func loginPath(o Options, key string) (string, error) {
+	d, err := o.stateDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "logins", hashName(key)+".json"), nil
+}
+
+func loadLogin(o Options, key string) (loginRecord, bool) {
+	p, err := loginPath(o, key)
+	if err != nil {
+		return loginRecord{}, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return loginRecord{}, false
+	}
+	var r loginRecord
+	if json.Unmarshal(b, &r) != nil || r.LoginAt.IsZero() || r.Key != key {
+		return loginRecord{}, false
+	}
+	if r.SessionLength <= 0 {
+		r.SessionLength = o.Config.withDefaults().SessionLength
+	}
+	return r, true
+}
+
+// RecordLogin remembers that the session key (an sso-session name, or the
+// start URL of a legacy profile) was logged in at loginAt, so its end is
+// known; `tf guard login` calls it, and so can a test standing in for a
+// person's earlier login.
+func RecordLogin(o Options, key string, loginAt time.Time) error {
+	p, err := loginPath(o, key)
+	if err != nil {
+		return fmt.Errorf("find tf state dir: %w", err)
+	}
+	b, _ := json.Marshal(loginRecord{Key: key, LoginAt: loginAt.UTC(), SessionLength: o.Config.withDefaults().SessionLength})
+	return writeFileAtomic(p, b)
+}
+
+const keepDurations = 10
+
+func durationsPath(o Options, command string) (string, error) {
+	d, err := o.stateDir()
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "durations", hashName(dir+"\x00"+o.workspace()), command+".json"), nil
+}
+
+// RecordDuration remembers how long a run of command took in this working
+// directory and workspace (the wrapper calls it after each guarded run).
+func RecordDuration(o Options, command string, d time.Duration) error {
+	p, err := durationsPath(o, command)
+	if err != nil {
+		return fmt.Errorf("find tf state dir: %w", err)
+	}
+	list := loadDurations(o, command)
+	list = append(list, d)
+	if len(list) > keepDurations {
+		list = list[len(list)-keepDurations:]
+	}
+	b, _ := json.Marshal(list)
+	return writeFileAtomic(p, b)
+}
+
+func loadDurations(o Options, command string) []time.Duration {
+	p, err := durationsPath(o, command)
+	if err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var list []time.Duration
+	if json.Unmarshal(b, &list) != nil {
+		return nil
+	}
+	return list
+}
+
+// expectedDuration is the longest of the recent runs (a long apply is the
+// one that matters).
+func expectedDuration(list []time.Duration) time.Duration {
+	if len(list) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), list...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)-1]
+}
