@@ -82,6 +82,7 @@ type scriptState struct {
 	rig      *rig.Rig
 	ws       *rig.Workspace
 	creds    fakeaws.Issued
+	session  string // fakeaws session name of the last `sso login`
 }
 
 func state(ts *testscript.TestScript) *scriptState {
@@ -106,6 +107,8 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 		"exitcode": cmdExitcode,
 		"use":      h.cmdUse,
 		"capture":  h.cmdCapture,
+		"sso":      cmdSSO,
+		"identity": cmdIdentity,
 	}
 }
 
@@ -408,4 +411,69 @@ func (h *harness) cmdCapture(ts *testscript.TestScript, neg bool, args []string)
 	dir := filepath.Join(h.root, "e2e", "testdata", "captures")
 	ts.Check(os.MkdirAll(dir, 0o755))
 	ts.Check(os.WriteFile(filepath.Join(dir, args[0]), []byte(stderr), 0o644))
+}
+
+// sso login [-legacy] [-session D] [-token D] [-role D]
+//
+//	start an Identity Center session (default 1h; access token 1h; role
+//	credentials 1h), seed the SSO cache as `aws sso login` does, and select
+//	the profile (AWS_PROFILE=sso, or legacy-sso) instead of env credentials
+//
+// sso end [IN]   end the session now, or IN from now
+func cmdSSO(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: sso login [-legacy] [-session D] [-token D] [-role D] | sso end [IN]")
+	}
+	s := state(ts)
+	r := s.mustRig(ts)
+	switch args[0] {
+	case "login":
+		fs := flag.NewFlagSet("sso login", flag.ContinueOnError)
+		legacy := fs.Bool("legacy", false, "use the legacy-sso profile (no refresh token)")
+		sessionLife := fs.Duration("session", time.Hour, "session lifetime")
+		tokenLife := fs.Duration("token", time.Hour, "access token lifetime")
+		roleLife := fs.Duration("role", time.Hour, "role credential lifetime")
+		ts.Check(fs.Parse(args[1:]))
+		name, startURL, key, profile := rig.SSOSessionName, rig.SSOStartURL, rig.SSOSessionName, rig.ProfileSSO
+		if *legacy {
+			name, startURL, key, profile = rig.LegacyStartURL, rig.LegacyStartURL, rig.LegacyStartURL, rig.ProfileLegacySSO
+		}
+		r.Identity.SetRoleCredentialLifetime(*roleLife)
+		tok := r.Identity.NewSSOSession(name, startURL, *sessionLife, *tokenLife)
+		ts.Check(s.ws.SeedSSOLogin(key, tok))
+		s.session = name
+		for k := range rig.EnvCredentials(fakeaws.Issued{Expires: time.Now()}) {
+			ts.Setenv(k, "")
+		}
+		ts.Setenv(rig.EnvProfile, profile)
+	case "end":
+		if s.session == "" {
+			ts.Fatalf("sso end: no session (run sso login first)")
+		}
+		at := r.Ledger.Now()
+		if len(args) == 2 {
+			d, err := time.ParseDuration(args[1])
+			ts.Check(err)
+			at = at.Add(d)
+		}
+		ts.Check(r.Identity.EndSessionAt(s.session, at))
+	default:
+		ts.Fatalf("sso: unknown subcommand %q", args[0])
+	}
+}
+
+// identity calls OP N|>=N   count requests to the identity fakes (all
+// callers), e.g. GetRoleCredentials, GetCallerIdentity, CreateToken.
+func cmdIdentity(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 || args[0] != "calls" {
+		ts.Fatalf("usage: identity calls OP N|>=N")
+	}
+	r := state(ts).mustRig(ts)
+	got := r.Identity.Calls(args[1])
+	atLeast := strings.HasPrefix(args[2], ">=")
+	want, err := strconv.Atoi(strings.TrimPrefix(args[2], ">="))
+	ts.Check(err)
+	if (atLeast && got < want) || (!atLeast && got != want) {
+		ts.Fatalf("identity %s calls: %d, want %s (%v)", args[1], got, args[2], r.Identity.CallCounts())
+	}
 }

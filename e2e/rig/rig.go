@@ -39,11 +39,16 @@ type Options struct {
 	Node string
 	// Now is the ledger's clock; time.Now when nil.
 	Now func() time.Time
+	// Identity configures the fake Identity Center, SSO-OIDC and STS.
+	Identity fakeaws.Options
 }
 
 // Rig is one running set of backends. Its fields are read-only after Start.
 type Rig struct {
 	Ledger *fakeaws.Ledger
+	// Identity is the fake IAM Identity Center portal, SSO-OIDC and STS,
+	// issuing into Ledger.
+	Identity *fakeaws.Fakes
 
 	// S3URL and DynamoDBURL are the proxied endpoints terraform must use.
 	S3URL, DynamoDBURL string
@@ -82,6 +87,11 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 			r = nil
 		}
 	}()
+
+	if opts.Identity.Account == "" {
+		opts.Identity.Account = SSOAccountID
+	}
+	r.Identity = fakeaws.New(r.Ledger, opts.Identity)
 
 	faker := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(false))
 	r.s3Server = httptest.NewServer(faker.Server())
@@ -122,6 +132,9 @@ func (r *Rig) Close() error {
 			s.CloseClientConnections()
 			s.Close()
 		}
+	}
+	if r.Identity != nil {
+		r.Identity.Close()
 	}
 	if r.dyn != nil {
 		errs = append(errs, r.dyn.stop())

@@ -234,11 +234,3 @@ func TestStateKeyAndMainTF(t *testing.T) {
 		t.Error("lockfile mode must not configure dynamodb_table")
 	}
 }
-
-func TestSSOCachePath(t *testing.T) {
-	// File name computed independently: echo -n rig | sha1sum.
-	got := filepath.Base(SSOCachePath("/h", "rig"))
-	if got != "5770f2c3941334f2828cd79a46b728b6c66d21ba.json" {
-		t.Errorf("cache file name = %s", got)
-	}
-}

@@ -2,9 +2,6 @@ package rig
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,8 +79,6 @@ type WorkspaceOptions struct {
 	Sleep time.Duration
 	// Name keys the state ("<name>/terraform.tfstate"); "incident" if empty.
 	Name string
-	// IdentityURL, when set, is the fakeaws server for STS, SSO and SSO-OIDC.
-	IdentityURL string
 }
 
 // Workspace is a terraform working directory wired to a rig.
@@ -149,14 +144,12 @@ func (r *Rig) NewWorkspace(ctx context.Context, o WorkspaceOptions) (*Workspace,
 		EnvAWSDefaultRegion:   Region,
 		EnvEndpointS3:         r.S3URL,
 		EnvEndpointDynamoDB:   r.DynamoDBURL,
+		EnvEndpointSTS:        r.Identity.STSURL,
+		EnvEndpointSSO:        r.Identity.SSOURL,
+		EnvEndpointSSOOIDC:    r.Identity.OIDCURL,
 		EnvIMDSDisabled:       "true",
 		EnvTFCLIConfigFile:    filepath.Join(o.Home, ".terraformrc.tf"),
 		EnvCheckpointDisable:  "1",
-	}
-	if o.IdentityURL != "" {
-		w.env[EnvEndpointSTS] = o.IdentityURL
-		w.env[EnvEndpointSSO] = o.IdentityURL
-		w.env[EnvEndpointSSOOIDC] = o.IdentityURL
 	}
 	return w, nil
 }
@@ -213,41 +206,18 @@ func EnvCredentials(c fakeaws.Issued) map[string]string {
 	return m
 }
 
-// SSOCacheEntry is one ~/.aws/sso/cache file as the AWS CLI and SDK write it.
-type SSOCacheEntry struct {
-	StartURL              string `json:"startUrl"`
-	Region                string `json:"region"`
-	AccessToken           string `json:"accessToken"`
-	ExpiresAt             string `json:"expiresAt"`
-	ClientID              string `json:"clientId,omitempty"`
-	ClientSecret          string `json:"clientSecret,omitempty"`
-	RegistrationExpiresAt string `json:"registrationExpiresAt,omitempty"`
-	RefreshToken          string `json:"refreshToken,omitempty"`
-}
-
-// SSOCachePath is where the SDK looks for the token of an sso-session name
-// or (legacy profiles) a start URL: ~/.aws/sso/cache/<sha1 hex>.json.
-func SSOCachePath(home, sessionOrStartURL string) string {
-	sum := sha1.Sum([]byte(sessionOrStartURL))
-	return filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
-}
-
-// SeedSSOCache writes a cached SSO token for an sso-session name or legacy
-// start URL.
-func (w *Workspace) SeedSSOCache(sessionOrStartURL string, e SSOCacheEntry) error {
-	b, err := json.MarshalIndent(e, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(SSOCachePath(w.Home, sessionOrStartURL), b, 0o600); err != nil {
-		return fmt.Errorf("seed sso cache: %w", err)
-	}
-	return nil
+// SeedSSOLogin writes what `aws sso login` leaves in the SSO cache for key
+// (the sso-session name, or the start URL of a legacy profile, which gets no
+// refresh token).
+func (w *Workspace) SeedSSOLogin(key string, tok fakeaws.SeededToken) error {
+	_, err := fakeaws.WriteSSOCache(w.Home, key, tok, key != SSOSessionName)
+	return err
 }
 
 // MainTF is the workspace's configuration: the S3 backend for b (endpoints
-// come from AWS_ENDPOINT_URL_*; path-style because the rig's S3 is on
-// 127.0.0.1) and two resources: "base" (instant) and "long", replaced
+// come from AWS_ENDPOINT_URL_*, STS included, so terraform validates its
+// credentials against the fake STS as against AWS; path-style because the
+// rig's S3 is on 127.0.0.1) and two resources: "base" (instant) and "long", replaced
 // whenever var.run changes, whose local-exec sleeps var.sleep seconds.
 func MainTF(b Backend, sleep time.Duration) string {
 	var lock strings.Builder
@@ -264,9 +234,7 @@ func MainTF(b Backend, sleep time.Duration) string {
     region         = ` + strconv.Quote(Region) + `
 ` + lock.String() + `    use_path_style = true
 
-    skip_credentials_validation = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
+    skip_metadata_api_check = true
   }
 }
 
