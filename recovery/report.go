@@ -1,0 +1,120 @@
+package recovery
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// report tells people (r.Out), machines (JSON at r.ReportPath and in the
+// recovery directory) and GitHub Actions (annotations, step summary) what
+// happened. Nothing here prints credentials: only IDs, paths and commands.
+func report(r Run, o *Outcome) {
+	writeHuman(r.Out, r, o)
+	if b, err := json.MarshalIndent(o, "", "  "); err == nil {
+		b = append(b, '\n')
+		if o.RecoveryDir != "" {
+			_ = writeFileSync(filepath.Join(o.RecoveryDir, reportName), b)
+		}
+		if r.ReportPath != "" {
+			if err := writeFileSync(r.ReportPath, b); err != nil {
+				fmt.Fprintf(r.Out, "tf: could not write the recovery report: %v\n", err)
+			}
+		}
+	}
+	if envLookup(r.Env, envGitHubActions) == "true" {
+		writeGitHub(r, o)
+	}
+}
+
+func writeHuman(w io.Writer, r Run, o *Outcome) {
+	if o.Kind == NotCredentials {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(w, "tf: "+format+"\n", a...) }
+	if len(o.Class.Shapes) > 0 {
+		p("%s failed because the AWS credentials expired (%s).", r.Flavor, strings.Join(o.Class.Shapes, ", "))
+	}
+	for _, d := range o.Did {
+		p("%s", d)
+	}
+	switch o.Kind {
+	case Intact:
+		p("%s", o.Summary)
+	case Recovered:
+		p("RECOVERED: the state is back in %s and no lock is left.", backendName(o))
+		if o.RecoveryDir != "" {
+			p("the backup and journal are kept in %s", o.RecoveryDir)
+		}
+		p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
+	case NeedsPerson:
+		p("RECOVERY NEEDS YOU: %s", o.Summary)
+		if o.Errored != nil {
+			p("nothing is lost: the state terraform could not save (%s) is in %s", o.Errored, filepath.Join(o.RecoveryDir, backupName))
+		}
+	}
+	if len(o.Next) > 0 {
+		p("next:")
+		for _, c := range o.Next {
+			fmt.Fprintf(w, "    %s\n", c)
+		}
+	}
+}
+
+func backendName(o *Outcome) string {
+	if o.Backend == nil {
+		return "the backend"
+	}
+	return o.Backend.String()
+}
+
+func commandName(r Run) string {
+	for _, a := range r.Args {
+		if !strings.HasPrefix(a, "-") {
+			return r.Flavor + " " + a
+		}
+	}
+	return "command"
+}
+
+// ghEscape escapes a workflow command's message.
+func ghEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func writeGitHub(r Run, o *Outcome) {
+	level := "notice"
+	if o.Kind == NeedsPerson {
+		level = "error"
+	}
+	msg := o.Summary
+	if len(o.Next) > 0 {
+		msg += "\nNext:\n" + strings.Join(o.Next, "\n")
+	}
+	fmt.Fprintf(r.Out, "::%s title=tf recovery (%s)::%s\n", level, o.Kind, ghEscape(msg))
+	path := envLookup(r.Env, envStepSummary)
+	if path == "" {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### tf recovery: %s\n\n%s\n\n", o.Kind, o.Summary)
+	for _, d := range o.Did {
+		fmt.Fprintf(&b, "- %s\n", d)
+	}
+	if len(o.Next) > 0 {
+		b.WriteString("\nNext:\n\n```sh\n" + strings.Join(o.Next, "\n") + "\n```\n")
+	}
+	if o.RecoveryDir != "" {
+		fmt.Fprintf(&b, "\nBackup and journal: `%s`\n", o.RecoveryDir)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(r.Out, "tf: could not append to GITHUB_STEP_SUMMARY: %v\n", err)
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(b.String())
+}
