@@ -118,6 +118,8 @@ type Fakes struct {
 	clients  map[string]client
 	devices  map[string]*device // by device code
 	roleLife time.Duration
+	// oldRefresh keeps rotated-out refresh tokens for Secrets.
+	oldRefresh []string
 }
 
 type callKey struct{ op, caller string }
@@ -311,6 +313,7 @@ func (f *Fakes) mintLocked(s *session, now time.Time) (access string, expires ti
 	f.tokenExp[access] = expires
 	for rt, rs := range f.refresh {
 		if rs == s {
+			f.oldRefresh = append(f.oldRefresh, rt)
 			delete(f.refresh, rt)
 		}
 	}
@@ -395,6 +398,32 @@ func (f *Fakes) PendingUserCodes() []string {
 		if !d.approved && !d.denied && !d.used {
 			out = append(out, d.userCode)
 		}
+	}
+	return out
+}
+
+// Secrets lists every secret the fakes and their ledger ever handed out:
+// access keys' secrets and session tokens, SSO access and refresh tokens,
+// client secrets. Tests grep captured output for them.
+func (f *Fakes) Secrets() []string {
+	var out []string
+	for _, c := range f.Ledger.All() {
+		out = append(out, c.SecretAccessKey)
+		if c.SessionToken != "" {
+			out = append(out, c.SessionToken)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for t := range f.tokens {
+		out = append(out, t)
+	}
+	for t := range f.refresh {
+		out = append(out, t)
+	}
+	out = append(out, f.oldRefresh...)
+	for _, c := range f.clients {
+		out = append(out, c.secret)
 	}
 	return out
 }

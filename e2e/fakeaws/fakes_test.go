@@ -396,3 +396,22 @@ func TestClassifyCaller(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsListsEverythingHandedOut(t *testing.T) {
+	l := NewLedger(nil)
+	f := Start(t, l, Options{})
+	tok := f.NewSSOSession("s", "https://x/start", time.Hour, time.Hour)
+	c := l.Issue("env", time.Hour, false)
+	f.mu.Lock()
+	_, _, rt2 := f.mintLocked(f.sessions["s"], l.Now()) // rotates tok.RefreshToken out
+	f.mu.Unlock()
+	got := strings.Join(f.Secrets(), "\n")
+	for _, s := range []string{tok.AccessToken, tok.RefreshToken, rt2, tok.ClientSecret, c.SecretAccessKey, c.SessionToken} {
+		if !strings.Contains(got, s) {
+			t.Fatalf("Secrets misses one (%d listed)", len(f.Secrets()))
+		}
+	}
+	if len(l.All()) != 1 {
+		t.Fatalf("ledger All: %d", len(l.All()))
+	}
+}

@@ -132,3 +132,15 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// All returns every credential recorded so far (for tests that grep output
+// for secrets).
+func (l *Ledger) All() []Issued {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Issued, 0, len(l.creds))
+	for _, c := range l.creds {
+		out = append(out, c)
+	}
+	return out
+}
