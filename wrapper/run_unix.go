@@ -307,12 +307,16 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 }
 
 // waitChild waits for terraform to end. When it is stopped (Ctrl-Z),
-// tf takes the terminal back and stops itself like any job; when continued,
-// it hands the terminal back (if it got it) and continues terraform.
+// tf takes the terminal back and stops itself like any job; when continued
+// (`fg`), it hands the terminal back to terraform and continues it.
 func waitChild(pid int, tty *jobTerminal) syscall.WaitStatus {
 	opts := 0
+	var cont chan os.Signal
 	if tty != nil {
 		opts = syscall.WUNTRACED
+		cont = make(chan os.Signal, 1)
+		signal.Notify(cont, syscall.SIGCONT)
+		defer signal.Stop(cont)
 	}
 	for {
 		var ws syscall.WaitStatus
@@ -329,12 +333,45 @@ func waitChild(pid int, tty *jobTerminal) syscall.WaitStatus {
 		if tty.foreground() == pid {
 			tty.give(tty.pgrp)
 		}
-		_ = syscall.Kill(0, syscall.SIGTSTP) // stop tf's job; returns once continued
+		stopSelf(cont)
 		if tty.foreground() == tty.pgrp {
 			tty.give(pid) // `fg`: terraform gets the terminal again
 		}
 		_ = syscall.Kill(-pid, syscall.SIGCONT)
 	}
+}
+
+// stopSelf stops tf's job the way Ctrl-Z stops any job and returns once it
+// is continued. In an orphaned process group (no shell that could continue
+// it) the kernel would discard the stop, so tf does not stop either.
+func stopSelf(cont chan os.Signal) {
+	if orphanedProcessGroup() {
+		return
+	}
+	select { // forget a SIGCONT from before
+	case <-cont:
+	default:
+	}
+	sig := syscall.SIGTSTP
+	if signal.Ignored(sig) {
+		sig = syscall.SIGSTOP
+	}
+	_ = syscall.Kill(0, sig)
+	<-cont // the stop takes effect asynchronously: wait for the continue
+}
+
+// orphanedProcessGroup approximates POSIX's definition with tf's parent:
+// the group is orphaned unless the parent is in another group of the same
+// session (a job-control shell).
+func orphanedProcessGroup() bool {
+	ppid := unix.Getppid()
+	ppg, err1 := unix.Getpgid(ppid)
+	psid, err2 := unix.Getsid(ppid)
+	sid, err3 := unix.Getsid(0)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return true
+	}
+	return ppg == unix.Getpgrp() || psid != sid
 }
 
 // relayStderr copies terraform's stderr to the real one as it comes, keeping

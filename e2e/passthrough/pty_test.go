@@ -1,0 +1,175 @@
+package passthrough
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// ptyRun is a command running under a new pseudo-terminal, as if typed at a
+// terminal: it is the session leader and the terminal's foreground group.
+type ptyRun struct {
+	cmd    *exec.Cmd
+	master *os.File
+	out    *syncBuffer
+	done   chan struct{} // output fully read
+}
+
+func startPTY(t *testing.T, dir string, env []string, size *pty.Winsize, bin string, args ...string) *ptyRun {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	master, err := pty.StartWithSize(cmd, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ptyRun{cmd: cmd, master: master, out: &syncBuffer{}, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		copyInto(r.out, master) // ends with EIO once every holder of the terminal has gone
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		master.Close()
+	})
+	return r
+}
+
+// wait returns the exit code and everything written to the terminal.
+func (r *ptyRun) wait(t *testing.T, timeout time.Duration) (int, string) {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- r.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(timeout):
+		t.Fatalf("still running after %s; output so far:\n%s", timeout, r.out.String())
+	}
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("terminal output not closed; got:\n%s", r.out.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, r.out.String()
+}
+
+const sizeProbe = `#!/bin/sh
+# Prints what this "terraform" sees on fd 1 and fd 2, then again after a line
+# on stdin. fd 3 is a copy of fd 1 (inside $(...) fd 1 is a pipe).
+exec 3>&1
+show() { printf '%s size1=%s size2=%s tty1=%s tty2=%s\n' "$1" "$(stty size <&3)" "$(stty size <&2)" "$(test -t 3 && echo yes)" "$(test -t 2 && echo yes)"; }
+show before
+read line
+show after
+`
+
+func TestTerraformSeesTerminalOfSameSize(t *testing.T) {
+	probe := writeScript(t, "sizeprobe", sizeProbe)
+	env := tfEnv("TFGUARD_TERRAFORM=" + probe)
+	for _, cmd := range []string{"apply", "version"} { // guarded (pty relay) and exec'd
+		t.Run(cmd, func(t *testing.T) {
+			r := startPTY(t, t.TempDir(), env, &pty.Winsize{Rows: 37, Cols: 91}, filepath.Join(fx.tfBin, "terraform"), cmd)
+			r.out.waitFor(t, "before ", 20*time.Second)
+			if err := pty.Setsize(r.master, &pty.Winsize{Rows: 25, Cols: 60}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second) // tf follows the window size within 250 ms
+			if _, err := r.master.Write([]byte("\n")); err != nil {
+				t.Fatal(err)
+			}
+			code, out := r.wait(t, 20*time.Second)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			for _, want := range []string{
+				"before size1=37 91 size2=37 91 tty1=yes tty2=yes",
+				"after size1=25 60 size2=25 60 tty1=yes tty2=yes",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("want %q in:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+func TestWrappingAtNarrowTerminalIsIdentical(t *testing.T) {
+	dir := workdir(t, "data")
+	size := &pty.Winsize{Rows: 30, Cols: 50}
+	args := []string{"plan", "-var", "undeclared=1"} // a long diagnostic, wrapped to the width
+	bare := startPTY(t, dir, bareEnv(), size, fx.terraform, args...)
+	bareCode, bareOut := bare.wait(t, time.Minute)
+	tf := startPTY(t, dir, tfEnv(), size, filepath.Join(fx.tfBin, "terraform"), args...)
+	tfCode, tfOut := tf.wait(t, time.Minute)
+	if bareCode != 1 || tfCode != 1 {
+		t.Fatalf("exit codes terraform %d, tf %d; want 1", bareCode, tfCode)
+	}
+	if !strings.Contains(bareOut, "\r\n") || len(strings.Split(bareOut, "\n")) < 6 {
+		t.Fatalf("terraform's output does not look wrapped for a terminal:\n%q", bareOut)
+	}
+	if tfOut != bareOut {
+		t.Fatalf("terminal bytes differ\n--- terraform\n%q\n--- tf\n%q", bareOut, tfOut)
+	}
+}
+
+// interrupted checks terraform's single-interrupt message and the absence of
+// the second-interrupt one.
+func interrupted(t *testing.T, out string) {
+	t.Helper()
+	if n := strings.Count(out, "Interrupt received"); n != 1 {
+		t.Errorf("%q appears %d times, want 1:\n%s", "Interrupt received", n, out)
+	}
+	if !strings.Contains(out, "Stopping operation...") {
+		t.Errorf("no %q:\n%s", "Stopping operation...", out)
+	}
+	if strings.Contains(out, "Two interrupts received") {
+		t.Errorf("terraform got a second interrupt:\n%s", out)
+	}
+}
+
+const provisioning = `Executing: ["/bin/sh" "-c" "sleep 20"]`
+
+func TestCtrlCAtTerminalReachesTerraformOnce(t *testing.T) {
+	cases := []struct {
+		name string
+		send func(r *ptyRun) error
+	}{
+		{"ctrl-c typed", func(r *ptyRun) error { _, err := r.master.Write([]byte{3}); return err }},
+		{"SIGINT to tf", func(r *ptyRun) error { return r.cmd.Process.Signal(syscall.SIGINT) }},
+		{"SIGTERM to tf", func(r *ptyRun) error { return r.cmd.Process.Signal(syscall.SIGTERM) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := workdir(t, "slow")
+			r := startPTY(t, dir, tfEnv(), &pty.Winsize{Rows: 40, Cols: 120}, filepath.Join(fx.tfBin, "terraform"), "apply", "-auto-approve")
+			r.out.waitFor(t, provisioning, time.Minute)
+			start := time.Now()
+			if err := c.send(r); err != nil {
+				t.Fatal(err)
+			}
+			code, out := r.wait(t, time.Minute)
+			interrupted(t, out)
+			if code != 1 {
+				t.Errorf("exit %d, want terraform's 1", code)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("took %s to stop: the sleep was not interrupted", d)
+			}
+		})
+	}
+}

@@ -1,0 +1,5 @@
+resource "terraform_data" "short" {
+  provisioner "local-exec" {
+    command = "sleep 3"
+  }
+}
