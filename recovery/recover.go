@@ -155,7 +155,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return o
 	}
 	if berr != nil {
-		return stop(r, j, StepSecure, "needs-person", berr, true, nil)
+		return stop(r, j, StepSecure, berr, true, false, nil)
 	}
 	return sequence(ctx, r, j)
 }
@@ -181,7 +181,7 @@ func Resume(ctx context.Context, r Run) Outcome {
 	if j.Backend.Type == "" {
 		b, err := LoadBackend(r.Dir, r.Env)
 		if err != nil {
-			return stop(r, j, StepSecure, "needs-person", err, true, nil)
+			return stop(r, j, StepSecure, err, true, false, nil)
 		}
 		j.Backend = b
 	}
@@ -194,6 +194,8 @@ type stepStop struct {
 	err       error
 	retryable bool
 	holder    *LockInfo
+	// drift: the backend holds a different or newer state than ours.
+	drift bool
 }
 
 // sequence runs every step; each re-checks the world, so running it again
@@ -213,21 +215,21 @@ func sequence(ctx context.Context, r Run, j *journal) Outcome {
 		{StepArchive, st.archive},
 	} {
 		if err := j.record(step.name, "begun", "", r.Now()); err != nil {
-			return stop(r, j, step.name, "needs-person", err, true, nil)
+			return stop(r, j, step.name, err, true, false, nil)
 		}
 		if envLookup(r.Env, EnvTestKillAt) == step.name {
 			killSelf()
 		}
 		if s := step.fn(ctx); s != nil {
-			return stop(r, j, s.step, "needs-person", s.err, s.retryable, s.holder)
+			return stop(r, j, s.step, s.err, s.retryable, s.drift, s.holder)
 		}
 		if err := j.record(step.name, "done", st.note, r.Now()); err != nil {
-			return stop(r, j, step.name, "needs-person", err, true, nil)
+			return stop(r, j, step.name, err, true, false, nil)
 		}
 		st.note = ""
 	}
 	if err := j.finish(Recovered); err != nil {
-		return stop(r, j, StepArchive, "needs-person", err, true, nil)
+		return stop(r, j, StepArchive, err, true, false, nil)
 	}
 	o := st.outcome(Recovered)
 	o.Summary = "recovered: the state terraform could not save is in the backend and the stale lock is released"
@@ -239,7 +241,7 @@ func sequence(ctx context.Context, r Run, j *journal) Outcome {
 // stop ends the sequence at step. A retryable stop keeps the journal
 // pending, so the next tf (or `tf guard recover`) tries again; otherwise the
 // journal is closed with the explanation.
-func stop(r Run, j *journal, step, status string, err error, retryable bool, holder *LockInfo) Outcome {
+func stop(r Run, j *journal, step string, err error, retryable, drift bool, holder *LockInfo) Outcome {
 	_ = j.record(step, "stopped", err.Error(), r.Now())
 	if !retryable {
 		_ = j.finish(NeedsPerson)
@@ -259,12 +261,14 @@ func stop(r Run, j *journal, step, status string, err error, retryable bool, hol
 			fmt.Sprintf("# the state is locked by %s since %s (%s, ID %s): wait for that run to finish", holder.Who, holder.Created, holder.Operation, holder.ID),
 			"tf guard recover",
 		}
-	case !retryable:
+	case drift:
 		o.Next = []string{
 			"# the backend moved on or is a different state: compare before deciding which to keep",
 			r.Flavor + " state pull > remote.tfstate",
 			"diff <(jq .resources remote.tfstate) <(jq .resources " + shellQuote(errPath) + ")",
 		}
+	case !retryable:
+		o.Next = append([]string{"# tf could not finish; by hand, once the cause above is fixed:"}, manualCommands(r, nonEmptyS(j.LockID, j.Class.LockID), errPath, j.Errored != nil)...)
 	default:
 		o.Next = append([]string{renewHint(r, j.Backend), "tf guard recover", "# or by hand:"}, manualCommands(r, nonEmptyS(j.LockID, j.Class.LockID), errPath, j.Errored != nil)...)
 	}
@@ -432,13 +436,13 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	case rem == nil:
 		return &stepStop{step: StepPush, err: errors.New("remote state unknown"), retryable: true}
 	case !rem.Empty && rem.Lineage != e.Lineage:
-		return &stepStop{step: StepPush, err: fmt.Errorf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s); tf never pushes with -force", rem.Lineage, e.Lineage)}
+		return &stepStop{step: StepPush, err: fmt.Errorf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s); tf never pushes with -force", rem.Lineage, e.Lineage), drift: true}
 	case !rem.Empty && sameContent(*rem, *e) && rem.Serial >= e.Serial:
 		s.note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
 		s.j.Pushed = e
 		return nil
 	case !rem.Empty && rem.Serial >= e.Serial:
-		return &stepStop{step: StepPush, err: fmt.Errorf("someone else wrote the state since: remote %s, errored.tfstate %s; tf never pushes with -force", rem, e)}
+		return &stepStop{step: StepPush, err: fmt.Errorf("someone else wrote the state since: remote %s, errored.tfstate %s; tf never pushes with -force", rem, e), drift: true}
 	}
 	lockFalse := s.j.LockID != ""
 	path := filepath.Join(s.j.dir(), backupName)
@@ -499,7 +503,7 @@ func (s *seqState) verify(ctx context.Context) *stepStop {
 	s.remote = &rem
 	if e := s.j.Errored; e != nil {
 		if rem.Empty || !sameContent(rem, *e) || rem.Serial < e.Serial {
-			return &stepStop{step: StepVerify, err: fmt.Errorf("the backend does not hold what was pushed: remote %s, pushed %s", rem, e), retryable: false}
+			return &stepStop{step: StepVerify, err: fmt.Errorf("the backend does not hold what was pushed: remote %s, pushed %s", rem, e), drift: true}
 		}
 	}
 	if s.j.Backend.IsS3() {

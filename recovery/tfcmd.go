@@ -51,7 +51,7 @@ func buildPull(tf, dir string, env []string) tfCall {
 // buildPush pushes path; lockFalse while our own stale lock fences the state.
 // Never -force.
 func buildPush(tf, dir string, env []string, path string, lockFalse bool) tfCall {
-	args := []string{"state", "push", "-input=false"}
+	args := []string{"state", "push"}
 	if lockFalse {
 		args = append(args, "-lock=false")
 	}
