@@ -67,8 +67,8 @@ func checkClass(t *testing.T, name string, got Classification, w wantClass) {
 
 // TestClassifyRecorded runs the classifier over every recorded output in
 // testdata/. seed_* is the seed guide's text verbatim; rig_* are real
-// terraform 1.11.4 captures from the incident rig (e2e/recovery_test.go
-// -recovery.captures writes them); facts_* are texts quoted in FACTS.md,
+// terraform 1.11.4 captures from the incident rig, copied from
+// e2e/testdata/captures (commits 79fa1db, cb3280f); facts_* are FACTS.md texts,
 // wrapped the way terraform wraps; tofu_* are OpenTofu's wording.
 func TestClassifyRecorded(t *testing.T) {
 	cases := map[string]wantClass{
@@ -97,7 +97,27 @@ func TestClassifyRecorded(t *testing.T) {
 }
 
 // rigCaptures are the real terraform outputs recorded on the incident rig.
-var rigCaptures = map[string]wantClass{}
+var rigCaptures = func() map[string]wantClass {
+	s3ddb := []string{ServiceS3, ServiceDynamoDB}
+	lf := "incident/terraform.tfstate.tflock"
+	m := map[string]wantClass{}
+	for _, v := range []string{"nocolor", "color"} {
+		ids := map[string]string{
+			"a": "180ac457-5e14-1ecd-aac5-fe1df2058399", "c": "1641263c-1899-77c4-66cd-4e89eb420add", "d": "423eda9e-7f2e-64ea-df7e-cc197b912ff0"}
+		if v == "color" {
+			ids = map[string]string{
+				"a": "03d30f56-8cb1-0bf8-5cfc-04096e29a91e", "c": "a4afc9d0-0228-7116-3f53-6206618a400a", "d": "c29bdbb8-422f-c25c-ea56-262ecf2aa8e6"}
+		}
+		m["rig_a_dynamodb."+v+".stderr"] = wantClass{expired: true, persist: true, release: true, services: s3ddb, lockID: ids["a"], table: "tf-locks"}
+		m["rig_b_lockfile."+v+".stderr"] = wantClass{expired: true, persist: true, release: true, services: []string{ServiceS3}, lockfileKey: lf}
+		m["rig_c_both."+v+".stderr"] = wantClass{expired: true, persist: true, release: true, both: true, services: s3ddb, lockID: ids["c"], table: "tf-locks", lockfileKey: lf}
+		m["rig_d_sso_dynamodb."+v+".stderr"] = wantClass{expired: true, persist: true, release: true, services: []string{ServiceSSO}, lockID: ids["d"], table: "tf-locks"}
+		m["rig_e_stale_dynamodb."+v+".stderr"] = wantClass{acquire: true, holderID: "983bc952-f18c-f80c-38d7-f603a290fcb1", holderWho: "root@vm"}
+	}
+	m["rig_b_stale_lockfile.nocolor.stderr"] = wantClass{acquire: true, holderID: "7723ed61-0f88-4e20-549a-101ab97ae0bd", holderWho: "root@vm"}
+	m["rig_c_stale_both.nocolor.stderr"] = wantClass{acquire: true, holderID: "1641263c-1899-77c4-66cd-4e89eb420add", holderWho: "root@vm"}
+	return m
+}()
 
 // TestClassifyAnyWrapping re-wraps the seed's diagnostics at every width
 // from 20 to 120 columns (breaking even between `lock ID` and the quoted
