@@ -480,3 +480,27 @@ func TestRenew(t *testing.T) {
 		t.Fatalf("ended session: %v", err)
 	}
 }
+
+func TestEnvCredentialsFixNamesTheirSource(t *testing.T) {
+	exp := "AWS_CREDENTIAL_EXPIRATION=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	e := newEnv(t, fakeaws.Options{}, "AWS_ACCESS_KEY_ID=ASIAX", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t", exp, "AWS_VAULT=prod")
+	_, err := Preflight(context.Background(), e.opts)
+	if err == nil || !strings.Contains(err.Error(), "aws-vault exec --ecs-server prod") {
+		t.Fatalf("got %v", err)
+	}
+	e = newEnv(t, fakeaws.Options{}, "AWS_ACCESS_KEY_ID=ASIAX", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t", exp)
+	_, err = Preflight(context.Background(), e.opts)
+	if err == nil || !strings.Contains(err.Error(), "aws configure export-credentials") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNeverLoggedIn(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
+	o := e.opts
+	o.CI = true
+	_, err := Preflight(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "no usable cached SSO token") || strings.Contains(err.Error(), "h left") {
+		t.Fatalf("got %v", err)
+	}
+}

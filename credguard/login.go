@@ -210,9 +210,10 @@ func waitWithProgress(ctx context.Context, o Options, d time.Duration, start tim
 	}
 }
 
-// Login renews every SSO credential the run uses now (`tf guard login`):
-// a refresh where the session lives and was not logged in by tf, else a
-// new login. profile, when set, limits it to that profile's credential.
+// Login logs every SSO credential the run uses in again now (`tf guard
+// login`), the configured way, and records the login time so the session's
+// end is known. profile, when set, limits it to that profile's credential.
+// It needs Options.Interactive (and not CI).
 func Login(ctx context.Context, o Options, profile string) error {
 	creds, _, err := Discover(ctx, o)
 	if err != nil {

@@ -28,6 +28,7 @@ const (
 	EnvEndpointURL          = "AWS_ENDPOINT_URL"
 	EnvEndpointURLSSO       = "AWS_ENDPOINT_URL_SSO"
 	EnvEndpointURLSSOOIDC   = "AWS_ENDPOINT_URL_SSO_OIDC"
+	EnvAWSVault             = "AWS_VAULT" // set by aws-vault exec: the profile name
 	EnvHome                 = "HOME"
 	EnvTFWorkspace          = "TF_WORKSPACE"
 	EnvDataDir              = "TF_DATA_DIR"

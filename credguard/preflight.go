@@ -191,7 +191,9 @@ func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	}
 	e.Verdict = VerdictShort
 	fix := "get fresh credentials (for example `aws configure export-credentials --format env`) and export them again"
-	if p := o.getenv(EnvProfile); p != "" {
+	if p := o.getenv(EnvAWSVault); p != "" {
+		fix = fmt.Sprintf("they came from aws-vault profile %q: run under `aws-vault exec --ecs-server %s -- tf ...` so that aws-vault serves renewable credentials, or start a new aws-vault session", p, p)
+	} else if p := o.getenv(EnvProfile); p != "" {
 		fix = fmt.Sprintf("unset %s, %s and %s so that terraform uses profile %q (which it can refresh), or export fresh keys", EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, p)
 	}
 	e.Detail = "exported session keys cannot be refreshed during the run; " + fix
@@ -205,6 +207,9 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	loginCmd := loginHint(e.Credential)
 	needLogin := ""
 	switch {
+	case e.ValidUntil.IsZero():
+		needLogin = "there is no usable cached SSO token (not logged in)"
+		e.Lasts, e.LastsKnown = 0, true
 	case e.Kind == KindLegacySSO && tokenLeft < required:
 		needLogin = "legacy SSO tokens cannot be refreshed; the token has " + human(tokenLeft) + " left"
 		e.Lasts, e.LastsKnown = tokenLeft, true

@@ -365,3 +365,42 @@ func BenchmarkCredguardPreflightWarm(b *testing.B) {
 		b.Fatalf("warm preflight made %d network calls", n)
 	}
 }
+
+// An sso-session that ends before the expected run length (scenario d shows
+// plain terraform losing that way, the 401 path): at a terminal tf logs in
+// again first (device authorization) and the apply runs after the old
+// session is over.
+func TestCredguardSessionEndingTooSoonLogsInAtTerminal(t *testing.T) {
+	c := cgStart(t, rig.LockFile, 8*time.Second)
+	c.ssoLogin(false, time.Hour, time.Hour, 2*time.Second)
+	c.mustTerraform("init", "-input=false", "-no-color")
+	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
+
+	// The person logged in through tf; the session has 4s left.
+	o := c.opts("apply")
+	if err := credguard.RecordLogin(o, rig.SSOSessionName, time.Now().Add(-8*time.Hour+4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c.ssoLogin(false, 4*time.Second, time.Hour, 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o.Env, o.Interactive = c.environ(), true
+	approveDevice(ctx, c.r.Identity)
+	r, err := credguard.Preflight(ctx, o)
+	if err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	if r.Entries[0].Verdict != credguard.VerdictLoggedIn || time.Until(r.Entries[0].SessionEnds) < 7*time.Hour {
+		t.Fatalf("after login: %s, session ends %v", r.Entries[0].Verdict, r.Entries[0].SessionEnds)
+	}
+	time.Sleep(4 * time.Second) // the old session is over now
+	c.env["TF_VAR_run"] = "2"
+	serial := c.serial()
+	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color")
+	if c.serial() <= serial || c.lockHeld() {
+		t.Fatalf("apply after login did not finish cleanly")
+	}
+	if c.r.Identity.CallsBy(fakeaws.OpCreateTokenDevice, fakeaws.CallerTF) == 0 {
+		t.Fatalf("no device login by tf: %v", c.r.Identity.CallCounts())
+	}
+}
