@@ -5,6 +5,7 @@ package wrapper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -283,7 +284,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 		}
 	}()
 
-	ws := waitChild(pid, tty)
+	ws, werr := waitChild(pid, tty)
 	res.End = p.now()
 	close(stopAux)
 	aux.Wait()
@@ -297,6 +298,9 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	<-relayDone
 	res.StderrTail = tail.Bytes()
 	switch {
+	case werr != nil:
+		fmt.Fprintf(p.Stderr, "tf: lost track of terraform (pid %d): %v; its exit code is unknown\n", pid, werr)
+		res.ExitCode = 1
 	case ws.Signaled():
 		res.Signal = ws.Signal()
 		res.ExitCode = 128 + int(ws.Signal())
@@ -309,7 +313,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 // waitChild waits for terraform to end. When it is stopped (Ctrl-Z),
 // tf takes the terminal back and stops itself like any job; when continued
 // (`fg`), it hands the terminal back to terraform and continues it.
-func waitChild(pid int, tty *jobTerminal) syscall.WaitStatus {
+func waitChild(pid int, tty *jobTerminal) (syscall.WaitStatus, error) {
 	opts := 0
 	var cont chan os.Signal
 	if tty != nil {
@@ -324,11 +328,11 @@ func waitChild(pid int, tty *jobTerminal) syscall.WaitStatus {
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
-		if err != nil { // ECHILD cannot happen for our own child; treat as gone
-			return ws
+		if err != nil { // ECHILD: someone else reaped it; its status is lost
+			return ws, err
 		}
 		if !ws.Stopped() {
-			return ws
+			return ws, nil
 		}
 		if tty.foreground() == pid {
 			tty.give(tty.pgrp)
