@@ -1,0 +1,252 @@
+// Command bench compares tf with bare terraform on this machine:
+//
+//	go run ./bench            # prints a Markdown report for BENCHMARKS.md
+//
+// It runs `terraform version` (exec'd by tf) and `terraform plan` (a guarded
+// command: tf stays in between) alternately through tf (linked as terraform
+// first on PATH) and bare terraform, -n times each, and reports the medians
+// and their ratio. Then it measures tf's peak RSS while a stand-in
+// "terraform" writes -size bytes to stderr, through a pipe and through a
+// pty. Not part of the tests: timings depend on the machine.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	n := flag.Int("n", 21, "runs of each command per binary (median of these)")
+	size := flag.Int64("size", 1<<30, "bytes the stand-in terraform writes to stderr")
+	flag.Parse()
+
+	real, err := exec.LookPath("terraform")
+	if err != nil {
+		return fmt.Errorf("terraform must be on PATH: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "tf-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	tfBin := filepath.Join(tmp, "tf")
+	if out, err := exec.Command("go", "build", "-o", tfBin, "github.com/tfguard/tf").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	linkDir := filepath.Join(tmp, "bin")
+	os.Mkdir(linkDir, 0o755)
+	if err := os.Symlink(tfBin, filepath.Join(linkDir, "terraform")); err != nil {
+		return err
+	}
+	cliCfg := filepath.Join(tmp, "empty.tfrc")
+	os.WriteFile(cliCfg, nil, 0o644)
+	base := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliCfg, "CHECKPOINT_DISABLE=1", "XDG_CONFIG_HOME="+filepath.Join(tmp, "xdg"))
+	work := filepath.Join(tmp, "work")
+	os.Mkdir(work, 0o755)
+	os.WriteFile(filepath.Join(work, "main.tf"), []byte("resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\n"), 0o644)
+	if out, err := cmdIn(work, base, real, "init", "-input=false").CombinedOutput(); err != nil {
+		return fmt.Errorf("init: %v\n%s", err, out)
+	}
+	tfPath := filepath.Join(linkDir, "terraform")
+
+	fmt.Printf("## Benchmark %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("Machine: %d CPUs (nproc), %s, %s/%s, %s; %s\n\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version(), firstLine(real, "version"))
+	fmt.Printf("Paired runs, alternating which goes first, %d of each; wall time from start to exit.\n\n", *n)
+	fmt.Println("| command | terraform median | tf median | ratio of medians | median of paired ratios |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, args := range [][]string{{"version"}, {"plan", "-input=false", "-lock=false"}} {
+		var bare, tf, ratios []float64
+		for i := 0; i < *n; i++ {
+			order := []bool{false, true}
+			if i%2 == 1 {
+				order = []bool{true, false}
+			}
+			var b, t float64
+			for _, useTF := range order {
+				bin := real
+				if useTF {
+					bin = tfPath
+				}
+				d, err := timeRun(work, base, bin, args...)
+				if err != nil {
+					return err
+				}
+				if useTF {
+					t = d
+				} else {
+					b = d
+				}
+			}
+			bare, tf, ratios = append(bare, b), append(tf, t), append(ratios, t/b)
+		}
+		mb, mt := median(bare), median(tf)
+		fmt.Printf("| `terraform %s` | %.1f ms | %.1f ms | %.3f | %.3f |\n", strings.Join(args, " "), mb*1000, mt*1000, mt/mb, median(ratios))
+	}
+
+	writer := filepath.Join(tmp, "writer")
+	script := fmt.Sprintf("#!/bin/sh\nhead -c %d /dev/zero >&2\n", *size)
+	if err := os.WriteFile(writer, []byte(script), 0o755); err != nil {
+		return err
+	}
+	env := append(append([]string{}, base...), "TFGUARD_TERRAFORM="+writer)
+	fmt.Printf("\nPeak RSS of tf while its child writes %d MiB to stderr (`apply`, a guarded command):\n\n", *size>>20)
+	fmt.Println("| tf's stderr | tf VmHWM | wall time | bytes relayed |")
+	fmt.Println("|---|---|---|---|")
+	for _, mode := range []string{"pipe", "pty"} {
+		hwm, wall, relayed, err := rssRun(work, env, tfPath, mode)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s | %.1f MiB | %.1f s | %d |\n", mode, float64(hwm)/1024, wall.Seconds(), relayed)
+	}
+	return nil
+}
+
+func cmdIn(dir string, env []string, bin string, args ...string) *exec.Cmd {
+	c := exec.Command(bin, args...)
+	c.Dir, c.Env = dir, env
+	return c
+}
+
+func timeRun(dir string, env []string, bin string, args ...string) (float64, error) {
+	c := cmdIn(dir, env, bin, args...)
+	c.Stdout, c.Stderr = io.Discard, io.Discard
+	start := time.Now()
+	err := c.Run()
+	d := time.Since(start).Seconds()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+		err = nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", bin, args, err)
+	}
+	return d, nil
+}
+
+// rssRun runs tf apply with the writer as terraform, stderr to a pipe or a
+// pty that is drained, and samples tf's VmHWM (peak RSS, KiB) until exit.
+func rssRun(dir string, env []string, tf, mode string) (hwmKiB int64, wall time.Duration, relayed int64, err error) {
+	c := cmdIn(dir, env, tf, "apply")
+	var drain io.Reader
+	var closer io.Closer
+	switch mode {
+	case "pipe":
+		r, w, perr := os.Pipe()
+		if perr != nil {
+			return 0, 0, 0, perr
+		}
+		c.Stderr = w
+		defer w.Close()
+		drain, closer = r, r
+	case "pty":
+		m, s, perr := pty.Open()
+		if perr != nil {
+			return 0, 0, 0, perr
+		}
+		c.Stderr = s
+		defer s.Close()
+		drain, closer = m, m
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		buf := make([]byte, 256<<10)
+		for {
+			k, rerr := drain.Read(buf)
+			n.Add(int64(k))
+			if rerr != nil {
+				close(done)
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	if err := c.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	status := filepath.Join("/proc", strconv.Itoa(c.Process.Pid), "status")
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case werr := <-exited:
+			wall = time.Since(start)
+			closer.Close()
+			<-done
+			if werr != nil {
+				return 0, 0, 0, fmt.Errorf("tf apply (%s): %w", mode, werr)
+			}
+			return hwmKiB, wall, n.Load(), nil
+		case <-tick.C:
+			if v := vmHWM(status); v > hwmKiB {
+				hwmKiB = v
+			}
+		}
+	}
+}
+
+func vmHWM(status string) int64 {
+	f, err := os.Open(status)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func firstLine(bin string, args ...string) string {
+	out, _ := exec.Command(bin, args...).Output()
+	l, _, _ := strings.Cut(string(out), "\n")
+	return l
+}
