@@ -59,6 +59,12 @@ type Config struct {
 	RefreshAhead time.Duration
 	// RefreshEvery is how often the background refresher looks (default 1m).
 	RefreshEvery time.Duration
+	// GitHubOIDCRole, when set, opts in to serving terraform renewable
+	// credentials for this role in GitHub Actions (see StartGitHubOIDC).
+	GitHubOIDCRole string
+	// GitHubOIDCDuration is the DurationSeconds asked of STS (default: the
+	// role's own default; values under 15m are not sent).
+	GitHubOIDCDuration time.Duration
 }
 
 func (c Config) withDefaults() Config {
