@@ -27,17 +27,13 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-// toolsErr is set once by TestMain (read-only afterwards).
-var toolsErr error
-
 func runMain(m *testing.M) int {
 	if _, err := LookTools(); err != nil {
 		if InCI(os.Getenv) {
 			fmt.Fprintln(os.Stderr, "rig tests need terraform, node and npm with CI=true:", err)
 			return 1
 		}
-		toolsErr = err
-		return m.Run()
+		return m.Run() // each test skips with the reason
 	}
 	root, err := ModuleRoot(".")
 	if err == nil {
@@ -52,8 +48,8 @@ func runMain(m *testing.M) int {
 
 func startRig(t *testing.T) *Rig {
 	t.Helper()
-	if toolsErr != nil {
-		t.Skipf("skipping on this laptop: %v", toolsErr)
+	if _, err := LookTools(); err != nil {
+		t.Skipf("skipping on this laptop: %v", err)
 	}
 	ctx := context.Background()
 	r, err := Start(ctx, Options{})
@@ -157,8 +153,8 @@ func TestProxyAnswersLikeAWS(t *testing.T) {
 
 // TestCloseLeavesNothingRunning checks dynalite is gone after Close.
 func TestCloseLeavesNothingRunning(t *testing.T) {
-	if toolsErr != nil {
-		t.Skipf("skipping on this laptop: %v", toolsErr)
+	if _, err := LookTools(); err != nil {
+		t.Skipf("skipping on this laptop: %v", err)
 	}
 	r, err := Start(context.Background(), Options{})
 	if err != nil {

@@ -26,7 +26,7 @@ func TestChildEnvStartsFromScratch(t *testing.T) {
 	t.Setenv("TF_WORKSPACE", "prod")
 	env := childEnv("/bin", "/tmp/x", &rig.Workspace{})
 	for _, kv := range env {
-		for _, leaky := range rig.LeakyEnv {
+		for _, leaky := range rig.LeakyEnv() {
 			if strings.HasPrefix(kv, leaky+"=") {
 				t.Errorf("developer variable leaked into the child: %s", kv)
 			}
