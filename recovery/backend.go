@@ -294,6 +294,11 @@ func newAWSLocks(ctx context.Context, b Backend, env []string) (*awsLocks, error
 	l := &awsLocks{b: b}
 	l.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = b.PathStyle
+		// A lock record is a few hundred bytes of JSON parsed strictly
+		// below; S3-compatible stores that keep a wrong stored checksum
+		// (gofakes3 for objects written with aws-chunked bodies) must not
+		// make a readable lock unreadable.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		if e := endpoint("s3", envEndpointS3); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}

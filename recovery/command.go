@@ -154,9 +154,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		report(r, &out)
 		return out
 	}
-	if r.Args == nil {
-		r.Args = []string{"plan"}
-	}
+	r.Args = []string{"plan"} // what to run next
 	return sequence(ctx, r, j)
 }
 
