@@ -9,11 +9,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +406,64 @@ func TestCredguardSessionEndingTooSoonLogsInAtTerminal(t *testing.T) {
 	}
 	if c.r.Identity.CallsBy(fakeaws.OpCreateTokenDevice, fakeaws.CallerTF) == 0 {
 		t.Fatalf("no device login by tf: %v", c.r.Identity.CallCounts())
+	}
+}
+
+// GitHub Actions OIDC (opt-in): role credentials live 3s, the apply takes
+// 8s. Served through tf's loopback container-credentials endpoint, which
+// exchanges a fresh GitHub ID token with STS whenever they near their end,
+// terraform finishes the apply and releases the lock.
+func TestCredguardGitHubOIDCOutlivesRoleCredentials(t *testing.T) {
+	c := cgStart(t, rig.LockBoth, 8*time.Second)
+	var idTokens atomic.Int32
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer gh-request-token" || r.URL.Query().Get("audience") != "sts.amazonaws.com" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		idTokens.Add(1)
+		fmt.Fprint(w, `{"count":1,"value":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOngifQ.c2ln"}`)
+	}))
+	defer gh.Close()
+	c.r.Identity.SetRoleCredentialLifetime(3 * time.Second)
+	c.env[credguard.EnvActionsIDTokenURL] = gh.URL + "/token?api-version=2.0"
+	c.env[credguard.EnvActionsIDTokenToken] = "gh-request-token"
+	s, err := credguard.StartGitHubOIDC(context.Background(), c.opts("apply"), "arn:aws:iam::111122223333:role/CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	env := map[string]string{}
+	for _, kv := range s.Env(c.environ()) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	c.env = env
+	c.mustTerraform("init", "-input=false", "-no-color")
+	before, start := s.Exchanges(), time.Now()
+	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color")
+	if took := time.Since(start); took < 6*time.Second || s.Exchanges()-before < 1 || c.serial() == 0 || c.lockHeld() {
+		t.Fatalf("apply took %v, exchanges during it %d, serial %d, lock held %v", took, s.Exchanges()-before, c.serial(), c.lockHeld())
+	}
+	if c.r.Identity.CallsBy(fakeaws.OpAssumeRoleWithWebIdentity, fakeaws.CallerTF) != s.Exchanges() || int(idTokens.Load()) != s.Exchanges() {
+		t.Fatalf("calls %v, id tokens %d", c.r.Identity.CallCounts(), idTokens.Load())
+	}
+
+	// Control: what aws-actions/configure-aws-credentials does, one exchange
+	// exported as env keys, dies mid-apply.
+	for k := range env {
+		if strings.HasPrefix(k, "AWS_CONTAINER_") {
+			delete(c.env, k)
+		}
+	}
+	for k, v := range rig.EnvCredentials(c.r.Ledger.Issue("gha-env", 3*time.Second, false)) {
+		if k != rig.EnvCredentialExpiration {
+			c.env[k] = v
+		}
+	}
+	c.env["TF_VAR_run"] = "2"
+	code, out := c.terraform("apply", "-auto-approve", "-input=false", "-no-color")
+	if code != 1 || !strings.Contains(out, "Error: Failed to save state") {
+		t.Fatalf("control: plain env credentials should lose: exit %d\n%s", code, out)
 	}
 }
