@@ -349,6 +349,12 @@ func TestRecoverySeedIncident(t *testing.T) {
 		t.Run(string(c.mode), func(t *testing.T) {
 			s := newRecScenario(t, r, c.mode, "seed-"+string(c.mode), c.workspace)
 			s.incident()
+			// The structured source: the backend terraform recorded at init.
+			b, err := recovery.LoadBackend(s.ws.Dir, s.environ())
+			if err != nil || b.StateKey() != s.ws.Backend.StateKey() || b.LockPath() != s.ws.Backend.LockPath() ||
+				(b.Table != "") != c.mode.UsesDynamoDB() || b.UseLockfile != c.mode.UsesLockfile() || !b.PathStyle {
+				t.Errorf("LoadBackend = %+v, %v; want %+v", b, err, s.ws.Backend)
+			}
 			s.freshCreds(time.Hour)
 			report := filepath.Join(t.TempDir(), "report.json")
 			o, out, _ := s.helper(recSpec{Mode: "recover", ReportPath: report})
