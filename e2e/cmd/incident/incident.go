@@ -75,6 +75,7 @@ type outcome struct {
 	remoteSerial string
 	errored      string
 	files        []string
+	laterPlan    string
 	note         string
 }
 
@@ -176,16 +177,18 @@ func (inc *incident) replayWith(ctx context.Context, who, tfBinary string) (outc
 	if err != nil {
 		return res, err
 	}
-	if res.lockHeld {
-		// Prove the lock is stuck: a later plan with fresh credentials.
-		setCreds(time.Hour)
-		fmt.Fprintln(inc.out, "    with fresh credentials: $ terraform plan -lock-timeout=0s -no-color")
-		code, _, stderr, err := runTerraform(ctx, terraformCmd(ctx, dir, env, "plan", "-input=false", "-no-color", "-lock-timeout=0s"))
-		if err != nil {
-			return res, err
-		}
-		res.note = fmt.Sprintf("later plan exits %d", code)
-		fmt.Fprintf(inc.out, "    exit %d; stderr:\n%s", code, indent(firstLines(stderr, 14), "    | "))
+	// Is the workspace usable afterwards? A later plan with fresh credentials
+	// (exit 0 = healthy and nothing to do; 1 = e.g. the stale lock).
+	setCreds(time.Hour)
+	fmt.Fprintln(inc.out, "    with fresh credentials: $ terraform plan -detailed-exitcode -lock-timeout=0s -no-color")
+	code, _, stderr, err = runTerraform(ctx, terraformCmd(ctx, dir, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock-timeout=0s"))
+	if err != nil {
+		return res, err
+	}
+	res.laterPlan = fmt.Sprint(code)
+	fmt.Fprintf(inc.out, "    exit %d\n", code)
+	if code == 1 {
+		fmt.Fprint(inc.out, indent(firstLines(stderr, 14), "    | "))
 	}
 	return res, nil
 }
@@ -213,7 +216,7 @@ func (inc *incident) printTable(results []outcome) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	row("", func(o outcome) string { return o.who })
-	row("exit code", func(o outcome) string {
+	row("apply exit code", func(o outcome) string {
 		if o.note == "does not build" {
 			return "-"
 		}
@@ -228,6 +231,7 @@ func (inc *incident) printTable(results []outcome) {
 	row("remote serial", func(o outcome) string { return o.remoteSerial })
 	row("errored.tfstate", func(o outcome) string { return o.errored })
 	row("files in work dir", func(o outcome) string { return strings.Join(o.files, " ") })
+	row("later plan, fresh creds", func(o outcome) string { return o.laterPlan })
 	row("note", func(o outcome) string { return o.note })
 	_ = tw.Flush()
 }
