@@ -86,7 +86,7 @@ func TestRecoveryHelperProcess(t *testing.T) {
 
 // recScenario is one workspace on a rig with its own environment.
 type recScenario struct {
-	t     *testing.T
+	t     testing.TB
 	r     *rig.Rig
 	ws    *rig.Workspace
 	tf    string
@@ -100,7 +100,7 @@ type recScenario struct {
 	errored        rig.StateFile
 }
 
-func recRig(t *testing.T) *rig.Rig {
+func recRig(t testing.TB) *rig.Rig {
 	t.Helper()
 	tf, err := rig.LookTools()
 	if err != nil || tf == "" {
@@ -118,7 +118,7 @@ func recRig(t *testing.T) *rig.Rig {
 	return r
 }
 
-func newRecScenario(t *testing.T, r *rig.Rig, mode rig.LockMode, name, workspace string) *recScenario {
+func newRecScenario(t testing.TB, r *rig.Rig, mode rig.LockMode, name, workspace string) *recScenario {
 	t.Helper()
 	tf, _ := rig.LookTools()
 	dir := t.TempDir()
@@ -521,4 +521,47 @@ func TestRecoveryGuardRecoverCommand(t *testing.T) {
 	}
 	o, out, _ = s.helper(recSpec{Mode: "command", Args: []string{"guard", "recover"}, Yes: true, LockID: id})
 	s.assertRecovered(o, out)
+}
+
+// BenchmarkRecovery compares recovery's wall time with the same terraform
+// calls typed by hand (state pull, state push -lock=false, force-unlock,
+// state pull) on the same rig, each after a fresh incident (not timed).
+// Target: recovery <= 1.5x. Run: go test ./e2e -run '^$' -bench Recovery -benchtime 3x
+func BenchmarkRecovery(b *testing.B) {
+	r := recRig(b)
+	var auto, manual time.Duration
+	for i := 0; i < b.N; i++ {
+		s := newRecScenario(b, r, rig.LockDynamoDB, fmt.Sprintf("bench-auto-%d", i), "")
+		s.incident()
+		s.freshCreds(time.Hour)
+		run := recovery.Run{Dir: s.ws.Dir, Terraform: s.tf, Env: s.environ(), Args: []string{"apply", "-auto-approve", "-var", "run=2"},
+			ExitCode: 1, Stderr: []byte(s.incidentStderr), Started: s.started, Ended: s.ended}
+		t0 := time.Now()
+		o := recovery.Recover(context.Background(), run)
+		auto += time.Since(t0)
+		if o.Kind != recovery.Recovered {
+			b.Fatalf("recovery: %s: %s", o.Kind, o.Summary)
+		}
+		if os.Getenv("RECOVERY_BENCH_STEPS") != "" {
+			b.Logf("recovery started %s", t0.Format("05.000"))
+			for _, st := range o.Steps {
+				b.Logf("%s %s %s", st.At.Format("05.000"), st.Step, st.Status)
+			}
+			b.Logf("recovery returned %s", t0.Add(time.Since(t0)).Format("05.000"))
+		}
+
+		m := newRecScenario(b, r, rig.LockDynamoDB, fmt.Sprintf("bench-manual-%d", i), "")
+		m.incident()
+		m.freshCreds(time.Hour)
+		id := m.locks().ID()
+		t0 = time.Now()
+		m.mustTerraform("state", "pull")
+		m.mustTerraform("state", "push", "-lock=false", "errored.tfstate")
+		m.mustTerraform("force-unlock", "-force", id)
+		m.mustTerraform("state", "pull")
+		manual += time.Since(t0)
+	}
+	b.ReportMetric(float64(auto.Milliseconds())/float64(b.N), "ms-recovery/op")
+	b.ReportMetric(float64(manual.Milliseconds())/float64(b.N), "ms-by-hand/op")
+	b.ReportMetric(float64(auto)/float64(manual), "ratio")
 }
