@@ -211,12 +211,12 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 		needLogin = "there is no usable cached SSO token (not logged in)"
 		e.Lasts, e.LastsKnown = 0, true
 	case e.Kind == KindLegacySSO && tokenLeft < required:
-		needLogin = "legacy SSO tokens cannot be refreshed; the token has " + human(tokenLeft) + " left"
+		needLogin = "legacy SSO tokens cannot be refreshed; the token " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
 	case e.Kind == KindSSOSession && !e.SessionEnds.IsZero() && e.SessionEnds.Sub(now) < required:
 		needLogin = "the SSO session ends at " + e.SessionEnds.UTC().Format("15:04:05 UTC")
 	case e.Kind == KindSSOSession && !e.Refreshable && tokenLeft < required:
-		needLogin = "the cached token cannot be refreshed and has " + human(tokenLeft) + " left"
+		needLogin = "the cached token cannot be refreshed and " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
 	}
 	if needLogin == "" && e.Kind == KindSSOSession && tokenLeft < cfg.RefreshAhead {
@@ -273,6 +273,13 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	e.Verdict = VerdictShort
 	e.Detail = needLogin + "; log in again (" + loginCmd + ") and rerun"
 	return e
+}
+
+func leftText(d time.Duration) string {
+	if d <= 0 {
+		return "has expired"
+	}
+	return "has " + human(d) + " left"
 }
 
 func loginHint(c Credential) string {

@@ -415,3 +415,17 @@ func TestSecretsListsEverythingHandedOut(t *testing.T) {
 		t.Fatalf("ledger All: %d", len(l.All()))
 	}
 }
+
+func TestTotalCountsUnknownPaths(t *testing.T) {
+	f := Start(t, NewLedger(nil), Options{})
+	for _, u := range []string{f.SSOURL + "/nope/x", f.OIDCURL + "/a/b"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if f.Total() != 2 {
+		t.Fatalf("total %d: %v", f.Total(), f.CallCounts())
+	}
+}
