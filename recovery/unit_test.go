@@ -243,3 +243,53 @@ func TestOperationFor(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyLockStuck: no errored.tfstate (the run wrote its state or never
+// changed it) but the release failed: nothing is pushed, our lock (ID from
+// the output) is released.
+func TestOnlyLockStuck(t *testing.T) {
+	dir, remote := s3Fixture(t)
+	if err := os.Remove(filepath.Join(dir, erroredFile)); err != nil {
+		t.Fatal(err)
+	}
+	text := readTestdata(t, "rig_a_dynamodb.nocolor.stderr")
+	id := Classify(text).LockID
+	// Only the release diagnostic: the state itself was saved.
+	text = text[bytes.Index(text, []byte("Error: Error releasing the state lock")):]
+	held := &Locks{DynamoDB: &LockInfo{ID: id, Who: "someone@else"}}
+	run := &recordingRunner{pull: remote}
+	var out bytes.Buffer
+	r := Run{Dir: dir, Args: []string{"plan"}, Stderr: text, Out: &out,
+		runner: runnerFunc(func(ctx context.Context, c tfCall) ([]byte, []byte, error) {
+			if c.Args[0] == "force-unlock" {
+				held = &Locks{}
+			}
+			return run.Run(ctx, c)
+		}),
+		locks: func(context.Context, Backend, []string) (lockReader, error) {
+			return fakeLocks{read: func() (Locks, error) { return *held, nil }}, nil
+		}}
+	o := Recover(context.Background(), r)
+	if o.Kind != Recovered {
+		t.Fatalf("%s: %s\n%s", o.Kind, o.Summary, out.String())
+	}
+	if want := []string{"state pull", "force-unlock -force " + id, "state pull"}; !reflect.DeepEqual(run.calls, want) {
+		t.Errorf("calls %v, want %v", run.calls, want)
+	}
+}
+
+// TestIntactWhenNothingStuck: expired, but terraform saved and unlocked.
+func TestIntactWhenNothingStuck(t *testing.T) {
+	dir, _ := s3Fixture(t)
+	if err := os.Remove(filepath.Join(dir, erroredFile)); err != nil {
+		t.Fatal(err)
+	}
+	o := Recover(context.Background(), Run{Dir: dir, Args: []string{"plan"}, Stderr: readTestdata(t, "facts_sts_expired.stderr"),
+		runner: runnerFunc(func(context.Context, tfCall) ([]byte, []byte, error) {
+			t.Error("terraform called")
+			return nil, nil, nil
+		})})
+	if o.Kind != Intact || Pending(dir) {
+		t.Fatalf("%s pending=%v", o.Kind, Pending(dir))
+	}
+}
