@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -216,9 +217,22 @@ func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
 // lock held         assert a lock record exists (every kind the mode uses)
 // ! lock held       assert none exists
 // lock id VAR       store the held lock's ID in $VAR
+// lock foreign VAR  write someone else's live lock (as another terraform run
+//
+//	on another machine would) and store its ID in $VAR
 func cmdLock(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
 	r := s.mustRig(ts)
+	if len(args) == 2 && args[0] == "foreign" && !neg {
+		info := rig.LockInfo{
+			ID: newUUID(), Operation: "OperationTypeApply", Who: "alice@build-agent-7",
+			Version: "1.11.4", Created: time.Now().UTC().Format(time.RFC3339Nano),
+			Path: s.ws.Backend.LockPath(),
+		}
+		ts.Check(r.PutLockInfo(context.Background(), s.ws.Backend, info))
+		ts.Setenv(args[1], info.ID)
+		return
+	}
 	locks, err := r.Locks(context.Background(), s.ws.Backend)
 	ts.Check(err)
 	switch {
@@ -240,7 +254,7 @@ func cmdLock(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Setenv(args[1], locks.ID())
 	default:
-		ts.Fatalf("usage: [!] lock held | lock id VAR")
+		ts.Fatalf("usage: [!] lock held | lock id VAR | lock foreign VAR")
 	}
 }
 
@@ -476,4 +490,11 @@ func cmdIdentity(ts *testscript.TestScript, neg bool, args []string) {
 	if (atLeast && got < want) || (!atLeast && got != want) {
 		ts.Fatalf("identity %s calls: %d, want %s (%v)", args[1], got, args[2], r.Identity.CallCounts())
 	}
+}
+
+// newUUID returns a random UUID shaped like terraform's lock IDs.
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
