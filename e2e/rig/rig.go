@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -187,7 +186,3 @@ func (r *Rig) CreateLockTable(ctx context.Context, name string) error {
 		}
 	}
 }
-
-// HTTPClient is the client the rig's own inspection uses (exported for tests
-// that talk to the proxies directly).
-func (r *Rig) HTTPClient() *http.Client { return r.s3Front.Client() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,9 +70,9 @@ func DynaliteCLI(e2eDir string) string {
 }
 
 // EnsureDynalite runs `npm ci` in e2eDir when node_modules/dynalite is
-// missing, installing exactly what package-lock.json pins. Output of npm goes
-// to log (may be nil).
-func EnsureDynalite(e2eDir string, log *bytes.Buffer) error {
+// missing, installing exactly what package-lock.json pins. npm's output goes
+// to log (may be nil) and, on failure, into the error.
+func EnsureDynalite(e2eDir string, log io.Writer) error {
 	if _, err := os.Stat(DynaliteCLI(e2eDir)); err == nil {
 		return nil
 	}
