@@ -73,6 +73,9 @@ func NewProxy(service Service, target *url.URL, creds Checker) *Proxy {
 			pr.Out.Host = pr.In.Host
 		},
 	}
+	if service == ServiceS3 {
+		p.rp.ModifyResponse = fixS3Response
+	}
 	return p
 }
 

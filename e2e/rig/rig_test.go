@@ -2,10 +2,14 @@ package rig
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,5 +232,49 @@ func TestStateKeyAndMainTF(t *testing.T) {
 	}
 	if strings.Contains(MainTF(Backend{Mode: LockFile}, 0), "dynamodb_table") {
 		t.Error("lockfile mode must not configure dynamodb_table")
+	}
+}
+
+// TestS3ResponsesLookLikeS3 checks the proxy drops request headers gofakes3
+// echoes (the writer's session token among them) and serves a checksum that
+// matches the body, as S3 does.
+func TestS3ResponsesLookLikeS3(t *testing.T) {
+	body := []byte(`{"ID":"x"}`)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Amz-Security-Token", "FQoGsecret")
+		w.Header().Set("X-Amz-Date", "20260101T000000Z")
+		w.Header().Set("X-Amz-Checksum-Crc32", "AAAAAA==") // wrong on purpose
+		w.Header().Set("X-Amz-Checksum-Sha256", "bm90LXRoZS1zdW0=")
+		w.Write(body)
+	}))
+	defer backend.Close()
+	target, _ := url.Parse(backend.URL)
+	ledger := fakeaws.NewLedger(nil)
+	live := ledger.Issue("t", time.Hour, false)
+	front := httptest.NewServer(NewProxy(ServiceS3, target, ledger))
+	defer front.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, front.URL+"/b/k", nil)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+live.AccessKeyID+"/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if string(got) != string(body) {
+		t.Fatalf("body %q", got)
+	}
+	for _, h := range []string{"X-Amz-Security-Token", "X-Amz-Date"} {
+		if v := resp.Header.Get(h); v != "" {
+			t.Errorf("%s echoed: %q", h, v)
+		}
+	}
+	if got, want := resp.Header.Get("X-Amz-Checksum-Crc32"), crc32Base64(body); got != want {
+		t.Errorf("crc32 = %s, want %s", got, want)
+	}
+	sum := sha256.Sum256(body)
+	if got, want := resp.Header.Get("X-Amz-Checksum-Sha256"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+		t.Errorf("sha256 = %s, want %s", got, want)
 	}
 }
