@@ -221,17 +221,30 @@ func (s *recScenario) mustTerraform(args ...string) string {
 func (s *recScenario) incident() {
 	s.t.Helper()
 	s.freshCreds(time.Hour)
+	s.prepare()
+	s.freshCreds(time.Hour)
+	key := s.creds
+	s.longApply(func() { s.r.Ledger.DieAt(key, time.Now()) })
+}
+
+// prepare initialises the workspace and applies once (serial 1).
+func (s *recScenario) prepare() {
+	s.t.Helper()
 	s.mustTerraform("init", "-input=false", "-no-color")
 	if s.ws.Backend.Workspace != "" {
 		s.mustTerraform("workspace", "new", "-no-color", s.ws.Backend.Workspace)
 	}
 	s.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
-	s.freshCreds(time.Hour)
-	key := s.creds
+}
+
+// longApply runs the apply that dies: kill runs once the lock is held and
+// the long resource is being created.
+func (s *recScenario) longApply(kill func()) {
+	s.t.Helper()
 	s.started = time.Now()
 	code, _, stderr := s.terraform(func(line string) {
 		if strings.Contains(line, "terraform_data.long: Creating...") {
-			s.r.Ledger.DieAt(key, time.Now())
+			kill()
 		}
 	}, "apply", "-auto-approve", "-input=false", "-var", "run=2")
 	s.ended = time.Now()
@@ -248,6 +261,21 @@ func (s *recScenario) incident() {
 	if err != nil || !locks.Held() {
 		s.t.Fatalf("the incident left no lock (%v)\n%s", err, stderr)
 	}
+}
+
+// ssoLogin is what `aws sso login` leaves behind; terraform then uses the
+// sso profile (role credentials from the fake portal).
+func (s *recScenario) ssoLogin(role time.Duration) {
+	s.t.Helper()
+	s.r.Identity.SetRoleCredentialLifetime(role)
+	tok := s.r.Identity.NewSSOSession(rig.SSOSessionName, rig.SSOStartURL, time.Hour, time.Hour)
+	if err := s.ws.SeedSSOLogin(rig.SSOSessionName, tok); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, k := range []string{rig.EnvAccessKeyID, rig.EnvSecretAccessKey, rig.EnvSessionToken, rig.EnvCredentialExpiration} {
+		delete(s.env, k)
+	}
+	s.env[rig.EnvProfile] = rig.ProfileSSO
 }
 
 // helper runs the recovery library in a child process with the scenario's
@@ -368,6 +396,33 @@ func TestRecoverySeedIncident(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecoverySSOSessionEnded: the Identity Center session ends mid-apply
+// (401 UnauthorizedException, lockfile mode so no lock ID is printed); after
+// a new `aws sso login` recovery reads the lock record with the SSO
+// profile's credentials, proves it ours by who/when/operation and repairs.
+func TestRecoverySSOSessionEnded(t *testing.T) {
+	r := recRig(t)
+	s := newRecScenario(t, r, rig.LockFile, "sso", "")
+	s.ssoLogin(time.Second)
+	s.prepare()
+	s.longApply(func() {
+		if err := r.Identity.EndSession(rig.SSOSessionName); err != nil {
+			t.Error(err)
+		}
+	})
+	if !strings.Contains(s.incidentStderr, "UnauthorizedException") {
+		t.Fatalf("not the SSO shape:\n%s", s.incidentStderr)
+	}
+	// Without a new login: stop, keep everything, say how to log in.
+	o, out, _ := s.helper(recSpec{Mode: "recover"})
+	if o == nil || o.Kind != recovery.NeedsPerson || !strings.Contains(out, "aws sso login --profile sso") {
+		t.Fatalf("dead session: %+v\n%s", o, out)
+	}
+	s.ssoLogin(time.Hour)
+	o, out, _ = s.helper(recSpec{Mode: "resume", Args: []string{"plan"}})
+	s.assertRecovered(o, out)
 }
 
 // TestRecoveryForeignLock: another run holds the lock (ours was released
