@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -137,6 +138,10 @@ func TestClassifyAnyWrapping(t *testing.T) {
 				t.Fatalf("width %d colour %v: got %+v\nwant %+v\n%s", width, colour, got, want, text)
 			}
 		}
+	}
+	// Through the wrapper's pty, lines end in CRLF.
+	if got := Classify(bytes.ReplaceAll(seed, []byte("\n"), []byte("\r\n"))); !reflect.DeepEqual(got, want) {
+		t.Errorf("CRLF: got %+v", got)
 	}
 	// The split the FACTS call out: `lock ID` at the end of one line, the
 	// quoted ID at the start of the next.
