@@ -19,5 +19,6 @@ func main() {
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 		Version: version,
+		Hooks:   wrapper.ProductHooks(),
 	}))
 }
