@@ -169,7 +169,10 @@ func (h *harness) cmdRig(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // creds env LIFETIME   issue session credentials and export them as env vars
-// creds kill           make every credential issued so far die now
+// creds kill [IN]      make every credential issued so far die now (or, with
+//
+//	IN, every credential issued until IN from now dies then)
+//
 // creds die IN         make the exported credentials die IN from now while
 //
 //	they keep reporting their original expiry
@@ -182,7 +185,7 @@ func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
 	s := state(ts)
 	r := s.mustRig(ts)
 	if len(args) == 0 {
-		ts.Fatalf("usage: creds env LIFETIME | creds kill | creds die IN | creds clear")
+		ts.Fatalf("usage: creds env LIFETIME | creds kill [IN] | creds die IN | creds clear")
 	}
 	switch args[0] {
 	case "env":
@@ -196,7 +199,16 @@ func cmdCreds(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Setenv(k, v)
 		}
 	case "kill":
-		r.Ledger.KillAll()
+		if len(args) == 1 {
+			r.Ledger.KillAll()
+			break
+		}
+		// creds kill IN: every credential issued until then dies IN from
+		// now, including those a terraform started meanwhile fetches.
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		t := time.AfterFunc(d, r.Ledger.KillAll)
+		ts.Defer(func() { t.Stop() })
 	case "die":
 		if len(args) != 2 || s.creds.AccessKeyID == "" {
 			ts.Fatalf("usage: creds die IN (after creds env)")
