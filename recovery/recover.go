@@ -177,6 +177,11 @@ func Resume(ctx context.Context, r Run) Outcome {
 	if r.Flavor == "" {
 		r.Flavor = j.Tool
 	}
+	if len(j.Args) > 0 {
+		// The report speaks of the run that failed, not of the command
+		// that happened to start tf now.
+		r.Args = j.Args
+	}
 	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", r.Dir, j.Name)
 	if j.Backend.Type == "" {
 		b, err := LoadBackend(r.Dir, r.Env)
