@@ -17,10 +17,10 @@ import (
 	"github.com/tfguard/tf/e2e/rig"
 )
 
-// Timing of the replay: the credentials outlive start-up and planning but
-// not the resource.
+// Timing of the replay: the role credentials outlive start-up and planning
+// but not the resource.
 const (
-	credLifetime = 6 * time.Second
+	credLifetime = 5 * time.Second
 	applySleep   = 10 * time.Second
 )
 
@@ -127,14 +127,14 @@ func (inc *incident) replayWith(ctx context.Context, who, tfBinary string) (outc
 		}
 		path = bin + string(os.PathListSeparator) + path
 	}
-	env := childEnv(path, filepath.Join(inc.tmp, who), ws)
-	setCreds := func(d time.Duration) {
-		for k, v := range rig.EnvCredentials(inc.rig.Ledger.Issue("env", d, false)) {
-			env = setEnv(env, k, v)
-		}
+	// The seed's set-up: an IAM Identity Center (SSO) profile, logged in.
+	tok := inc.rig.Identity.NewSSOSession(rig.SSOSessionName, rig.SSOStartURL, time.Hour, time.Hour)
+	if err := ws.SeedSSOLogin(rig.SSOSessionName, tok); err != nil {
+		return res, err
 	}
+	env := childEnv(path, filepath.Join(inc.tmp, who), ws)
+	env = setEnv(env, rig.EnvProfile, rig.ProfileSSO)
 
-	setCreds(time.Hour)
 	for _, args := range [][]string{
 		{"init", "-input=false", "-no-color"},
 		{"apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0"},
@@ -145,11 +145,12 @@ func (inc *incident) replayWith(ctx context.Context, who, tfBinary string) (outc
 		}
 	}
 
-	setCreds(credLifetime)
 	env = setEnv(env, "TF_VAR_run", "2")
-	fmt.Fprintf(inc.out, "    credentials now live %s; the apply takes %s\n", credLifetime, applySleep)
+	fmt.Fprintf(inc.out, "    the role credentials die %s into the apply (the SSO session lives on); the apply takes %s\n", credLifetime, applySleep)
 	fmt.Fprintln(inc.out, "    $ terraform apply -auto-approve -input=false -no-color")
+	kill := time.AfterFunc(credLifetime, inc.rig.Ledger.KillAll)
 	code, _, stderr, err := runTerraform(ctx, terraformCmd(ctx, dir, env, "apply", "-auto-approve", "-input=false", "-no-color"))
+	kill.Stop()
 	if err != nil {
 		return res, fmt.Errorf("%s: run apply: %w", who, err)
 	}
@@ -179,7 +180,6 @@ func (inc *incident) replayWith(ctx context.Context, who, tfBinary string) (outc
 	}
 	// Is the workspace usable afterwards? A later plan with fresh credentials
 	// (exit 0 = healthy and nothing to do; 1 = e.g. the stale lock).
-	setCreds(time.Hour)
 	fmt.Fprintln(inc.out, "    with fresh credentials: $ terraform plan -detailed-exitcode -lock-timeout=0s -no-color")
 	code, _, stderr, err = runTerraform(ctx, terraformCmd(ctx, dir, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock-timeout=0s"))
 	if err != nil {

@@ -1,5 +1,5 @@
 // Command incident replays the seed incident on the local rig: a long
-// `terraform apply` whose AWS session credentials expire before the final
+// `terraform apply` whose AWS role credentials (from an SSO profile) expire before the final
 // state write, against a real S3 (gofakes3) and a real DynamoDB (dynalite)
 // behind a proxy that answers exactly as AWS does. It runs the incident once
 // with plain terraform and once with tf installed as `terraform`, and prints
