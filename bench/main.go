@@ -103,6 +103,16 @@ func run() error {
 		fmt.Printf("| `terraform %s` | %.1f ms | %.1f ms | %.3f | %.3f |\n", strings.Join(args, " "), mb*1000, mt*1000, mt/mb, median(ratios))
 	}
 
+	var own []float64
+	for i := 0; i < *n; i++ {
+		d, err := timeRun(work, base, tfPath, "guard", "version")
+		if err != nil {
+			return err
+		}
+		own = append(own, d)
+	}
+	fmt.Printf("\n`tf guard version` (tf's own start-up and exit, no terraform): median %.1f ms.\n", median(own)*1000)
+
 	writer := filepath.Join(tmp, "writer")
 	script := fmt.Sprintf("#!/bin/sh\nhead -c %d /dev/zero >&2\n", *size)
 	if err := os.WriteFile(writer, []byte(script), 0o755); err != nil {
@@ -149,22 +159,21 @@ func rssRun(dir string, env []string, tf, mode string) (hwmKiB int64, wall time.
 	c := cmdIn(dir, env, tf, "apply")
 	var drain io.Reader
 	var closer io.Closer
+	var childEnd *os.File // closed once tf has it, so the drain ends when tf exits
 	switch mode {
 	case "pipe":
 		r, w, perr := os.Pipe()
 		if perr != nil {
 			return 0, 0, 0, perr
 		}
-		c.Stderr = w
-		defer w.Close()
+		c.Stderr, childEnd = w, w
 		drain, closer = r, r
 	case "pty":
 		m, s, perr := pty.Open()
 		if perr != nil {
 			return 0, 0, 0, perr
 		}
-		c.Stderr = s
-		defer s.Close()
+		c.Stderr, childEnd = s, s
 		drain, closer = m, m
 	}
 	var n atomic.Int64
@@ -184,6 +193,7 @@ func rssRun(dir string, env []string, tf, mode string) (hwmKiB int64, wall time.
 	if err := c.Start(); err != nil {
 		return 0, 0, 0, err
 	}
+	childEnd.Close()
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }()
 	status := filepath.Join("/proc", strconv.Itoa(c.Process.Pid), "status")
