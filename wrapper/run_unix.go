@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -364,18 +366,52 @@ func stopSelf(cont chan os.Signal) {
 	<-cont // the stop takes effect asynchronously: wait for the continue
 }
 
-// orphanedProcessGroup approximates POSIX's definition with tf's parent:
-// the group is orphaned unless the parent is in another group of the same
-// session (a job-control shell).
+// orphanedProcessGroup follows POSIX: tf's process group is orphaned (the
+// kernel discards Ctrl-Z stops, nobody could `fg` it) unless an ancestor
+// inside the group has its parent in another group of the same session,
+// such as a job-control shell running `make` running tf. Ancestors beyond
+// tf's parent are read from /proc where there is one.
 func orphanedProcessGroup() bool {
-	ppid := unix.Getppid()
-	ppg, err1 := unix.Getpgid(ppid)
-	psid, err2 := unix.Getsid(ppid)
-	sid, err3 := unix.Getsid(0)
-	if err1 != nil || err2 != nil || err3 != nil {
+	pgrp := unix.Getpgrp()
+	sid, err := unix.Getsid(0)
+	if err != nil {
 		return true
 	}
-	return ppg == unix.Getpgrp() || psid != sid
+	ppid := unix.Getppid()
+	for i := 0; i < 64 && ppid > 1; i++ {
+		ppg, err1 := unix.Getpgid(ppid)
+		psid, err2 := unix.Getsid(ppid)
+		if err1 != nil || err2 != nil || psid != sid {
+			return true
+		}
+		if ppg != pgrp {
+			return false
+		}
+		ppid = parentOf(ppid)
+	}
+	return true
+}
+
+// parentOf reads pid's parent from /proc/<pid>/stat; -1 if unknown.
+func parentOf(pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:]) // state ppid ...
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
 }
 
 // relayStderr copies terraform's stderr to the real one as it comes, keeping
