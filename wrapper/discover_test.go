@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
 )
 
 func writeExe(t *testing.T, path string) string {
@@ -250,4 +252,16 @@ func TestPinnedVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzRequiredVersion(f *testing.F) {
+	for _, s := range []string{`terraform { required_version = "1.2.3" }`, `terraform {`, `terraform { required_version = [1] }`, "terraform {\n required_version = \"= v1.0.0-rc1\"\n}\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		v, ok := requiredVersion(hclparse.NewParser(), []byte(src), "fuzz.tf")
+		if ok && !exactVersion.MatchString(v) {
+			t.Fatalf("returned %q, not an exact version", v)
+		}
+	})
 }
