@@ -21,20 +21,14 @@ type Command struct {
 	Guarded bool
 }
 
-// guardedCommands are the commands that take the state lock or write state.
-var guardedCommands = map[string]bool{
-	"apply":                  true,
-	"destroy":                true,
-	"import":                 true,
-	"refresh":                true,
-	"plan":                   true,
-	"taint":                  true,
-	"untaint":                true,
-	"force-unlock":           true,
-	"state push":             true,
-	"state rm":               true,
-	"state mv":               true,
-	"state replace-provider": true,
+// isGuarded reports whether the command takes the state lock or writes state.
+func isGuarded(words string) bool {
+	switch words {
+	case "apply", "destroy", "import", "refresh", "plan", "taint", "untaint", "force-unlock",
+		"state push", "state rm", "state mv", "state replace-provider":
+		return true
+	}
+	return false
 }
 
 // ParseCommand reads terraform's arguments (without argv[0]) the way
@@ -59,7 +53,7 @@ func ParseCommand(args []string) Command {
 	if args[i] == "state" && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 		c.Words = append(c.Words, args[i+1])
 	}
-	c.Guarded = guardedCommands[strings.Join(c.Words, " ")]
+	c.Guarded = isGuarded(strings.Join(c.Words, " "))
 	return c
 }
 

@@ -24,7 +24,9 @@ import (
 // forwardedSignals are the signals tf passes on to terraform, once per
 // receipt. Ctrl-C at a terminal never reaches tf: terraform is the
 // foreground process group, so the terminal delivers it to terraform only.
-var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+func forwardedSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+}
 
 const (
 	drainIdle      = 2 * time.Second        // after terraform exits, stop relaying after this much silence
@@ -35,7 +37,7 @@ const (
 func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) int {
 	sigs := make(chan os.Signal, 32)
 	var caught []os.Signal
-	for _, s := range forwardedSignals {
+	for _, s := range forwardedSignals() {
 		if !signal.Ignored(s) { // nohup'd: keep it ignored, for terraform too
 			caught = append(caught, s)
 		}
