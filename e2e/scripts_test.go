@@ -84,6 +84,9 @@ type scriptState struct {
 	ws       *rig.Workspace
 	creds    fakeaws.Issued
 	session  string // fakeaws session name of the last `sso login`
+	// mark is the identity fakes' call counts at the last `identity mark`;
+	// `identity calls` counts from there.
+	mark map[string]int
 }
 
 func state(ts *testscript.TestScript) *scriptState {
@@ -488,19 +491,45 @@ func cmdSSO(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// identity calls OP N|>=N   count requests to the identity fakes (all
-// callers), e.g. GetRoleCredentials, GetCallerIdentity, CreateToken.
+// identity mark   later `identity calls` count only requests made from now
+// identity calls [-by CALLER] OP N|>=N   count requests to the identity
+// fakes, e.g. GetRoleCredentials, GetCallerIdentity, CreateToken,
+// CreateToken/refresh_token; -by tf|terraform|other counts one caller's
+// (told apart by User-Agent: tf sends app/tfguard).
 func cmdIdentity(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 || args[0] != "calls" {
-		ts.Fatalf("usage: identity calls OP N|>=N")
+	usage := "usage: identity mark | identity calls [-by tf|terraform|other] OP N|>=N"
+	s := state(ts)
+	r := s.mustRig(ts)
+	if !neg && len(args) == 1 && args[0] == "mark" {
+		s.mark = r.Identity.CallCounts()
+		return
 	}
-	r := state(ts).mustRig(ts)
-	got := r.Identity.Calls(args[1])
-	atLeast := strings.HasPrefix(args[2], ">=")
-	want, err := strconv.Atoi(strings.TrimPrefix(args[2], ">="))
+	if neg || len(args) < 1 || args[0] != "calls" {
+		ts.Fatalf("%s", usage)
+	}
+	args = args[1:]
+	by := ""
+	if len(args) > 0 && args[0] == "-by" {
+		if len(args) < 2 {
+			ts.Fatalf("%s", usage)
+		}
+		by, args = args[1], args[2:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("%s", usage)
+	}
+	got := 0
+	for k, v := range r.Identity.CallCounts() { // keys are "OP CALLER"
+		op, caller, _ := strings.Cut(k, " ")
+		if op == args[0] && (by == "" || caller == by) {
+			got += v - s.mark[k]
+		}
+	}
+	atLeast := strings.HasPrefix(args[1], ">=")
+	want, err := strconv.Atoi(strings.TrimPrefix(args[1], ">="))
 	ts.Check(err)
 	if (atLeast && got < want) || (!atLeast && got != want) {
-		ts.Fatalf("identity %s calls: %d, want %s (%v)", args[1], got, args[2], r.Identity.CallCounts())
+		ts.Fatalf("identity %s calls by %q since the mark: %d, want %s (all: %v)", args[0], by, got, args[1], r.Identity.CallCounts())
 	}
 }
 

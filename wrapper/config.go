@@ -54,6 +54,8 @@ type Config struct {
 	Preflight        bool          // check credential lifetime before guarded commands
 	MinLifetime      time.Duration // credentials must outlive the run by this much
 	SSOSessionLength time.Duration // assumed length of an IAM Identity Center session
+	SSORefreshAhead  time.Duration // refresh an SSO access token with less than this left
+	SSORefreshEvery  time.Duration // how often the background refresher looks during a run
 	Login            string        // LoginNative, LoginAWSCLI or LoginNever
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
@@ -178,6 +180,14 @@ func configKeys() []configKey {
 		}},
 		{"sso_session_length", "8h", "assumed length of an IAM Identity Center session", func(c *Config, v, _ string) (err error) {
 			c.SSOSessionLength, err = parsePositiveDuration(v)
+			return err
+		}},
+		{"sso_refresh_ahead", "15m", "refresh an SSO access token when less than this is left, before terraform's SDK would need to", func(c *Config, v, _ string) (err error) {
+			c.SSORefreshAhead, err = parsePositiveDuration(v)
+			return err
+		}},
+		{"sso_refresh_every", "1m", "how often tf looks at the SSO access tokens while terraform runs", func(c *Config, v, _ string) (err error) {
+			c.SSORefreshEvery, err = parsePositiveDuration(v)
 			return err
 		}},
 		{"login", LoginNative, "native, aws-cli or never: how to renew an SSO session", func(c *Config, v, _ string) error {
@@ -396,6 +406,10 @@ func (c Config) Value(key string) string {
 		return c.MinLifetime.String()
 	case "sso_session_length":
 		return c.SSOSessionLength.String()
+	case "sso_refresh_ahead":
+		return c.SSORefreshAhead.String()
+	case "sso_refresh_every":
+		return c.SSORefreshEvery.String()
 	case "login":
 		return c.Login
 	case "ci":

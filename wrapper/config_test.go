@@ -27,7 +27,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Flavor: "terraform", Install: "auto", Recovery: true, Preflight: true,
-		MinLifetime: 15 * time.Minute, SSOSessionLength: 8 * time.Hour, Login: "native", CI: "auto"}
+		MinLifetime: 15 * time.Minute, SSOSessionLength: 8 * time.Hour, SSORefreshAhead: 15 * time.Minute,
+		SSORefreshEvery: time.Minute, Login: "native", CI: "auto"}
 	got := c
 	got.Sources = nil
 	if !reflect.DeepEqual(got, want) {

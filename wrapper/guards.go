@@ -123,6 +123,8 @@ func credOptions(inv *Invocation) credguard.Options {
 		Config: credguard.Config{
 			MinLifetime:    inv.Config.MinLifetime,
 			SessionLength:  inv.Config.SSOSessionLength,
+			RefreshAhead:   inv.Config.SSORefreshAhead,
+			RefreshEvery:   inv.Config.SSORefreshEvery,
 			Login:          loginMode(inv.Config.Login),
 			GitHubOIDCRole: inv.Config.GitHubOIDCRole,
 		},
