@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Service names reported in Classification.Services.
@@ -73,12 +74,28 @@ type LockInfo struct {
 	Path      string `json:"Path"`
 }
 
-var (
+// textPatterns are compiled on first use, not at start-up: tf runs as
+// `terraform` for every command, and most never read terraform's text.
+type textPatterns struct {
+	ansi      *regexp.Regexp
+	sdkExpiry []struct {
+		re      *regexp.Regexp
+		service string
+		shape   string
+	}
+	apiError, opError                                        *regexp.Regexp
+	persistFailed, releaseFailed, acquireFailed              *regexp.Regexp
+	releaseLockID, unlockLockID, dynamoTable, lockfileObject *regexp.Regexp
+	bothLocks, openTofu, lockInfoHeader, lockInfoField       *regexp.Regexp
+}
+
+var compiledPatterns = sync.OnceValue(func() *textPatterns {
+	p := &textPatterns{}
 	// ansi matches SGR and other CSI escape sequences (colour output).
-	ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
+	p.ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
 
 	// Expiry texts that carry no "api error" code of their own (SDK errors).
-	sdkExpiry = []struct {
+	p.sdkExpiry = []struct {
 		re      *regexp.Regexp
 		service string
 		shape   string
@@ -91,22 +108,23 @@ var (
 	// apiError finds AWS API error codes: "api error CODE: message" for
 	// unmodelled errors (S3 ExpiredToken) and "CODE: message" for modelled
 	// ones (SSO UnauthorizedException, SSO-OIDC InvalidGrantException).
-	apiError = regexp.MustCompile(`\b([A-Z][A-Za-z]*(?:Exception|Token|TokenId|KeyId)):\s?([^│]{0,120})`)
+	p.apiError = regexp.MustCompile(`\b([A-Z][A-Za-z]*(?:Exception|Token|TokenId|KeyId)):\s?([^│]{0,120})`)
 	// opError names the AWS service and operation that failed.
-	opError = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+?): ([A-Za-z0-9]+),`)
+	p.opError = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+?): ([A-Za-z0-9]+),`)
 
-	persistFailed  = regexp.MustCompile(`Failed to persist state to backend|state has been written to the file "errored\.tfstate"`)
-	releaseFailed  = regexp.MustCompile(`Error releasing the state lock`)
-	acquireFailed  = regexp.MustCompile(`Error acquiring the state lock`)
-	releaseLockID  = regexp.MustCompile(`lock info for lock ID "([^"\s]+)"`)
-	unlockLockID   = regexp.MustCompile(`(?:Lock ID|lock ID|lock with ID|force-unlock(?: -force)?) "?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"?`)
-	dynamoTable    = regexp.MustCompile(`(?:Unable to retrieve item from|from) DynamoDB table "([^"]+)"`)
-	lockfileObject = regexp.MustCompile(`unable to retrieve file from S3 bucket '([^']+)' with key '([^']+\.tflock)'`)
-	bothLocks      = regexp.MustCompile(`failed to unlock both S3 and DynamoDB`)
-	openTofu       = regexp.MustCompile(`OpenTofu|\btofu (?:state push|force-unlock|apply|init)`)
-	lockInfoHeader = regexp.MustCompile(`^\s*Lock Info:\s*$`)
-	lockInfoField  = regexp.MustCompile(`^\s+(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$`)
-)
+	p.persistFailed = regexp.MustCompile(`Failed to persist state to backend|state has been written to the file "errored\.tfstate"`)
+	p.releaseFailed = regexp.MustCompile(`Error releasing the state lock`)
+	p.acquireFailed = regexp.MustCompile(`Error acquiring the state lock`)
+	p.releaseLockID = regexp.MustCompile(`lock info for lock ID "([^"\s]+)"`)
+	p.unlockLockID = regexp.MustCompile(`(?:Lock ID|lock ID|lock with ID|force-unlock(?: -force)?) "?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"?`)
+	p.dynamoTable = regexp.MustCompile(`(?:Unable to retrieve item from|from) DynamoDB table "([^"]+)"`)
+	p.lockfileObject = regexp.MustCompile(`unable to retrieve file from S3 bucket '([^']+)' with key '([^']+\.tflock)'`)
+	p.bothLocks = regexp.MustCompile(`failed to unlock both S3 and DynamoDB`)
+	p.openTofu = regexp.MustCompile(`OpenTofu|\btofu (?:state push|force-unlock|apply|init)`)
+	p.lockInfoHeader = regexp.MustCompile(`^\s*Lock Info:\s*$`)
+	p.lockInfoField = regexp.MustCompile(`^\s+(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$`)
+	return p
+})
 
 // expiryCode says whether an AWS error code (with its message) means the
 // credentials or the SSO session expired.
@@ -166,7 +184,8 @@ func Flatten(text []byte) string {
 // lines returns the text's lines without colour codes, box-drawing prefixes
 // or surrounding blanks (empty lines are kept as "").
 func lines(text []byte) []string {
-	clean := ansi.ReplaceAll(text, nil)
+	pt := compiledPatterns()
+	clean := pt.ansi.ReplaceAll(text, nil)
 	clean = bytes.ReplaceAll(clean, []byte("\r\n"), []byte("\n"))
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(clean))
@@ -188,7 +207,8 @@ func lines(text []byte) []string {
 // rawLines keeps leading indentation (the Lock Info block is indented) but
 // drops the box prefix.
 func rawLines(text []byte) []string {
-	clean := ansi.ReplaceAll(text, nil)
+	pt := compiledPatterns()
+	clean := pt.ansi.ReplaceAll(text, nil)
 	var out []string
 	for _, l := range strings.Split(string(clean), "\n") {
 		out = append(out, strings.TrimRight(stripBox(l), "\r \t"))
@@ -207,9 +227,10 @@ func stripBox(l string) string {
 
 // Classify reads terraform's stderr.
 func Classify(stderr []byte) Classification {
+	pt := compiledPatterns()
 	flat := Flatten(stderr)
 	c := Classification{Tool: "terraform"}
-	if openTofu.MatchString(flat) {
+	if pt.openTofu.MatchString(flat) {
 		c.Tool = "tofu"
 	}
 	addService := func(s, shape string) {
@@ -222,8 +243,8 @@ func Classify(stderr []byte) Classification {
 		}
 	}
 	// Each "api error" belongs to the nearest "operation error" before it.
-	ops := opError.FindAllStringSubmatchIndex(flat, -1)
-	for _, m := range apiError.FindAllStringSubmatchIndex(flat, -1) {
+	ops := pt.opError.FindAllStringSubmatchIndex(flat, -1)
+	for _, m := range pt.apiError.FindAllStringSubmatchIndex(flat, -1) {
 		code, msg := flat[m[2]:m[3]], flat[m[4]:m[5]]
 		service := ServiceOther
 		for _, o := range ops {
@@ -241,26 +262,26 @@ func Classify(stderr []byte) Classification {
 			addService(service, shape)
 		}
 	}
-	for _, p := range sdkExpiry {
+	for _, p := range pt.sdkExpiry {
 		if p.re.MatchString(flat) {
 			addService(p.service, p.shape)
 		}
 	}
 
-	c.PersistFailed = persistFailed.MatchString(flat)
-	c.ReleaseFailed = releaseFailed.MatchString(flat)
-	c.AcquireFailed = acquireFailed.MatchString(flat)
-	c.BothLocks = bothLocks.MatchString(flat)
-	if m := dynamoTable.FindStringSubmatch(flat); m != nil {
+	c.PersistFailed = pt.persistFailed.MatchString(flat)
+	c.ReleaseFailed = pt.releaseFailed.MatchString(flat)
+	c.AcquireFailed = pt.acquireFailed.MatchString(flat)
+	c.BothLocks = pt.bothLocks.MatchString(flat)
+	if m := pt.dynamoTable.FindStringSubmatch(flat); m != nil {
 		c.LockTable = m[1]
 	}
-	if m := lockfileObject.FindStringSubmatch(flat); m != nil {
+	if m := pt.lockfileObject.FindStringSubmatch(flat); m != nil {
 		c.LockBucket, c.LockfileKey = m[1], m[2]
 	}
 	if c.ReleaseFailed {
-		if m := releaseLockID.FindStringSubmatch(flat); m != nil {
+		if m := pt.releaseLockID.FindStringSubmatch(flat); m != nil {
 			c.LockID = m[1]
-		} else if m := unlockLockID.FindStringSubmatch(flat); m != nil {
+		} else if m := pt.unlockLockID.FindStringSubmatch(flat); m != nil {
 			c.LockID = m[1]
 		}
 	}
@@ -274,16 +295,17 @@ func Classify(stderr []byte) Classification {
 // acquire a lock. The block's lines are indented, which terraform's wrapper
 // leaves alone, so it is read line by line.
 func parseLockInfo(text []byte) *LockInfo {
+	pt := compiledPatterns()
 	var info *LockInfo
 	for _, l := range rawLines(text) {
-		if lockInfoHeader.MatchString(l) {
+		if pt.lockInfoHeader.MatchString(l) {
 			info = &LockInfo{}
 			continue
 		}
 		if info == nil {
 			continue
 		}
-		m := lockInfoField.FindStringSubmatch(l)
+		m := pt.lockInfoField.FindStringSubmatch(l)
 		if m == nil {
 			if strings.TrimSpace(l) == "" && info.ID != "" {
 				break
