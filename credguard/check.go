@@ -57,6 +57,13 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 		}
 		return code
 	}
+	if len(r.Entries) == 0 {
+		fmt.Fprintln(w, "no AWS credentials are used here: no S3 backend, no AWS provider (nothing to check)")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+		return 0
+	}
 	now := o.now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CREDENTIAL\tSOURCE\tVALID UNTIL\tREQUIRED\tVERDICT")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -79,35 +80,59 @@ func backendConsumer(o Options) (consumer, bool, error) {
 // *.tf files with HCL's own parser. Only literal values are understood;
 // anything else (variables, functions) is named in Skipped. *.tf.json files
 // and child modules are not read.
-func providerConsumers(dir string) ([]consumer, []string, error) {
+//
+// usesAWS says whether terraform will load the AWS provider at all: the
+// dependency lock file (`terraform init` lists every provider of every
+// module there) names hashicorp/aws, or, before init, the root module has a
+// provider "aws" block, an aws_* resource or data source, a module call, an
+// S3 backend, or mentions aws in required_providers.
+func providerConsumers(dir string) (out []consumer, notes []string, usesAWS bool, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
+	lockFile, lockErr := os.ReadFile(filepath.Join(dir, ".terraform.lock.hcl"))
 	sort.Strings(files)
-	var notes []string
 	if js, _ := filepath.Glob(filepath.Join(dir, "*.tf.json")); len(js) > 0 {
 		notes = append(notes, "*.tf.json files are not read for provider settings")
 	}
 	p := hclparse.NewParser()
-	var out []consumer
 	for _, path := range files {
 		f, diags := p.ParseHCLFile(path)
 		if diags.HasErrors() {
-			return nil, notes, fmt.Errorf("parse %s: %w", path, diags)
+			return nil, notes, false, fmt.Errorf("parse %s: %w", path, diags)
 		}
 		body, ok := f.Body.(*hclsyntax.Body)
 		if !ok {
 			continue
 		}
 		for _, blk := range body.Blocks {
-			if blk.Type != "provider" || len(blk.Labels) != 1 || blk.Labels[0] != "aws" {
-				continue
+			switch {
+			case blk.Type == "provider" && len(blk.Labels) == 1 && blk.Labels[0] == "aws":
+				out = append(out, providerConsumer(blk))
+				usesAWS = true
+			case (blk.Type == "resource" || blk.Type == "data") && len(blk.Labels) > 0 && strings.HasPrefix(blk.Labels[0], "aws_"),
+				blk.Type == "module":
+				usesAWS = true
+			case blk.Type == "terraform":
+				for _, inner := range blk.Body.Blocks {
+					if (inner.Type == "required_providers" && inner.Body.Attributes["aws"] != nil) ||
+						(inner.Type == "backend" && len(inner.Labels) == 1 && inner.Labels[0] == "s3") {
+						usesAWS = true
+					}
+				}
 			}
-			out = append(out, providerConsumer(blk))
 		}
 	}
-	return out, notes, nil
+	switch {
+	case len(files) == 0 && lockErr != nil:
+		// No configuration to read here at all: assume the worst.
+		usesAWS = true
+	case lockErr == nil:
+		// After init the lock file is the complete answer, child modules included.
+		usesAWS = len(out) > 0 || strings.Contains(string(lockFile), "/hashicorp/aws\"")
+	}
+	return out, notes, usesAWS, nil
 }
 
 func providerConsumer(blk *hclsyntax.Block) consumer {

@@ -21,13 +21,13 @@ func Discover(ctx context.Context, o Options) ([]Credential, []string, error) {
 	if ok {
 		consumers = append(consumers, b)
 	}
-	ps, pn, err := providerConsumers(o.Dir)
+	ps, pn, usesAWS, err := providerConsumers(o.Dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	notes = append(notes, pn...)
 	consumers = append(consumers, ps...)
-	if len(ps) == 0 {
+	if len(ps) == 0 && usesAWS {
 		consumers = append(consumers, consumer{Name: "environment (providers without a provider block)"})
 	}
 	var out []Credential
