@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/recovery"
 )
 
 // Environment variables and file names of tf's own configuration.
@@ -364,7 +366,8 @@ func unknownKey() error {
 func applyEnv(c *Config, keys map[string]configKey, environ []string) error {
 	for _, kv := range environ {
 		name, val, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) || name == EnvChain {
+		// Not configuration: the tf chain, and recovery's test-only kill hook.
+		if !strings.HasPrefix(name, EnvPrefix) || name == EnvChain || name == recovery.EnvTestKillAt {
 			continue
 		}
 		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
