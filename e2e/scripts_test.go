@@ -102,17 +102,18 @@ func (s *scriptState) mustRig(ts *testscript.TestScript) *rig.Rig {
 
 func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"rig":      h.cmdRig,
-		"creds":    cmdCreds,
-		"lock":     cmdLock,
-		"remote":   cmdRemote,
-		"errored":  cmdErrored,
-		"requests": cmdRequests,
-		"exitcode": cmdExitcode,
-		"use":      h.cmdUse,
-		"capture":  h.cmdCapture,
-		"sso":      cmdSSO,
-		"identity": cmdIdentity,
+		"rig":       h.cmdRig,
+		"creds":     cmdCreds,
+		"nosecrets": cmdNoSecrets,
+		"lock":      cmdLock,
+		"remote":    cmdRemote,
+		"errored":   cmdErrored,
+		"requests":  cmdRequests,
+		"exitcode":  cmdExitcode,
+		"use":       h.cmdUse,
+		"capture":   h.cmdCapture,
+		"sso":       cmdSSO,
+		"identity":  cmdIdentity,
 	}
 }
 
@@ -169,6 +170,37 @@ func (h *harness) cmdRig(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("LOCK_TABLE", ws.Backend.Table)
 	ts.Setenv("STATE_BUCKET", ws.Backend.Bucket)
 	ts.Setenv("STATE_KEY", ws.Backend.StateKey())
+}
+
+// nosecrets   fail if any secret the rig handed out (secret keys, session
+// tokens, SSO access/refresh tokens, client secrets) appears in the last
+// command's stdout or stderr, or in anything tf wrote under
+// .terraform/tf-recovery (journals, backups' facts, reports).
+func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: nosecrets")
+	}
+	r := state(ts).mustRig(ts)
+	texts := map[string]string{"stdout": ts.ReadFile("stdout"), "stderr": ts.ReadFile("stderr")}
+	root := ts.MkAbs(filepath.Join(".terraform", "tf-recovery"))
+	_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, rerr := os.ReadFile(path); rerr == nil {
+				texts[path] = string(b)
+			}
+		}
+		return nil
+	})
+	for _, sec := range r.Identity.Secrets() {
+		if len(sec) < 8 {
+			continue
+		}
+		for where, text := range texts {
+			if strings.Contains(text, sec) {
+				ts.Fatalf("a secret (%s...) appears in %s", sec[:4], where)
+			}
+		}
+	}
 }
 
 // creds env LIFETIME   issue session credentials and export them as env vars
