@@ -32,11 +32,20 @@ type guards struct {
 	oidc          *credguard.CredentialServer
 }
 
-// Startup finishes (or explains) a recovery that an earlier tf could not
-// complete in this directory, before anything else runs. Without a journal
-// it is one stat.
+// Startup deals with a recovery that an earlier tf could not complete in
+// this directory, before anything else runs. Without a journal it is one
+// stat. A command that could write state or take the lock (a guarded one)
+// finishes the recovery first and is refused while it cannot be finished,
+// so nobody forks the state. Any other command, and the manual steps tf
+// itself prints (state push, force-unlock), only gets a one-line
+// explanation and runs: they must stay usable while a person repairs.
 func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 	if !inv.Config.Recovery || !recovery.Pending(inv.WorkDir) {
+		return 0, false
+	}
+	cmd := strings.Join(inv.Command.Words, " ")
+	if !inv.Command.Guarded || cmd == "state push" || cmd == "force-unlock" {
+		fmt.Fprintf(inv.Stderr, "tf: an interrupted recovery is pending in %s; a guarded command (plan, apply, ...) or `tf guard recover` finishes it\n", inv.WorkDir)
 		return 0, false
 	}
 	out := recovery.Resume(ctx, recoveryRun(inv, nil))
