@@ -1,10 +1,7 @@
 package credguard
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tfguard/tf/tfdir"
 )
 
 // consumer is something in the run that signs AWS requests: the backend or
@@ -31,48 +30,19 @@ type consumer struct {
 // backendConsumer reads the backend settings terraform init recorded in
 // .terraform/terraform.tfstate; ok is false for a non-S3 or absent backend.
 func backendConsumer(o Options) (consumer, bool, error) {
-	p := filepath.Join(o.dataDir(), "terraform.tfstate")
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return consumer{}, false, nil
+	rec, ok, err := tfdir.ReadBackend(o.Dir, o.Env)
+	if err != nil || !ok || rec.Type != "s3" {
+		return consumer{}, false, err
 	}
-	if err != nil {
-		return consumer{}, false, fmt.Errorf("read backend settings: %w", err)
-	}
-	var st struct {
-		Backend *struct {
-			Type   string         `json:"type"`
-			Config map[string]any `json:"config"`
-		} `json:"backend"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return consumer{}, false, fmt.Errorf("read backend settings %s: %w (run terraform init again)", p, err)
-	}
-	if st.Backend == nil || st.Backend.Type != "s3" {
-		return consumer{}, false, nil
-	}
-	cfg := st.Backend.Config
 	c := consumer{Name: "backend"}
-	c.Profile, _ = cfg["profile"].(string)
-	if k, _ := cfg["access_key"].(string); k != "" {
-		c.HasStaticKeys = true
+	c.Profile = rec.String("profile")
+	c.HasStaticKeys = rec.String("access_key") != ""
+	c.ConfigFiles = rec.Strings("shared_config_files")
+	c.RoleARN = rec.String("role_arn")
+	if r, _ := rec.Map("assume_role")["role_arn"].(string); r != "" {
+		c.RoleARN = r
 	}
-	if files, ok := cfg["shared_config_files"].([]any); ok {
-		for _, f := range files {
-			if s, ok := f.(string); ok {
-				c.ConfigFiles = append(c.ConfigFiles, s)
-			}
-		}
-	}
-	c.RoleARN, _ = cfg["role_arn"].(string)
-	if ar, ok := cfg["assume_role"].(map[string]any); ok {
-		if r, _ := ar["role_arn"].(string); r != "" {
-			c.RoleARN = r
-		}
-	}
-	if wi, ok := cfg["assume_role_with_web_identity"].(map[string]any); ok && len(wi) > 0 {
-		c.WebIdentity = true
-	}
+	c.WebIdentity = len(rec.Map("assume_role_with_web_identity")) > 0
 	return c, true, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfdir"
 )
 
 // AppID is sent in the User-Agent (app/tfguard) of every AWS call credguard
@@ -30,8 +32,6 @@ const (
 	EnvEndpointURLSSOOIDC   = "AWS_ENDPOINT_URL_SSO_OIDC"
 	EnvAWSVault             = "AWS_VAULT" // set by aws-vault exec: the profile name
 	EnvHome                 = "HOME"
-	EnvTFWorkspace          = "TF_WORKSPACE"
-	EnvDataDir              = "TF_DATA_DIR"
 )
 
 // LoginMode says how a person at a terminal logs in again.
@@ -185,25 +185,5 @@ func (o Options) stateDir() (string, error) {
 	return filepath.Join(d, "tf"), nil
 }
 
-func (o Options) dataDir() string {
-	if d := o.getenv(EnvDataDir); d != "" {
-		if filepath.IsAbs(d) {
-			return d
-		}
-		return filepath.Join(o.Dir, d)
-	}
-	return filepath.Join(o.Dir, ".terraform")
-}
-
 // workspace is the terraform workspace the run uses.
-func (o Options) workspace() string {
-	if w := o.getenv(EnvTFWorkspace); w != "" {
-		return w
-	}
-	if b, err := os.ReadFile(filepath.Join(o.dataDir(), "environment")); err == nil {
-		if w := strings.TrimSpace(string(b)); w != "" {
-			return w
-		}
-	}
-	return "default"
-}
+func (o Options) workspace() string { return tfdir.Workspace(o.Dir, o.Env) }

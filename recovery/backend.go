@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,12 +15,12 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/tfguard/tf/tfdir"
 )
 
 // Environment variables recovery reads from the run's environment.
 const (
-	envDataDir        = "TF_DATA_DIR"
-	envWorkspace      = "TF_WORKSPACE"
 	envProfile        = "AWS_PROFILE"
 	envRegion         = "AWS_REGION"
 	envDefaultRegion  = "AWS_DEFAULT_REGION"
@@ -108,99 +106,41 @@ func (b Backend) String() string {
 }
 
 // envLookup reads KEY from a KEY=VALUE list; the last one wins, as in exec.
-func envLookup(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
-}
-
-// dataDir is terraform's data directory for dir under env.
-func dataDir(dir string, env []string) string {
-	if d := envLookup(env, envDataDir); d != "" {
-		if filepath.IsAbs(d) {
-			return d
-		}
-		return filepath.Join(dir, d)
-	}
-	return filepath.Join(dir, ".terraform")
-}
+func envLookup(env []string, key string) string { return tfdir.Getenv(env, key) }
 
 // LoadBackend reads the backend configuration terraform recorded at init
 // and the selected workspace (TF_WORKSPACE, else .terraform/environment).
 // A directory without the record uses the local backend.
 func LoadBackend(dir string, env []string) (Backend, error) {
-	dd := dataDir(dir, env)
-	b := Backend{Type: "local", Workspace: "default"}
-	if ws := envLookup(env, envWorkspace); ws != "" {
-		b.Workspace = ws
-	} else if raw, err := os.ReadFile(filepath.Join(dd, "environment")); err == nil {
-		if ws := strings.TrimSpace(string(raw)); ws != "" {
-			b.Workspace = ws
-		}
+	b := Backend{Type: "local", Workspace: tfdir.Workspace(dir, env)}
+	rec, ok, err := tfdir.ReadBackend(dir, env)
+	if err != nil || !ok {
+		return b, err
 	}
-	raw, err := os.ReadFile(filepath.Join(dd, "terraform.tfstate"))
-	if errors.Is(err, os.ErrNotExist) {
-		return b, nil
-	}
-	if err != nil {
-		return b, fmt.Errorf("read backend configuration: %w", err)
-	}
-	var rec struct {
-		Backend *struct {
-			Type   string         `json:"type"`
-			Config map[string]any `json:"config"`
-		} `json:"backend"`
-	}
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return b, fmt.Errorf("parse %s: %w (run `terraform init` again)", filepath.Join(dd, "terraform.tfstate"), err)
-	}
-	if rec.Backend == nil || rec.Backend.Type == "" {
-		return b, nil
-	}
-	b.Type = rec.Backend.Type
+	b.Type = rec.Type
 	if b.Type != "s3" {
 		return b, nil
 	}
-	c := rec.Backend.Config
-	str := func(k string) string { s, _ := c[k].(string); return s }
-	boolean := func(k string) bool { v, _ := c[k].(bool); return v }
-	list := func(k string) []string {
-		var out []string
-		if l, ok := c[k].([]any); ok {
-			for _, x := range l {
-				if s, ok := x.(string); ok {
-					out = append(out, s)
-				}
-			}
-		}
-		return out
-	}
-	b.Bucket, b.Key, b.Region = str("bucket"), str("key"), str("region")
-	b.Table, b.UseLockfile, b.Profile = str("dynamodb_table"), boolean("use_lockfile"), str("profile")
-	b.WorkspaceKeyPrefix = str("workspace_key_prefix")
-	b.PathStyle = boolean("use_path_style") || boolean("force_path_style")
-	b.ConfigFiles, b.CredentialsFiles = list("shared_config_files"), list("shared_credentials_files")
-	b.hasKeys = str("access_key") != ""
+	b.Bucket, b.Key, b.Region = rec.String("bucket"), rec.String("key"), rec.String("region")
+	b.Table, b.UseLockfile, b.Profile = rec.String("dynamodb_table"), rec.Bool("use_lockfile"), rec.String("profile")
+	b.WorkspaceKeyPrefix = rec.String("workspace_key_prefix")
+	b.PathStyle = rec.Bool("use_path_style") || rec.Bool("force_path_style")
+	b.ConfigFiles, b.CredentialsFiles = rec.Strings("shared_config_files"), rec.Strings("shared_credentials_files")
+	b.hasKeys = rec.String("access_key") != ""
 	b.Endpoints = map[string]string{}
-	if e, ok := c["endpoints"].(map[string]any); ok {
-		for k, v := range e {
-			if s, ok := v.(string); ok && s != "" {
-				b.Endpoints[k] = s
-			}
+	for k, v := range rec.Map("endpoints") {
+		if s, ok := v.(string); ok && s != "" {
+			b.Endpoints[k] = s
 		}
 	}
-	if s := str("endpoint"); s != "" && b.Endpoints["s3"] == "" {
+	if s := rec.String("endpoint"); s != "" && b.Endpoints["s3"] == "" {
 		b.Endpoints["s3"] = s
 	}
-	if s := str("dynamodb_endpoint"); s != "" && b.Endpoints["dynamodb"] == "" {
+	if s := rec.String("dynamodb_endpoint"); s != "" && b.Endpoints["dynamodb"] == "" {
 		b.Endpoints["dynamodb"] = s
 	}
 	if b.Bucket == "" || b.Key == "" {
-		return b, fmt.Errorf("backend configuration in %s names no bucket or key (run `terraform init` again)", dd)
+		return b, fmt.Errorf("backend configuration in %s names no bucket or key (run `terraform init` again)", rec.Path)
 	}
 	return b, nil
 }
