@@ -1,11 +1,14 @@
 package wrapper
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +72,14 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) error {
 		}
 	}
 	if _, err := credguard.Preflight(ctx, o); err != nil {
-		return err
+		env, ok := offerProfile(inv, err)
+		if !ok {
+			return err
+		}
+		inv.Env, o.Env = env, env
+		if _, err := credguard.Preflight(ctx, o); err != nil {
+			return err
+		}
 	}
 	// The hook's ctx ends when Before returns; these live until After.
 	if inv.CI && inv.Config.GitHubOIDCRole != "" && hasEnv(inv.Env, "ACTIONS_ID_TOKEN_REQUEST_URL") {
@@ -117,6 +127,43 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 		return ExitRecoveryIncomplete
 	}
 	return res.ExitCode
+}
+
+// offerProfile: when exported session keys are what will not last, and
+// AWS_PROFILE names the profile they were exported from (which terraform's
+// SDK can refresh), a person at a terminal is offered that profile for this
+// run. It returns the environment without the exported keys when accepted.
+func offerProfile(inv *Invocation, err error) ([]string, bool) {
+	var short *credguard.ShortError
+	profile, _ := lookupEnv(inv.Env, "AWS_PROFILE")
+	if !inv.Interactive || profile == "" || !errors.As(err, &short) {
+		return nil, false
+	}
+	for _, e := range short.Short {
+		if e.Kind != credguard.KindEnvSession {
+			return nil, false // something else is short too: the profile would not fix it
+		}
+	}
+	fmt.Fprintf(inv.Stderr, "tf: %v\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", err, profile)
+	answer, rerr := bufio.NewReader(os.Stdin).ReadString('\n')
+	if rerr != nil && answer == "" {
+		fmt.Fprintln(inv.Stderr)
+		return nil, false
+	}
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return nil, false
+	}
+	// Without the exported keys the SDK falls through to AWS_PROFILE.
+	exported := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"}
+	env := make([]string, 0, len(inv.Env))
+	for _, kv := range inv.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(exported, k) {
+			env = append(env, kv)
+		}
+	}
+	fmt.Fprintf(inv.Stderr, "tf: running with profile %s; the exported keys are left out of this run only\n", profile)
+	return env, true
 }
 
 // credOptions maps tf's configuration onto the credential guard's options.
