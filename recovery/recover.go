@@ -207,6 +207,11 @@ type stepStop struct {
 // after a kill converges.
 func sequence(ctx context.Context, r Run, j *journal) Outcome {
 	st := &seqState{r: r, j: j, env: r.Env}
+	if ws := j.Backend.Workspace; ws != "" {
+		// Side calls act on the workspace that failed, whatever is selected
+		// now (a resumed journal may meet another `workspace select`).
+		st.env = append(append([]string(nil), r.Env...), "TF_WORKSPACE="+ws)
+	}
 	for _, step := range []struct {
 		name string
 		fn   func(context.Context) *stepStop
