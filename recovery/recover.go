@@ -120,6 +120,9 @@ func Recover(ctx context.Context, r Run) Outcome {
 	if !c.Expired {
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "the failure is not about expired credentials; left as terraform left it"}
 	}
+	// The command line goes into the journal, the report and CI summaries:
+	// -var values (passwords, tokens) must not.
+	r.Args = redactVars(r.Args)
 	if Pending(r.Dir) {
 		if o := Resume(ctx, r); o.Kind == NeedsPerson {
 			return o
@@ -650,4 +653,27 @@ func nonEmptyS(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// redactVars replaces the values of -var arguments (`-var k=v`,
+// `-var=k=v`) with "..." and keeps everything else.
+func redactVars(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		switch {
+		case a == "-var" || a == "--var":
+			if i+1 < len(out) {
+				if k, _, ok := strings.Cut(out[i+1], "="); ok {
+					out[i+1] = k + "=..."
+				}
+			}
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			flag, kv, _ := strings.Cut(a, "=")
+			if k, _, ok := strings.Cut(kv, "="); ok {
+				out[i] = flag + "=" + k + "=..."
+			}
+		}
+	}
+	return out
 }

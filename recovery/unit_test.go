@@ -293,3 +293,15 @@ func TestIntactWhenNothingStuck(t *testing.T) {
 		t.Fatalf("%s pending=%v", o.Kind, Pending(dir))
 	}
 }
+
+func TestRedactVars(t *testing.T) {
+	in := []string{"apply", "-var", "db_password=hunter2", "-var=token=abc=def", "-var-file=x.tfvars", "-auto-approve"}
+	got := strings.Join(redactVars(in), " ")
+	want := "apply -var db_password=... -var=token=... -var-file=x.tfvars -auto-approve"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if in[2] != "db_password=hunter2" {
+		t.Fatal("the caller's arguments were changed")
+	}
+}
