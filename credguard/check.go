@@ -21,17 +21,7 @@ func (e *ShortError) ExitCode() int { return ExitShort }
 // Inspect is Preflight without side effects: nothing is refreshed, nobody
 // is asked to log in, nothing goes over the network.
 func Inspect(ctx context.Context, o Options) (Report, error) {
-	var r Report
-	r.Required, r.RequiredWhy = Required(o)
-	creds, notes, err := Discover(ctx, o)
-	if err != nil {
-		return r, err
-	}
-	r.Notes = notes
-	for _, c := range creds {
-		r.Entries = append(r.Entries, evaluate(ctx, o, c, r.Required, false))
-	}
-	return r, nil
+	return assess(ctx, o, false)
 }
 
 // Check prints the credential table of `tf guard check` (or JSON) to w and

@@ -119,6 +119,25 @@ func Required(o Options) (time.Duration, []string) {
 // a session ends too soon, and otherwise returns a *ShortError. It makes no
 // network call when everything lasts.
 func Preflight(ctx context.Context, o Options) (Report, error) {
+	r, err := assess(ctx, o, true)
+	if err != nil {
+		return r, err
+	}
+	var short []Entry
+	for _, e := range r.Entries {
+		if e.Verdict == VerdictShort {
+			short = append(short, e)
+		}
+	}
+	if len(short) > 0 {
+		return r, &ShortError{Required: r.Required, Short: short}
+	}
+	return r, nil
+}
+
+// assess discovers the run's credentials and judges each against the
+// required lifetime; act allows refreshing and logging in.
+func assess(ctx context.Context, o Options, act bool) (Report, error) {
 	var r Report
 	r.Required, r.RequiredWhy = Required(o)
 	creds, notes, err := Discover(ctx, o)
@@ -126,16 +145,8 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	r.Notes = notes
-	var short []Entry
 	for _, c := range creds {
-		e := evaluate(ctx, o, c, r.Required, true)
-		r.Entries = append(r.Entries, e)
-		if e.Verdict == VerdictShort {
-			short = append(short, e)
-		}
-	}
-	if len(short) > 0 {
-		return r, &ShortError{Required: r.Required, Short: short}
+		r.Entries = append(r.Entries, evaluate(ctx, o, c, r.Required, act))
 	}
 	return r, nil
 }

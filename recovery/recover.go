@@ -480,13 +480,9 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 		return nil
 	}
 	if s.j.Backend.IsS3() {
-		rd, err := s.r.locks(ctx, s.j.Backend, s.env)
-		var held Locks
-		if err == nil {
-			held, err = rd.ReadLocks(ctx)
-		}
-		if err != nil {
-			return &stepStop{step: StepUnlock, err: fmt.Errorf("cannot re-read the lock records: %w", err), retryable: true}
+		held, stop := s.rereadLocks(ctx, StepUnlock)
+		if stop != nil {
+			return stop
 		}
 		if !held.Held() {
 			s.note = "lock " + id + " is already gone"
@@ -520,13 +516,9 @@ func (s *seqState) verify(ctx context.Context) *stepStop {
 		}
 	}
 	if s.j.Backend.IsS3() {
-		rd, err := s.r.locks(ctx, s.j.Backend, s.env)
-		var held Locks
-		if err == nil {
-			held, err = rd.ReadLocks(ctx)
-		}
-		if err != nil {
-			return &stepStop{step: StepVerify, err: fmt.Errorf("cannot re-read the lock records: %w", err), retryable: true}
+		held, stop := s.rereadLocks(ctx, StepVerify)
+		if stop != nil {
+			return stop
 		}
 		for _, rec := range held.All() {
 			if rec.ID == s.j.LockID && s.j.LockID != "" {
@@ -676,4 +668,18 @@ func redactVars(args []string) []string {
 		}
 	}
 	return out
+}
+
+// rereadLocks reads the backend's lock records again (before unlocking and
+// when verifying); a failure is a retryable stop at step.
+func (s *seqState) rereadLocks(ctx context.Context, step string) (Locks, *stepStop) {
+	rd, err := s.r.locks(ctx, s.j.Backend, s.env)
+	var held Locks
+	if err == nil {
+		held, err = rd.ReadLocks(ctx)
+	}
+	if err != nil {
+		return Locks{}, &stepStop{step: step, err: fmt.Errorf("cannot re-read the lock records: %w", err), retryable: true}
+	}
+	return held, nil
 }
