@@ -26,6 +26,9 @@ var updateCaptures = flag.Bool("captures", false, "write the stderr of `capture 
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// Plain-terraform baselines need the real terraform, even where tf is
+	// already installed as terraform on this machine.
+	os.Setenv("PATH", rig.PathWithoutTF(os.Getenv("PATH")))
 	if _, err := rig.LookTools(); err != nil {
 		if rig.InCI(os.Getenv) {
 			fmt.Fprintf(os.Stderr, "e2e: CI=true and %v\n", err)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/tfguard/tf/e2e/rig"
 	"io"
 	"os"
 	"os/exec"
@@ -41,12 +42,14 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
+	// The baseline is the real terraform, even where tf is already installed as terraform.
+	os.Setenv("PATH", rig.PathWithoutTF(os.Getenv("PATH")))
 	tmp, err := os.MkdirTemp("", "tf-passthrough-")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
-	real, err := realTerraform(os.Getenv("PATH"))
+	real, err := exec.LookPath("terraform")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			return 0, fmt.Errorf("terraform is required in CI: %w", err)
@@ -200,20 +203,3 @@ var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 // normaliseIDs replaces terraform_data's random ids, the only thing that
 // differs between two applies of the same config.
 func normaliseIDs(s string) string { return uuidRE.ReplaceAllString(s, "<uuid>") }
-
-// realTerraform is the first `terraform` on path that is not a tf (a
-// developer may have tf installed as terraform already): a tf answers
-// `guard version` with "tf ...", terraform does not know the command.
-func realTerraform(path string) (string, error) {
-	for _, d := range filepath.SplitList(path) {
-		p := filepath.Join(d, "terraform")
-		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			continue
-		}
-		if out, err := exec.Command(p, "guard", "version").Output(); err == nil && strings.HasPrefix(string(out), "tf ") {
-			continue
-		}
-		return p, nil
-	}
-	return "", exec.ErrNotFound
-}

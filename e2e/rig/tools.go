@@ -95,3 +95,22 @@ func EnsureDynalite(e2eDir string, log io.Writer) error {
 	}
 	return nil
 }
+
+// PathWithoutTF drops from path the directories whose `terraform` is a tf (a
+// developer may already have tf installed as terraform): the rig's baseline
+// must be the real terraform. A tf answers `guard version` with "tf ...";
+// terraform does not know the command.
+func PathWithoutTF(path string) string {
+	var keep []string
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, "terraform")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			out, err := exec.Command(p, "guard", "version").Output()
+			if err == nil && strings.HasPrefix(string(out), "tf ") {
+				continue
+			}
+		}
+		keep = append(keep, d)
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
+}

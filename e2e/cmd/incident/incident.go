@@ -48,7 +48,7 @@ func newIncident(ctx context.Context, out io.Writer, getenv func(string) string)
 	if err != nil {
 		return nil, fmt.Errorf("create temp dir: %w", err)
 	}
-	inc := &incident{out: out, root: root, tmp: tmp, basePth: withoutTF(ctx, getenv("PATH"))}
+	inc := &incident{out: out, root: root, tmp: tmp, basePth: rig.PathWithoutTF(getenv("PATH"))}
 	fmt.Fprintln(out, "==> starting the rig: S3 (gofakes3), DynamoDB (dynalite), expiry-enforcing proxy, fake STS/SSO")
 	inc.rig, err = rig.Start(ctx, rig.Options{E2EDir: filepath.Join(root, "e2e")})
 	if err != nil {
@@ -328,23 +328,4 @@ func firstLines(s string, n int) string {
 		lines = append(lines[:n], "...")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// withoutTF drops from path the directories whose `terraform` is a tf (a
-// person who already aliased tf as terraform runs this too): the baseline
-// must be the real terraform. A tf answers `guard version`; terraform does
-// not know that command.
-func withoutTF(ctx context.Context, path string) string {
-	var keep []string
-	for _, d := range filepath.SplitList(path) {
-		p := filepath.Join(d, "terraform")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			out, err := exec.CommandContext(ctx, p, "guard", "version").Output()
-			if err == nil && strings.HasPrefix(string(out), "tf ") {
-				continue
-			}
-		}
-		keep = append(keep, d)
-	}
-	return strings.Join(keep, string(os.PathListSeparator))
 }
