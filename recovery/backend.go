@@ -2,15 +2,17 @@ package recovery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,17 +37,18 @@ const (
 	envGitHubActions  = "GITHUB_ACTIONS"
 	envStepSummary    = "GITHUB_STEP_SUMMARY"
 	envCI             = "CI"
-	// EnvTestKillAt is TEST-ONLY: when set to a step name, tf SIGKILLs
-	// itself right after journaling that step as begun, so tests can prove
-	// that the next tf converges. Never set it outside tests.
-	EnvTestKillAt = "TFGUARD_TEST_KILL_AT"
 )
 
-// Backend is the backend configuration terraform recorded in
-// .terraform/terraform.tfstate, plus the selected workspace.
+// Backend is the backend configuration terraform recorded in its data
+// directory, plus the data directory and the selected workspace: exactly the
+// state a run used. The journal keeps it; every later side call and lock
+// read uses it, never whatever the directory points at by then.
 type Backend struct {
 	Type      string `json:"type"`
 	Workspace string `json:"workspace"`
+	// DataDir is terraform's data directory (TF_DATA_DIR or .terraform),
+	// absolute.
+	DataDir string `json:"data_dir"`
 
 	// S3 backend only.
 	Bucket             string            `json:"bucket,omitempty"`
@@ -59,8 +62,9 @@ type Backend struct {
 	Endpoints          map[string]string `json:"endpoints,omitempty"`
 	ConfigFiles        []string          `json:"shared_config_files,omitempty"`
 	CredentialsFiles   []string          `json:"shared_credentials_files,omitempty"`
-	// hasKeys: access keys are written in the HCL (never copied here).
-	hasKeys bool
+	AssumeRole         *AssumeRole       `json:"assume_role,omitempty"`
+	// keys written in the backend block: used, never journaled or printed.
+	keys struct{ id, secret, token string }
 }
 
 // IsS3 says whether recovery can read this backend's lock records itself.
@@ -85,13 +89,19 @@ func (b Backend) LockPath() string { return b.Bucket + "/" + b.StateKey() }
 func (b Backend) LockModes() []string {
 	var m []string
 	if b.Table != "" {
-		m = append(m, "dynamodb")
+		m = append(m, lockDynamoDB)
 	}
 	if b.UseLockfile {
-		m = append(m, "lockfile")
+		m = append(m, lockFile)
 	}
 	return m
 }
+
+// Lock kinds.
+const (
+	lockDynamoDB = "dynamodb"
+	lockFile     = "lockfile"
+)
 
 // String describes the backend for people (no secrets).
 func (b Backend) String() string {
@@ -105,14 +115,25 @@ func (b Backend) String() string {
 	return fmt.Sprintf("s3://%s/%s (%s, workspace %q)", b.Bucket, b.StateKey(), locks, b.Workspace)
 }
 
+// SameState says whether b and o address the same state with the same
+// locks (what a resumed recovery checks before it touches anything).
+func (b Backend) SameState(o Backend) bool {
+	return b.Type == o.Type && b.Bucket == o.Bucket && b.StateKey() == o.StateKey() && b.Table == o.Table &&
+		b.UseLockfile == o.UseLockfile && b.Endpoints["s3"] == o.Endpoints["s3"] && b.Endpoints["dynamodb"] == o.Endpoints["dynamodb"] &&
+		b.Workspace == o.Workspace
+}
+
 // envLookup reads KEY from a KEY=VALUE list; the last one wins, as in exec.
 func envLookup(env []string, key string) string { return tfdir.Getenv(env, key) }
 
 // LoadBackend reads the backend configuration terraform recorded at init
-// and the selected workspace (TF_WORKSPACE, else .terraform/environment).
+// and the selected workspace (TF_WORKSPACE, else <data dir>/environment).
 // A directory without the record uses the local backend.
 func LoadBackend(dir string, env []string) (Backend, error) {
-	b := Backend{Type: "local", Workspace: tfdir.Workspace(dir, env)}
+	b := Backend{Type: "local", Workspace: tfdir.Workspace(dir, env), DataDir: tfdir.DataDir(dir, env)}
+	if abs, err := filepath.Abs(b.DataDir); err == nil {
+		b.DataDir = abs
+	}
 	rec, ok, err := tfdir.ReadBackend(dir, env)
 	if err != nil || !ok {
 		return b, err
@@ -126,7 +147,15 @@ func LoadBackend(dir string, env []string) (Backend, error) {
 	b.WorkspaceKeyPrefix = rec.String("workspace_key_prefix")
 	b.PathStyle = rec.Bool("use_path_style") || rec.Bool("force_path_style")
 	b.ConfigFiles, b.CredentialsFiles = rec.Strings("shared_config_files"), rec.Strings("shared_credentials_files")
-	b.hasKeys = rec.String("access_key") != ""
+	b.keys.id, b.keys.secret, b.keys.token = rec.String("access_key"), rec.String("secret_key"), rec.String("token")
+	if ar := rec.Map("assume_role"); ar != nil {
+		s := func(k string) string { v, _ := ar[k].(string); return v }
+		if s("role_arn") != "" {
+			b.AssumeRole = &AssumeRole{RoleARN: s("role_arn"), SessionName: s("session_name"), ExternalID: s("external_id"), Duration: s("duration")}
+		}
+	} else if arn := rec.String("role_arn"); arn != "" { // terraform < 1.6 spelling
+		b.AssumeRole = &AssumeRole{RoleARN: arn, SessionName: rec.String("session_name"), ExternalID: rec.String("external_id")}
+	}
 	b.Endpoints = map[string]string{}
 	for k, v := range rec.Map("endpoints") {
 		if s, ok := v.(string); ok && s != "" {
@@ -139,99 +168,107 @@ func LoadBackend(dir string, env []string) (Backend, error) {
 	if s := rec.String("dynamodb_endpoint"); s != "" && b.Endpoints["dynamodb"] == "" {
 		b.Endpoints["dynamodb"] = s
 	}
+	if s := rec.String("sts_endpoint"); s != "" && b.Endpoints["sts"] == "" {
+		b.Endpoints["sts"] = s
+	}
 	if b.Bucket == "" || b.Key == "" {
 		return b, fmt.Errorf("backend configuration in %s names no bucket or key (run `terraform init` again)", rec.Path)
 	}
 	return b, nil
 }
 
+// Lock is one lock record as read from the backend, with what identifies
+// this very record: a lock that was removed and taken again has another ID,
+// and a record rewritten in place has another Version.
+type Lock struct {
+	Info LockInfo `json:"info"`
+	// Version: the .tflock object's ETag, or a digest of the DynamoDB item's
+	// Info attribute.
+	Version string `json:"version"`
+}
+
+// Same says whether two reads saw the same record.
+func (l *Lock) Same(o *Lock) bool {
+	return l != nil && o != nil && l.Info.ID == o.Info.ID && l.Info.Created == o.Info.Created && l.Version == o.Version
+}
+
 // Locks are the lock records present for a workspace.
 type Locks struct {
-	DynamoDB *LockInfo `json:"dynamodb,omitempty"`
-	Lockfile *LockInfo `json:"lockfile,omitempty"`
+	DynamoDB *Lock `json:"dynamodb,omitempty"`
+	Lockfile *Lock `json:"lockfile,omitempty"`
 }
 
 // Held says whether any record exists.
 func (l Locks) Held() bool { return l.DynamoDB != nil || l.Lockfile != nil }
 
+// Kind returns the record of one lock kind.
+func (l Locks) Kind(kind string) *Lock {
+	if kind == lockDynamoDB {
+		return l.DynamoDB
+	}
+	return l.Lockfile
+}
+
 // All returns the records present.
 func (l Locks) All() []*LockInfo {
 	var out []*LockInfo
-	for _, x := range []*LockInfo{l.DynamoDB, l.Lockfile} {
+	for _, x := range []*Lock{l.DynamoDB, l.Lockfile} {
 		if x != nil {
-			out = append(out, x)
+			out = append(out, &x.Info)
 		}
 	}
 	return out
 }
 
-// lockReader reads a workspace's lock records (an interface so that the
-// ownership logic is tested without AWS).
-type lockReader interface {
-	ReadLocks(ctx context.Context) (Locks, error)
+// StateObject identifies the state object in the bucket at one moment.
+type StateObject struct {
+	Exists       bool      `json:"exists"`
+	ETag         string    `json:"etag,omitempty"`
+	VersionID    string    `json:"version_id,omitempty"`
+	LastModified time.Time `json:"last_modified,omitempty"`
+	Size         int64     `json:"size,omitempty"`
 }
 
-// awsLocks reads lock records from S3 and DynamoDB with the SDK, using the
-// backend's profile and endpoints and credentials from the run's
-// environment.
-type awsLocks struct {
+// Same says whether two reads saw the same object.
+func (o StateObject) Same(p StateObject) bool {
+	if !o.Exists || !p.Exists {
+		return o.Exists == p.Exists
+	}
+	return o.ETag == p.ETag && o.VersionID == p.VersionID && o.Size == p.Size && o.LastModified.Equal(p.LastModified)
+}
+
+func (o StateObject) String() string {
+	if !o.Exists {
+		return "no state object"
+	}
+	return fmt.Sprintf("ETag %s, %d bytes, written %s", o.ETag, o.Size, o.LastModified.UTC().Format(time.RFC3339))
+}
+
+// backendReader reads a workspace's lock records and its state object's
+// identity (an interface so that the ownership logic is tested without
+// AWS).
+type backendReader interface {
+	ReadLocks(ctx context.Context) (Locks, error)
+	StateObject(ctx context.Context) (StateObject, error)
+}
+
+// awsBackend reads with the SDK, with the credentials terraform's backend
+// used (see backendAWSConfig).
+type awsBackend struct {
 	b   Backend
 	s3  *s3.Client
 	ddb *dynamodb.Client
 }
 
-// newAWSLocks builds the clients. Credentials come from the default chain as
-// a new process would see them (profile from the backend, else the run's
-// AWS_PROFILE; keys in the run's environment when no profile is named).
-func newAWSLocks(ctx context.Context, b Backend, env []string) (*awsLocks, error) {
-	var opts []func(*config.LoadOptions) error
-	region := b.Region
-	if region == "" {
-		region = envLookup(env, envRegion)
-	}
-	if region == "" {
-		region = envLookup(env, envDefaultRegion)
-	}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	profile := b.Profile
-	if profile == "" && envLookup(env, envAccessKeyID) == "" {
-		profile = envLookup(env, envProfile)
-	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
-	}
-	if len(b.ConfigFiles) > 0 {
-		opts = append(opts, config.WithSharedConfigFiles(b.ConfigFiles))
-	} else if f := envLookup(env, envConfigFile); f != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
-	}
-	if len(b.CredentialsFiles) > 0 {
-		opts = append(opts, config.WithSharedCredentialsFiles(b.CredentialsFiles))
-	} else if f := envLookup(env, envCredsFile); f != "" {
-		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
-	}
-	if b.Profile == "" {
-		if id := envLookup(env, envAccessKeyID); id != "" {
-			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-				id, envLookup(env, envSecretKey), envLookup(env, envSessionToken))))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+func newAWSBackend(ctx context.Context, b Backend, env []string) (*awsBackend, error) {
+	cfg, err := backendAWSConfig(ctx, b, env)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration for the lock records: %w", err)
+		return nil, err
 	}
 	endpoint := func(svc, envKey string) string {
-		if e := b.Endpoints[svc]; e != "" {
-			return e
-		}
-		if e := envLookup(env, envKey); e != "" {
-			return e
-		}
-		return envLookup(env, envEndpoint)
+		return firstNonEmpty(b.Endpoints[svc], envLookup(env, envKey), envLookup(env, envEndpoint))
 	}
-	l := &awsLocks{b: b}
+	l := &awsBackend{b: b}
 	l.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = b.PathStyle
 		// A lock record is a few hundred bytes of JSON parsed strictly
@@ -252,7 +289,9 @@ func newAWSLocks(ctx context.Context, b Backend, env []string) (*awsLocks, error
 }
 
 // ReadLocks reads the DynamoDB item and/or the .tflock object.
-func (l *awsLocks) ReadLocks(ctx context.Context) (Locks, error) {
+func (l *awsBackend) ReadLocks(ctx context.Context) (Locks, error) {
+	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
+	defer cancel()
 	var out Locks
 	if l.b.Table != "" {
 		res, err := l.ddb.GetItem(ctx, &dynamodb.GetItemInput{
@@ -268,7 +307,8 @@ func (l *awsLocks) ReadLocks(ctx context.Context) (Locks, error) {
 			if err := json.Unmarshal([]byte(v.Value), &info); err != nil {
 				return out, fmt.Errorf("parse DynamoDB lock record: %w", err)
 			}
-			out.DynamoDB = &info
+			sum := sha256.Sum256([]byte(v.Value))
+			out.DynamoDB = &Lock{Info: info, Version: "sha256:" + hex.EncodeToString(sum[:8])}
 		}
 	}
 	if l.b.UseLockfile {
@@ -289,8 +329,25 @@ func (l *awsLocks) ReadLocks(ctx context.Context) (Locks, error) {
 			if err := json.Unmarshal(body, &info); err != nil {
 				return out, fmt.Errorf("parse lockfile s3://%s/%s: %w", l.b.Bucket, key, err)
 			}
-			out.Lockfile = &info
+			out.Lockfile = &Lock{Info: info, Version: "etag:" + strings.Trim(aws.ToString(res.ETag), `"`)}
 		}
 	}
 	return out, nil
+}
+
+// StateObject reads the state object's identity (HEAD, no body).
+func (l *awsBackend) StateObject(ctx context.Context) (StateObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
+	defer cancel()
+	res, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(l.b.Bucket), Key: aws.String(l.b.StateKey())})
+	var nf *s3types.NotFound
+	var nsk *s3types.NoSuchKey
+	if errors.As(err, &nf) || errors.As(err, &nsk) {
+		return StateObject{}, nil
+	}
+	if err != nil {
+		return StateObject{}, fmt.Errorf("read state object s3://%s/%s: %w", l.b.Bucket, l.b.StateKey(), err)
+	}
+	return StateObject{Exists: true, ETag: strings.Trim(aws.ToString(res.ETag), `"`), VersionID: aws.ToString(res.VersionId),
+		LastModified: aws.ToTime(res.LastModified), Size: aws.ToInt64(res.ContentLength)}, nil
 }

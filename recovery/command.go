@@ -3,6 +3,7 @@ package recovery
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,28 +15,56 @@ type CommandOptions struct {
 	// Yes skips the confirmation (CI); without it, tf asks when a person is
 	// at a terminal and refuses otherwise.
 	Yes bool
-	// LockID names a lock the person declares abandoned. A held lock is only
-	// ever removed when this equals the lock record's (or, for backends whose
-	// record tf cannot read, terraform's) ID.
+	// LockID names a lock the person declares to be the failed run's own
+	// (evidence "given"): tf checks it is the lock on this state, and that
+	// the run's own evidence does not name another.
 	LockID string
 	// Show only shows what is there and what would be done.
 	Show bool
+	// Abandon closes a pending recovery without doing anything more; every
+	// backup is kept and its place printed.
+	Abandon bool
+	// Use is a person's choice when tf cannot prove a push is safe:
+	// "errored" pushes errored.tfstate (taking the lock; terraform's own
+	// lineage and serial checks apply, never -force), "remote" keeps the
+	// backend's state and moves errored.tfstate into a backup directory.
+	Use string
 }
 
-// RecoverCommand backs `tf guard recover`: it finishes an interrupted
-// recovery, or repairs a workspace broken earlier (by plain terraform): it
-// shows errored.tfstate and the lock (who, when, operation), says what it
-// will do, and does it after confirmation (or with Yes).
-// The wrapper maps the outcome like Recover's; Intact means nothing to do.
+// Choices for CommandOptions.Use.
+const (
+	UseErrored = "errored"
+	UseRemote  = "remote"
+)
+
+// RecoverCommand backs `tf guard recover`: it finishes, or gives up on, a
+// pending recovery, and repairs a workspace broken earlier (also by plain
+// terraform) as far as a person's word and tf's checks allow.
 func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	r.setDefaults()
 	if r.Flavor == "" {
 		r.Flavor = "terraform"
 	}
-	if Pending(r.Dir) && !o.Show {
-		return Resume(ctx, r)
+	if o.Use != "" && o.Use != UseErrored && o.Use != UseRemote {
+		out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("--use %q: say --use errored (push errored.tfstate) or --use remote (keep the backend's state)", o.Use)}
+		writeHuman(r.Out, r, &out)
+		return out
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
+	root := RecoveryRoot(r.Dir, r.Env)
+	if o.Abandon {
+		return abandon(ctx, r, root)
+	}
+	if Pending(r.Dir, r.Env) && !o.Show {
+		if o.LockID != "" {
+			if err := giveLockID(root, r.Dir, o.LockID); err != nil {
+				out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true}
+				report(r, &out)
+				return out
+			}
+		}
+		return Resume(ctx, r)
+	}
 	b, err := LoadBackend(r.Dir, r.Env)
 	if err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Next: []string{r.Flavor + " init"}}
@@ -43,13 +72,16 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		return out
 	}
 	p("backend: %s", b)
+	if Pending(r.Dir, r.Env) {
+		p("a recovery is pending in %s", root)
+	}
 
 	errPath := filepath.Join(r.Dir, erroredFile)
 	var errored *StateSummary
 	if raw, err := os.ReadFile(errPath); err == nil {
 		sum, perr := parseState(raw)
 		if perr != nil {
-			out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("%s is not a terraform state: %v", errPath, perr), Error: perr.Error()}
+			out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("%s is not a terraform state: %v; tf leaves it alone", errPath, perr), Error: perr.Error()}
 			report(r, &out)
 			return out
 		}
@@ -58,71 +90,114 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	} else {
 		p("errored.tfstate: none")
 	}
-
-	var held Locks
-	if b.IsS3() {
-		rd, err := r.locks(ctx, b, r.Env)
-		if err == nil {
-			held, err = rd.ReadLocks(ctx)
+	if !b.IsS3() {
+		out := Outcome{Kind: Intact, Backend: &b, Summary: fmt.Sprintf("tf cannot read the lock records of the %s backend; it changes nothing here", b.Type)}
+		if errored != nil {
+			out.Kind = NeedsPerson
+			out.Next = []string{pushCommand(r.Flavor, errPath, false)}
 		}
-		if err != nil {
-			out := Outcome{Kind: NeedsPerson, Summary: "cannot read the lock records: " + err.Error(), Error: err.Error(),
-				Next: []string{renewHint(r, b), "tf guard recover"}}
-			report(r, &out)
-			return out
+		if o.LockID != "" {
+			out.Next = append(out.Next, "# only if lock "+o.LockID+" is certainly abandoned:", unlockCommand(r.Flavor, o.LockID))
 		}
-		if !held.Held() {
-			p("lock: none held on %s", b.LockPath())
-		}
-		for _, rec := range held.All() {
-			p("lock: ID %s held by %s since %s for %s (terraform %s)", rec.ID, rec.Who, rec.Created, rec.Operation, rec.Version)
-		}
-	} else if o.LockID != "" {
-		p("lock: %s (given; this backend's lock record is not read)", o.LockID)
+		report(r, &out)
+		return out
 	}
-
-	lockHeld := held.Held() || (!b.IsS3() && o.LockID != "")
-	if errored == nil && !lockHeld {
+	rd, err := r.backend(ctx, b, r.Env)
+	var held Locks
+	if err == nil {
+		held, err = rd.ReadLocks(ctx)
+	}
+	if err != nil {
+		out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("cannot read the lock records with %s: %v", credentialSource(b, r.Env), err), Error: err.Error(),
+			Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+		report(r, &out)
+		return out
+	}
+	if !held.Held() {
+		p("lock: none held on %s", b.LockPath())
+	}
+	for _, rec := range held.All() {
+		p("lock: ID %s held by %s since %s for %s (terraform %s)", rec.ID, rec.Who, rec.Created, rec.Operation, rec.Version)
+	}
+	if errored == nil && !held.Held() {
 		out := Outcome{Kind: Intact, Summary: "nothing to recover: no errored.tfstate and no lock held", Backend: &b}
 		report(r, &out)
 		return out
 	}
-	if lockHeld {
-		for _, rec := range held.All() {
-			if o.LockID == "" || rec.ID != o.LockID {
-				out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored,
-					Summary: fmt.Sprintf("the state is locked by %s since %s (%s); tf removes a lock only when you name it and it matches", rec.Who, rec.Created, rec.Operation),
-					Next:    []string{"# only if that run is certainly dead:", "tf guard recover --lock-id " + shellQuote(rec.ID)}}
-				if o.LockID != "" {
-					out.Summary = fmt.Sprintf("--lock-id %s does not match the lock held (ID %s by %s)", o.LockID, rec.ID, rec.Who)
-				}
-				report(r, &out)
-				return out
+	for _, rec := range held.All() {
+		if o.LockID == "" || rec.ID != o.LockID {
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored,
+				Summary: fmt.Sprintf("the state is locked by %s since %s (%s, ID %s); tf removes a lock only when you name it and it matches", rec.Who, rec.Created, rec.Operation, rec.ID),
+				Next:    []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(rec.ID)}}
+			if o.LockID != "" {
+				out.Summary = fmt.Sprintf("--lock-id %s does not match the lock held (ID %s by %s); nothing changed", o.LockID, rec.ID, rec.Who)
 			}
+			report(r, &out)
+			return out
+		}
+	}
+	fenced := held.Held() // every record present is the one the person named
+	var remote *StateSummary
+	var diff StateDiff
+	if errored != nil {
+		out, _, err := r.runner.Run(ctx, buildPull(r.Terraform, r.Dir, r.Env))
+		if err == nil {
+			if rem, perr := parseState(out); perr == nil {
+				remote = &rem
+				diff = diffStates(rem, *errored)
+				p("backend's state: %s", rem)
+				for _, l := range diff.Lines() {
+					p("  %s", l)
+				}
+			}
+		}
+		if remote == nil {
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Summary: "cannot read the backend's state (state pull failed)", Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+			report(r, &out)
+			return out
+		}
+	}
+	use := o.Use
+	if errored != nil && !fenced && use == "" {
+		// Nothing proves the backend has not moved on: a person chooses.
+		if o.Show || !r.Interactive || r.In == nil {
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Remote: remote, Diff: &diff, Saved: []string{errPath},
+				Summary: "no lock fences the state, so tf cannot prove the backend holds nothing newer than errored.tfstate: choose which to keep",
+				Next: []string{"tf guard recover --use errored   # push errored.tfstate (takes the lock; terraform refuses an older serial or another lineage)",
+					"tf guard recover --use remote    # keep the backend's state; errored.tfstate is moved into a backup directory"}}
+			report(r, &out)
+			return out
+		}
+		fmt.Fprint(r.Out, "tf: keep which? 'errored' pushes errored.tfstate, 'remote' keeps the backend's state, anything else changes nothing: ")
+		line, _ := bufio.NewReader(r.In).ReadString('\n')
+		use = strings.TrimSpace(line)
+		if use != UseErrored && use != UseRemote {
+			out := Outcome{Kind: NeedsPerson, Summary: "no choice made; nothing was changed", Backend: &b, Errored: errored, Saved: []string{errPath}}
+			report(r, &out)
+			return out
 		}
 	}
 
 	var plan []string
-	if errored != nil {
-		if lockHeld {
-			plan = append(plan, fmt.Sprintf("copy errored.tfstate to a backup, push it with -lock=false while lock %s fences the state (never -force)", o.LockID))
-		} else {
-			plan = append(plan, "copy errored.tfstate to a backup and push it, taking the lock (never -force)")
-		}
+	switch {
+	case errored != nil && use == UseRemote:
+		plan = append(plan, "keep the backend's state; move errored.tfstate into a backup directory")
+	case errored != nil && fenced:
+		plan = append(plan, fmt.Sprintf("copy errored.tfstate to a backup, push it with -lock=false while lock %s fences the state (never -force)", o.LockID))
+	case errored != nil:
+		plan = append(plan, "copy errored.tfstate to a backup and push it, taking the lock (never -force)")
 	}
-	if lockHeld {
-		plan = append(plan, "release lock "+o.LockID)
+	if fenced {
+		plan = append(plan, "verify the backend's state, then release lock "+o.LockID)
 	}
-	plan = append(plan, "verify the backend's state and lock, then move errored.tfstate into the backup directory")
 	p("will:")
 	for _, s := range plan {
 		fmt.Fprintf(r.Out, "    %s\n", s)
 	}
 	if o.Show {
-		out := Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: []string{"tf guard recover"}}
-		return out
+		return Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: []string{"tf guard recover"}}
 	}
-	if !o.Yes {
+	if !o.Yes && use == "" {
 		if !r.Interactive || r.In == nil {
 			out := Outcome{Kind: NeedsPerson, Summary: "not confirmed: no terminal to ask; re-run with --yes", Backend: &b, Errored: errored,
 				Next: []string{"tf guard recover --yes" + lockFlag(o.LockID)}}
@@ -138,24 +213,121 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		}
 	}
 
-	j, err := newJournal(r.Dir, r.Now())
+	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
 		report(r, &out)
 		return out
 	}
-	j.Tool, j.Args, j.Backend = r.Flavor, []string{"guard", "recover"}, b
-	j.Class = Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: lockHeld, LockID: o.LockID}
+	defer lk.unlock()
+	j, err := newJournal(root, r.Dir, r.Now())
+	if err != nil {
+		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
+		report(r, &out)
+		return out
+	}
+	j.Tool, j.Args, j.Backend, j.GivenLockID, j.Who = r.Flavor, []string{"guard", "recover"}, b, o.LockID, whoAmI()
+	j.Class = Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
 	if errored == nil {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: "no errored.tfstate"})
 	}
-	if err := j.save(); err != nil {
+	if err := j.open(); err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
 		report(r, &out)
 		return out
 	}
 	r.Args = []string{"plan"} // what to run next
-	return sequence(ctx, r, j)
+	st := newSeqState(r, j)
+	if use == UseRemote {
+		return st.keepRemote(ctx)
+	}
+	if !fenced && errored != nil {
+		j.Route = RouteChosen
+	}
+	return st.sequence(ctx)
+}
+
+// RouteChosen: a person chose to push errored.tfstate over the backend's
+// state with `tf guard recover --use errored`.
+const RouteChosen = "chosen"
+
+// keepRemote secures errored.tfstate in the recovery directory and removes
+// it from the working directory: the person chose the backend's state.
+func (s *seqState) keepRemote(ctx context.Context) Outcome {
+	if st := s.secure(ctx); st != nil {
+		return s.stop(st)
+	}
+	_ = s.j.record(StepSecure, "done", s.note, s.r.Now())
+	s.note = ""
+	s.j.Pushed = nil
+	if st := s.close(ctx); st != nil {
+		return s.stop(st)
+	}
+	if err := s.j.finish(Abandoned); err != nil {
+		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})
+	}
+	o := s.outcome(Abandoned)
+	o.Summary = "kept the backend's state as you chose; errored.tfstate is kept in " + filepath.Join(s.j.dir(), backupName)
+	o.Saved = []string{filepath.Join(s.j.dir(), backupName)}
+	report(s.r, &o)
+	return o
+}
+
+// giveLockID records a person's --lock-id in the pending journal.
+func giveLockID(root, dir, id string) error {
+	lk, err := lockRoot(context.Background(), root, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer lk.unlock()
+	j, err := loadPending(root, dir)
+	if err != nil {
+		return err
+	}
+	j.GivenLockID = id
+	return j.save()
+}
+
+// abandon closes the pending recovery, keeping every file.
+func abandon(ctx context.Context, r Run, root string) Outcome {
+	lk, err := lockRoot(ctx, root, r.Out)
+	if err != nil {
+		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
+		report(r, &out)
+		return out
+	}
+	defer lk.unlock()
+	if !Pending(r.Dir, r.Env) {
+		out := Outcome{Kind: Intact, Summary: "no recovery is pending here; nothing to abandon"}
+		writeHuman(r.Out, r, &out)
+		return out
+	}
+	j, err := loadPending(root, r.Dir)
+	if err != nil {
+		if rmErr := os.Remove(filepath.Join(root, pendingName)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			out := Outcome{Kind: NeedsPerson, Summary: rmErr.Error(), Error: rmErr.Error()}
+			report(r, &out)
+			return out
+		}
+		out := Outcome{Kind: Abandoned, Summary: "abandoned an unreadable recovery journal; everything under " + root + " is kept"}
+		report(r, &out)
+		return out
+	}
+	_ = j.record("abandon", "done", "abandoned by a person with tf guard recover --abandon", r.Now())
+	if err := j.finish(Abandoned); err != nil {
+		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
+		report(r, &out)
+		return out
+	}
+	st := newSeqState(r, j)
+	o := st.outcome(Abandoned)
+	o.Saved = st.savedAt()
+	o.Summary = "abandoned the pending recovery; nothing was changed in the backend and every file is kept in " + j.dir()
+	if id := st.knownOwnID(); id != "" {
+		o.Next = append(o.Next, "# this run's lock was "+id+"; if it is still held and you are sure: "+unlockCommand(r.Flavor, id))
+	}
+	report(r, &o)
+	return o
 }
 
 func lockFlag(id string) string {

@@ -1,40 +1,57 @@
 package recovery
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/tfguard/tf/tfdir"
 )
 
-// Layout of the recovery directory, under <dir>/.terraform/tf-recovery/.
+// Layout of the recovery directory, under terraform's data directory
+// (<TF_DATA_DIR or .terraform>/tf-recovery/): one recovery directory per
+// data directory, so that a directory used with several TF_DATA_DIRs keeps
+// their recoveries apart.
 const (
 	recoveryDirName = "tf-recovery"
 	pendingName     = "PENDING" // holds the name of the unfinished recovery
+	lockName        = ".lock"   // flock'd by the one tf working on this recovery directory
 	journalName     = "journal.json"
-	backupName      = "errored.tfstate"       // the copy taken first
-	movedName       = "errored.tfstate.moved" // the working dir's file, moved after verification
+	backupName      = "errored.tfstate" // the copy taken first, kept 0600
 	reportName      = "report.json"
+	// Closed recoveries are pruned by age and count, newest kept: never a
+	// pending one, never one whose state was not verified in the backend.
+	pruneAge  = 30 * 24 * time.Hour
+	pruneKeep = 5
+	// lockWait bounds how long a tf waits for another one working on the
+	// same recovery directory.
+	lockWait = 2 * time.Minute
 )
 
-// Step names, in order. They are also the values EnvTestKillAt accepts.
+// Step names, in order. They are also the values the test hook
+// TFGUARD_TEST_KILL_AT accepts (builds with the tfguard_testhooks tag).
 const (
 	StepSecure      = "secure"
 	StepCredentials = "credentials"
-	StepLock        = "lock"
+	StepProve       = "prove"
 	StepPush        = "push"
-	StepUnlock      = "unlock"
 	StepVerify      = "verify"
-	StepArchive     = "archive"
+	StepUnlock      = "unlock"
+	StepClose       = "close"
 )
 
 // StepNames lists the recovery steps in order.
 func StepNames() []string {
-	return []string{StepSecure, StepCredentials, StepLock, StepPush, StepUnlock, StepVerify, StepArchive}
+	return []string{StepSecure, StepCredentials, StepProve, StepPush, StepVerify, StepUnlock, StepClose}
 }
 
 // StepRecord is one journal entry.
@@ -60,9 +77,22 @@ type journal struct {
 	Backend   Backend        `json:"backend"`
 	Who       string         `json:"who"`
 	Operation string         `json:"operation"`
-	// LockID is the lock proven ours (empty until the lock step, or when no
-	// lock was held).
-	LockID string `json:"lock_id,omitempty"`
+	// Observed is what tf saw around the run (nil: nothing, e.g. a journal
+	// started by `tf guard recover`).
+	Observed *Observation `json:"observed,omitempty"`
+	// VarNames are the names of -var values the run was given (values are
+	// never kept).
+	VarNames []string `json:"var_names,omitempty"`
+	// LockID is the lock proven ours (empty until the prove step, or when
+	// no lock of ours exists); Evidence says how it was proven.
+	LockID   string `json:"lock_id,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+	// Route is how the push is justified: "fence" (our lock held from the
+	// failure until the push) or "unchanged" (the remote is the state the
+	// run started from).
+	Route string `json:"route,omitempty"`
+	// GivenLockID: a person named this lock with --lock-id (evidence c).
+	GivenLockID string `json:"given_lock_id,omitempty"`
 	// Errored is the secured state (nil when the run left no errored.tfstate).
 	Errored *StateSummary `json:"errored,omitempty"`
 	Pushed  *StateSummary `json:"pushed,omitempty"`
@@ -72,32 +102,74 @@ type journal struct {
 	path string // journal.json
 }
 
-func recoveryRoot(dir string) string { return filepath.Join(dir, ".terraform", recoveryDirName) }
+// RecoveryRoot is where recoveries of dir's state are kept: under
+// terraform's data directory for the run's environment.
+func RecoveryRoot(dir string, env []string) string {
+	return filepath.Join(tfdir.DataDir(dir, env), recoveryDirName)
+}
 
-// Pending says whether dir holds an unfinished recovery journal (one stat).
-func Pending(dir string) bool {
-	_, err := os.Stat(filepath.Join(recoveryRoot(dir), pendingName))
+// Pending says whether dir (with env's TF_DATA_DIR) holds an unfinished
+// recovery journal (one stat).
+func Pending(dir string, env []string) bool {
+	_, err := os.Stat(filepath.Join(RecoveryRoot(dir, env), pendingName))
 	return err == nil
 }
 
-// newJournal creates the recovery directory and the PENDING marker.
-func newJournal(dir string, now time.Time) (*journal, error) {
-	root := recoveryRoot(dir)
+// rootLock is the exclusive lock of one recovery directory: one tf at a
+// time reads or writes its journals and makes side calls for it.
+type rootLock struct{ fl *flock.Flock }
+
+// lockRoot takes root's lock, waiting up to lockWait for another tf (saying
+// so once on out).
+func lockRoot(ctx context.Context, root string, out io.Writer) (*rootLock, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create recovery directory: %w", err)
+	}
+	fl := flock.New(filepath.Join(root, lockName))
+	ok, err := fl.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", root, err)
+	}
+	if !ok {
+		fmt.Fprintf(out, "tf: another tf is working on the recovery in %s; waiting for it (up to %s)\n", root, lockWait)
+		wctx, cancel := context.WithTimeout(ctx, lockWait)
+		defer cancel()
+		ok, err = fl.TryLockContext(wctx, 200*time.Millisecond)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("another tf is still working on the recovery in %s after %s; run the command again when it has finished", root, lockWait)
+		}
+	}
+	return &rootLock{fl: fl}, nil
+}
+
+func (l *rootLock) unlock() {
+	if l != nil {
+		_ = l.fl.Unlock()
+	}
+}
+
+// newJournal creates a recovery directory under root; open makes it the
+// pending one. The caller holds root's lock.
+func newJournal(root, workDir string, now time.Time) (*journal, error) {
 	name := now.UTC().Format("20060102T150405.000000000Z")
 	rdir := filepath.Join(root, name)
 	if err := os.MkdirAll(rdir, 0o700); err != nil {
 		return nil, fmt.Errorf("create recovery directory: %w", err)
 	}
-	j := &journal{Version: 1, Name: name, WorkDir: dir, path: filepath.Join(rdir, journalName)}
-	if err := writeFileSync(filepath.Join(root, pendingName), []byte(name+"\n")); err != nil {
-		return nil, err
-	}
-	return j, nil
+	return &journal{Version: 2, Name: name, WorkDir: workDir, path: filepath.Join(rdir, journalName)}, nil
 }
 
-// loadPending reads the unfinished journal named by PENDING.
-func loadPending(dir string) (*journal, error) {
-	root := recoveryRoot(dir)
+// open writes the journal, then the PENDING marker naming it: a pending
+// journal always has its run's facts.
+func (j *journal) open() error {
+	if err := j.save(); err != nil {
+		return err
+	}
+	return writeFileSync(filepath.Join(filepath.Dir(j.dir()), pendingName), []byte(j.Name+"\n"))
+}
+
+// loadPending reads the unfinished journal named by PENDING in root.
+func loadPending(root, dir string) (*journal, error) {
 	raw, err := os.ReadFile(filepath.Join(root, pendingName))
 	if err != nil {
 		return nil, fmt.Errorf("read pending recovery marker: %w", err)
@@ -163,28 +235,89 @@ func (j *journal) finish(outcome Kind) error {
 	return syncDir(root)
 }
 
-// writeFileSync writes path atomically and durably.
+// writeFileSync writes path atomically and durably (0600), through a
+// temporary file of its own in the same directory.
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := f.Write(data); err != nil {
+	tmp := f.Name()
+	fail := func(err error) error {
 		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		_ = err // Windows: no modes; the directory is the user's
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(fmt.Errorf("write %s: %w", path, err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
+		return fail(fmt.Errorf("sync %s: %w", path, err))
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("close %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// prune removes recovery directories under root whose state was verified
+// in the backend (outcome "recovered") once they are older than pruneAge or
+// beyond the pruneKeep newest recovered ones. Any other (pending, stopped
+// for a person, abandoned) is never removed by tf: its backup may be the
+// only copy of a state.
+func prune(root string, now time.Time) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	pending := ""
+	if raw, err := os.ReadFile(filepath.Join(root, pendingName)); err == nil {
+		pending = strings.TrimSpace(string(raw))
+	}
+	type closed struct {
+		name    string
+		outcome Kind
+		at      time.Time
+	}
+	var dirs []closed
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == pending {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(root, e.Name(), journalName))
+		if err != nil {
+			continue
+		}
+		var j journal
+		if json.Unmarshal(raw, &j) != nil || j.Outcome == "" {
+			continue
+		}
+		at := time.Time{}
+		if len(j.Steps) > 0 {
+			at = j.Steps[len(j.Steps)-1].At
+		}
+		dirs = append(dirs, closed{e.Name(), j.Outcome, at})
+	}
+	sort.Slice(dirs, func(a, b int) bool { return dirs[a].name > dirs[b].name })
+	kept := 0
+	for _, d := range dirs {
+		if d.outcome != Recovered {
+			continue
+		}
+		if kept >= pruneKeep || now.Sub(d.at) > pruneAge {
+			_ = os.RemoveAll(filepath.Join(root, d.name))
+			continue
+		}
+		kept++
+	}
 }
 
 // copyFileSync copies src to dst durably.

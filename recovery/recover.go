@@ -15,20 +15,28 @@ import (
 // Kind is what recovery concluded.
 type Kind string
 
-// Outcomes. The wrapper maps them to exit codes: NotCredentials, Intact and
-// Recovered keep terraform's own code; NeedsPerson is ExitRecoveryIncomplete.
+// Outcomes. The wrapper maps them to exit codes: NotCredentials, Intact,
+// Recovered, Abandoned and Elsewhere keep terraform's own code; NeedsPerson
+// is ExitRecoveryIncomplete.
 const (
 	// NotCredentials: the run did not die of expired credentials; nothing
 	// was touched.
 	NotCredentials Kind = "not-credentials"
 	// Intact: credentials expired but terraform left no errored.tfstate and
-	// no stuck lock; nothing to repair.
+	// no lock of its own; nothing to repair.
 	Intact Kind = "intact"
-	// Recovered: the state is in the backend, our lock is gone, verified.
+	// Recovered: the state is in the backend (verified) and no lock of
+	// this run's is left.
 	Recovered Kind = "recovered"
-	// NeedsPerson: the state is secured in the recovery directory and the
-	// exact commands that finish the job were printed.
+	// NeedsPerson: tf stopped; the state is secured and the report says
+	// what it saw and what to run. Outcome.Pending says whether the journal
+	// stays open (a later tf retries) or was closed.
 	NeedsPerson Kind = "needs-person"
+	// Abandoned: a person gave up on a pending recovery (backups kept).
+	Abandoned Kind = "abandoned"
+	// Elsewhere: a recovery is pending for another state than the one the
+	// directory points at now; nothing was done, nothing is blocked.
+	Elsewhere Kind = "elsewhere"
 )
 
 // Run is one guarded terraform run that exited, as the wrapper saw it.
@@ -42,28 +50,29 @@ type Run struct {
 	// Args are terraform's arguments (without the binary).
 	Args     []string
 	ExitCode int
-	// Stderr is a bounded tail of terraform's stderr (a few hundred KiB is
-	// plenty: the diagnostics come last).
+	// Stderr is a bounded tail of terraform's stderr.
 	Stderr         []byte
 	Started, Ended time.Time
+	// Observed is what the Watch saw around the run (nil: nothing).
+	Observed *Observation
 	// Interactive: a person is at a terminal. CI: running in CI.
 	Interactive, CI bool
 	// ReportPath, when set, receives the JSON report.
 	ReportPath string
-	// Out is tf's stderr (people and CI annotations); In is unused by
-	// Recover (RecoverCommand reads the confirmation from it).
+	// Out is tf's stderr (people and CI annotations); In is where
+	// RecoverCommand reads a person's answers.
 	Out io.Writer
 	In  io.Reader
 	// Renew, when set, renews credentials (credguard) and returns the
-	// environment to use from now on (the same one when nothing changed).
-	// nil: whatever the SDK's default chain gives a new process.
+	// environment to use from now on. nil: whatever the run's environment
+	// gives a new process.
 	Renew func(ctx context.Context, env []string) ([]string, error)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	// run side calls and read lock records; nil = the real ones.
-	runner runner
-	locks  func(ctx context.Context, b Backend, env []string) (lockReader, error)
+	// side calls and backend reads; nil = the real ones.
+	runner  runner
+	backend func(ctx context.Context, b Backend, env []string) (backendReader, error)
 }
 
 // Outcome is the result, also written as the JSON report.
@@ -72,12 +81,20 @@ type Outcome struct {
 	Summary string         `json:"summary"`
 	Class   Classification `json:"classification"`
 	Backend *Backend       `json:"backend,omitempty"`
+	// Pending: the journal stays open; the next guarded command or
+	// `tf guard recover` continues it (after the condition in Summary).
+	Pending bool `json:"pending,omitempty"`
 	// RecoveryDir holds journal.json, the errored.tfstate backup and report.
-	RecoveryDir string        `json:"recovery_dir,omitempty"`
-	LockID      string        `json:"lock_id,omitempty"`
-	Holder      *LockInfo     `json:"foreign_lock,omitempty"`
-	Errored     *StateSummary `json:"errored_state,omitempty"`
-	Remote      *StateSummary `json:"remote_state,omitempty"`
+	RecoveryDir string `json:"recovery_dir,omitempty"`
+	// LockID is the lock proven to be this run's; Evidence how.
+	LockID   string        `json:"lock_id,omitempty"`
+	Evidence string        `json:"evidence,omitempty"`
+	Holder   *LockInfo     `json:"foreign_lock,omitempty"`
+	Errored  *StateSummary `json:"errored_state,omitempty"`
+	Remote   *StateSummary `json:"remote_state,omitempty"`
+	Diff     *StateDiff    `json:"diff,omitempty"`
+	// Saved lists where the state terraform could not save is kept.
+	Saved []string `json:"saved_at,omitempty"`
 	// Did lists what tf did, in order; Next the exact commands to run next.
 	Did   []string     `json:"did,omitempty"`
 	Next  []string     `json:"next,omitempty"`
@@ -86,6 +103,10 @@ type Outcome struct {
 }
 
 const erroredFile = "errored.tfstate"
+
+// sideCallTimeout bounds one terraform side call (state pull/push,
+// force-unlock).
+const sideCallTimeout = 5 * time.Minute
 
 func (r *Run) setDefaults() {
 	if r.Now == nil {
@@ -98,19 +119,20 @@ func (r *Run) setDefaults() {
 		r.Terraform = "terraform"
 	}
 	if r.runner == nil {
-		r.runner = execRunner{timeout: 5 * time.Minute}
+		r.runner = execRunner{timeout: sideCallTimeout}
 	}
-	if r.locks == nil {
-		r.locks = func(ctx context.Context, b Backend, env []string) (lockReader, error) {
-			return newAWSLocks(ctx, b, env)
+	if r.backend == nil {
+		r.backend = func(ctx context.Context, b Backend, env []string) (backendReader, error) {
+			return newAWSBackend(ctx, b, env)
 		}
 	}
 }
 
 // Recover is called after a guarded command exited non-zero. It decides
 // whether the run died of expired credentials and, if so, repairs the
-// workspace before returning. An unfinished earlier recovery in the same
-// directory is finished first.
+// workspace where it can prove that is safe, and otherwise secures the
+// state and stops. ctx ending (Ctrl-C) stops it between steps, never in the
+// middle of a side call.
 func Recover(ctx context.Context, r Run) Outcome {
 	r.setDefaults()
 	c := Classify(r.Stderr)
@@ -120,57 +142,109 @@ func Recover(ctx context.Context, r Run) Outcome {
 	if !c.Expired {
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "the failure is not about expired credentials; left as terraform left it"}
 	}
-	// The command line goes into the journal, the report and CI summaries:
-	// -var values (passwords, tokens) must not.
-	r.Args = redactVars(r.Args)
-	if Pending(r.Dir) {
-		if o := Resume(ctx, r); o.Kind == NeedsPerson {
+	root := RecoveryRoot(r.Dir, r.Env)
+	errPath := filepath.Join(r.Dir, erroredFile)
+	fresh := freshErrored(errPath, r.Started, r.Observed)
+	if !fresh && !c.ReleaseFailed && !c.PersistFailed {
+		o := Outcome{Kind: Intact, Class: c, Summary: "the credentials expired, but terraform saved the state and released its lock: nothing to repair"}
+		o.Next = []string{renewHint(r.Env, Backend{}), rerunCommand(r.Flavor, r.Args)}
+		report(r, &o)
+		return o
+	}
+	lk, err := lockRoot(ctx, root, r.Out)
+	if err != nil {
+		o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error(), Error: err.Error(), Pending: true}
+		if fresh {
+			o.Saved = []string{errPath}
+		}
+		o.Next = []string{"tf guard recover"}
+		report(r, &o)
+		return o
+	}
+	defer lk.unlock()
+	if Pending(r.Dir, r.Env) {
+		// Only the manual steps (state push, force-unlock) run while a
+		// recovery is pending; one of them died of expiry too. The earlier
+		// recovery comes first.
+		if o := resumeLocked(ctx, r, root); o.Kind == NeedsPerson && o.Pending {
 			return o
 		}
 	}
-	errPath := filepath.Join(r.Dir, erroredFile)
-	fresh := false
-	if fi, err := os.Stat(errPath); err == nil {
-		fresh = c.PersistFailed || (!r.Started.IsZero() && !fi.ModTime().Before(r.Started.Add(-time.Second)))
-	}
-	if !fresh && !c.ReleaseFailed {
-		o := Outcome{Kind: Intact, Class: c, Summary: "credentials expired, but terraform saved the state and released its lock: nothing to repair"}
-		o.Next = []string{renewHint(r, Backend{}), r.Flavor + " " + strings.Join(r.Args, " ")}
-		report(r, &o)
-		return o
-	}
 	b, berr := LoadBackend(r.Dir, r.Env)
-	j, err := newJournal(r.Dir, r.Now())
+	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {
 		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not create the recovery directory: " + err.Error(), Error: err.Error()}
-		o.Next = manualCommands(r, c.LockID, errPath, true)
+		if fresh {
+			o.Saved = []string{errPath}
+		}
+		o.Next = []string{"# fix the directory's permissions, then: tf guard recover"}
 		report(r, &o)
 		return o
 	}
-	j.Tool, j.Args, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.Args, r.ExitCode, r.Started, r.Ended, c, b
-	j.Who, j.Operation = whoAmI(), operationFor(r.Args)
+	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
+	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
+	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
 	if !fresh {
-		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: "terraform wrote no errored.tfstate"})
+		note := "terraform wrote no errored.tfstate during this run"
+		if _, err := os.Stat(errPath); err == nil {
+			note = "the errored.tfstate in the directory is older than this run: not this run's, left alone"
+		}
+		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
-	if err := j.save(); err != nil {
+	if err := j.open(); err != nil {
 		o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error(), Error: err.Error()}
 		report(r, &o)
 		return o
 	}
-	if berr != nil {
-		return stop(r, j, StepSecure, berr, true, false, nil)
+	st := newSeqState(r, j)
+	if c.PersistFailed && !fresh {
+		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
+			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find. " +
+			"The lock is kept so nobody builds on the old state")})
 	}
-	return sequence(ctx, r, j)
+	if berr != nil {
+		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
+	}
+	return st.sequence(ctx)
 }
 
-// Resume finishes or explains the unfinished recovery journal in r.Dir. The
-// wrapper calls it before running anything else when Pending(r.Dir).
+// freshErrored says whether errored.tfstate at path was written during the
+// run that started at started: it exists, differs from the one seen before
+// the run (if any) and was modified after the start.
+func freshErrored(path string, started time.Time, obs *Observation) bool {
+	now := stampFile(path)
+	if now == nil || started.IsZero() {
+		return false
+	}
+	if obs != nil && obs.Errored != nil && obs.Errored.SHA256 == now.SHA256 && obs.Errored.ModTime.Equal(now.ModTime) {
+		return false
+	}
+	return !now.ModTime.Before(started.Add(-time.Second))
+}
+
+// Resume finishes or explains the unfinished recovery for r.Dir's state.
+// The wrapper calls it before running a guarded command when Pending.
 func Resume(ctx context.Context, r Run) Outcome {
 	r.setDefaults()
-	j, err := loadPending(r.Dir)
+	root := RecoveryRoot(r.Dir, r.Env)
+	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
-			Next: []string{"ls -l " + shellQuote(recoveryRoot(r.Dir))}}
+		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: []string{"tf guard recover"}}
+		report(r, &o)
+		return o
+	}
+	defer lk.unlock()
+	if !Pending(r.Dir, r.Env) {
+		return Outcome{Kind: Intact, Summary: "another tf finished the pending recovery"}
+	}
+	return resumeLocked(ctx, r, root)
+}
+
+func resumeLocked(ctx context.Context, r Run, root string) Outcome {
+	j, err := loadPending(root, r.Dir)
+	if err != nil {
+		o := Outcome{Kind: NeedsPerson, Pending: true, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
+			Next: []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}}
 		report(r, &o)
 		return o
 	}
@@ -180,113 +254,68 @@ func Resume(ctx context.Context, r Run) Outcome {
 	if r.Flavor == "" {
 		r.Flavor = j.Tool
 	}
-	if len(j.Args) > 0 {
-		// The report speaks of the run that failed, not of the command
-		// that happened to start tf now.
-		r.Args = j.Args
-	}
-	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", r.Dir, j.Name)
+	st := newSeqState(r, j)
 	if j.Backend.Type == "" {
-		b, err := LoadBackend(r.Dir, r.Env)
-		if err != nil {
-			return stop(r, j, StepSecure, err, true, false, nil)
-		}
-		j.Backend = b
+		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("the interrupted recovery recorded nothing about its run; closed it. If errored.tfstate is in the directory, `tf guard recover` shows what to do with it")})
 	}
-	return sequence(ctx, r, j)
-}
-
-// stopError carries why a step stopped and whether a later tf may retry.
-type stepStop struct {
-	step      string
-	err       error
-	retryable bool
-	holder    *LockInfo
-	// drift: the backend holds a different or newer state than ours.
-	drift bool
-}
-
-// sequence runs every step; each re-checks the world, so running it again
-// after a kill converges.
-func sequence(ctx context.Context, r Run, j *journal) Outcome {
-	st := &seqState{r: r, j: j, env: r.Env}
-	if ws := j.Backend.Workspace; ws != "" {
-		// Side calls act on the workspace that failed, whatever is selected
-		// now (a resumed journal may meet another `workspace select`).
-		st.env = append(append([]string(nil), r.Env...), "TF_WORKSPACE="+ws)
+	cur, err := LoadBackend(r.Dir, r.Env)
+	if err != nil {
+		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", err)})
 	}
-	for _, step := range []struct {
-		name string
-		fn   func(context.Context) *stepStop
-	}{
-		{StepSecure, st.secure},
-		{StepCredentials, st.credentials},
-		{StepLock, st.lock},
-		{StepPush, st.push},
-		{StepUnlock, st.unlock},
-		{StepVerify, st.verify},
-		{StepArchive, st.archive},
-	} {
-		if err := j.record(step.name, "begun", "", r.Now()); err != nil {
-			return stop(r, j, step.name, err, true, false, nil)
-		}
-		if envLookup(r.Env, EnvTestKillAt) == step.name {
-			killSelf()
-		}
-		if s := step.fn(ctx); s != nil {
-			return stop(r, j, s.step, s.err, s.retryable, s.drift, s.holder)
-		}
-		if err := j.record(step.name, "done", st.note, r.Now()); err != nil {
-			return stop(r, j, step.name, err, true, false, nil)
-		}
-		st.note = ""
-	}
-	if err := j.finish(Recovered); err != nil {
-		return stop(r, j, StepArchive, err, true, false, nil)
-	}
-	o := st.outcome(Recovered)
-	o.Summary = "recovered: the state terraform could not save is in the backend and the stale lock is released"
-	o.Next = []string{r.Flavor + " " + strings.Join(nonEmpty(r.Args, j.Args), " ")}
-	report(r, &o)
-	return o
-}
-
-// stop ends the sequence at step. A retryable stop keeps the journal
-// pending, so the next tf (or `tf guard recover`) tries again; otherwise the
-// journal is closed with the explanation.
-func stop(r Run, j *journal, step string, err error, retryable, drift bool, holder *LockInfo) Outcome {
-	_ = j.record(step, "stopped", err.Error(), r.Now())
-	if !retryable {
-		_ = j.finish(NeedsPerson)
-	}
-	st := &seqState{r: r, j: j}
-	o := st.outcome(NeedsPerson)
-	o.Summary = fmt.Sprintf("recovery stopped at %q: %v", step, err)
-	o.Error = err.Error()
-	o.Holder = holder
-	errPath := filepath.Join(r.Dir, erroredFile)
-	if _, serr := os.Stat(errPath); serr != nil && j.Errored != nil {
-		errPath = filepath.Join(j.dir(), backupName)
-	}
-	switch {
-	case holder != nil:
+	if !cur.SameAddress(j.Backend) {
+		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
+			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
 		o.Next = []string{
-			fmt.Sprintf("# the state is locked by %s since %s (%s, ID %s): wait for that run to finish", holder.Who, holder.Created, holder.Operation, holder.ID),
+			"# to finish it: point this directory at that state again (terraform init -reconfigure with its settings, or workspace select " + j.Backend.Workspace + "), then",
 			"tf guard recover",
+			"# or give up on it (every backup stays in " + j.dir() + "):",
+			"tf guard recover --abandon",
 		}
-	case drift:
-		o.Next = []string{
-			"# the backend moved on or is a different state: compare before deciding which to keep",
-			r.Flavor + " state pull > remote.tfstate",
-			"diff <(jq .resources remote.tfstate) <(jq .resources " + shellQuote(errPath) + ")",
-		}
-	case !retryable:
-		o.Next = append([]string{"# tf could not finish; by hand, once the cause above is fixed:"}, manualCommands(r, nonEmptyS(j.LockID, j.Class.LockID), errPath, j.Errored != nil)...)
-	default:
-		o.Next = append([]string{renewHint(r, j.Backend), "tf guard recover", "# or by hand:"}, manualCommands(r, nonEmptyS(j.LockID, j.Class.LockID), errPath, j.Errored != nil)...)
+		writeHuman(r.Out, r, &o)
+		return o
 	}
-	report(r, &o)
-	return o
+	if !cur.SameLocks(j.Backend) {
+		return st.stop(&stepStop{step: StepProve, retry: retryConfig, err: fmt.Errorf("the state's lock settings changed since the run failed (then: %s; now: %s): tf can prove this run's lock only under the settings it ran with; restore them (terraform init -reconfigure)",
+			strings.Join(j.Backend.LockModes(), "+"), strings.Join(cur.LockModes(), "+"))})
+	}
+	j.Backend.keys = cur.keys
+	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", root, j.Name)
+	return st.sequence(ctx)
+}
+
+// SameAddress says whether b and o address the same state object.
+func (b Backend) SameAddress(o Backend) bool {
+	return b.Type == o.Type && b.Bucket == o.Bucket && b.StateKey() == o.StateKey() && b.Workspace == o.Workspace &&
+		b.Endpoints["s3"] == o.Endpoints["s3"]
+}
+
+// SameLocks says whether b and o lock the state the same way.
+func (b Backend) SameLocks(o Backend) bool {
+	return b.Table == o.Table && b.UseLockfile == o.UseLockfile && b.Endpoints["dynamodb"] == o.Endpoints["dynamodb"]
+}
+
+// retry conditions: what must change before a later tf can go on.
+type retryOn string
+
+const (
+	retryNone        retryOn = ""
+	retryCredentials retryOn = "credentials"
+	retryHolder      retryOn = "lock-holder"
+	retryBackend     retryOn = "backend"
+	retryInterrupted retryOn = "interrupted"
+	retryConfig      retryOn = "configuration"
+	retryDisk        retryOn = "disk"
+)
+
+// stepStop carries why a step stopped: retryable (retry says on what) or
+// final (the journal is closed, every backup kept).
+type stepStop struct {
+	step   string
+	err    error
+	retry  retryOn
+	final  bool
+	holder *LockInfo
+	diff   *StateDiff
 }
 
 // seqState is the working memory of one pass over the steps.
@@ -295,14 +324,178 @@ type seqState struct {
 	j      *journal
 	env    []string
 	remote *StateSummary
-	held   Locks
 	note   string
-	did    []string
+}
+
+func newSeqState(r Run, j *journal) *seqState {
+	return &seqState{r: r, j: j, env: sideCallEnv(r.Env, j.Backend)}
+}
+
+// sideCallEnv is the run's environment pointed at the journal's data
+// directory and workspace, whatever the directory selects now.
+func sideCallEnv(env []string, b Backend) []string {
+	out := append([]string(nil), env...)
+	if b.DataDir != "" {
+		out = append(out, "TF_DATA_DIR="+b.DataDir)
+	}
+	if b.Workspace != "" {
+		out = append(out, "TF_WORKSPACE="+b.Workspace)
+	}
+	return out
+}
+
+// sequence runs every step not yet done. Each step re-checks the world, so
+// running it again after a kill converges. Order: secure, credentials,
+// prove, push, verify, unlock, close: the fence goes last.
+func (s *seqState) sequence(ctx context.Context) Outcome {
+	for _, step := range []struct {
+		name string
+		fn   func(context.Context) *stepStop
+		redo bool // re-run even when an earlier pass finished it
+	}{
+		{StepSecure, s.secure, false},
+		{StepCredentials, s.credentials, true},
+		{StepProve, s.prove, false},
+		{StepPush, s.push, false},
+		{StepVerify, s.verify, true},
+		{StepUnlock, s.unlock, true},
+		{StepClose, s.close, true},
+	} {
+		if !step.redo && s.j.done(step.name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return s.stop(&stepStop{step: step.name, retry: retryInterrupted, err: errors.New("interrupted: tf finished the step it was in and stopped before this one")})
+		}
+		if err := s.j.record(step.name, "begun", "", s.r.Now()); err != nil {
+			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
+		}
+		testKillAt(s.r.Env, step.name)
+		if st := step.fn(ctx); st != nil {
+			return s.stop(st)
+		}
+		if err := s.j.record(step.name, "done", s.note, s.r.Now()); err != nil {
+			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
+		}
+		s.note = ""
+	}
+	if err := s.j.finish(Recovered); err != nil {
+		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})
+	}
+	prune(filepath.Dir(s.j.dir()), s.r.Now())
+	o := s.outcome(Recovered)
+	if s.j.Errored != nil {
+		o.Summary = "recovered: the state terraform could not save is in the backend (verified) and this run's lock is released"
+	} else {
+		o.Summary = "recovered: terraform had saved the state; this run's stale lock is released"
+	}
+	if s.j.Errored == nil && s.j.LockID == "" {
+		o.Summary = "nothing left to repair: no state to put back and no lock of this run's"
+	}
+	o.Next = []string{rerunCommand(s.r.Flavor, nonEmpty(s.j.Args, s.r.Args), s.j.VarNames...)}
+	report(s.r, &o)
+	return o
+}
+
+// stop ends the sequence. A retryable stop keeps the journal pending; a
+// final one closes it. Either way the report says what tf saw, where the
+// state is kept and what to run.
+func (s *seqState) stop(st *stepStop) Outcome {
+	j := s.j
+	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
+	if st.final || st.retry == retryNone {
+		_ = j.finish(NeedsPerson)
+	}
+	o := s.outcome(NeedsPerson)
+	o.Pending = !st.final && st.retry != retryNone
+	o.Summary = fmt.Sprintf("recovery stopped at %q: %v", st.step, st.err)
+	o.Error = st.err.Error()
+	o.Holder = st.holder
+	o.Diff = st.diff
+	o.Saved = s.savedAt()
+	fl := s.r.Flavor
+	var next []string
+	switch {
+	case st.holder != nil:
+		next = append(next,
+			fmt.Sprintf("# the state is locked: %s since %s (%s, ID %s). tf never removes a lock it cannot prove is this run's.", st.holder.Who, st.holder.Created, st.holder.Operation, st.holder.ID),
+			"# wait for that run to finish, then:",
+			"tf guard recover")
+		if own := s.knownOwnID(); own != "" && own != st.holder.ID {
+			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
+		} else {
+			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
+				"tf guard recover --lock-id "+shellQuote(st.holder.ID))
+		}
+	case st.diff != nil:
+		next = append(next, "# the backend's state and errored.tfstate differ:")
+		for _, l := range st.diff.Lines() {
+			next = append(next, "#   "+l)
+		}
+		next = append(next,
+			"# decide which to keep; tf shows both sides and asks:",
+			"tf guard recover",
+			"# or compare by hand:",
+			fl+" state pull > remote.tfstate",
+			"diff <(jq -S .resources remote.tfstate) <(jq -S .resources "+shellQuote(firstOr(o.Saved, erroredFile))+")")
+	case st.retry == retryCredentials:
+		next = append(next, renewHint(s.env, j.Backend), "tf guard recover")
+	case st.retry == retryInterrupted, st.retry == retryBackend, st.retry == retryDisk:
+		next = append(next, "tf guard recover")
+	case st.retry == retryConfig:
+		next = append(next, "tf guard recover   # once the configuration is fixed")
+	default:
+		next = append(next, s.manualCommands()...)
+	}
+	if o.Pending {
+		next = append(next, "# to give up on this recovery instead (every backup is kept):", "tf guard recover --abandon")
+	}
+	o.Next = next
+	report(s.r, &o)
+	return o
+}
+
+// savedAt lists where the state terraform could not save is: the working
+// directory's errored.tfstate and tf's backup, whichever exist.
+func (s *seqState) savedAt() []string {
+	var out []string
+	if s.j.Errored == nil {
+		if _, err := os.Stat(filepath.Join(s.r.Dir, erroredFile)); err == nil && !s.j.done(StepSecure) {
+			out = append(out, filepath.Join(s.r.Dir, erroredFile))
+		}
+		return out
+	}
+	for _, p := range []string{filepath.Join(s.r.Dir, erroredFile), filepath.Join(s.j.dir(), backupName)} {
+		if st := stampFile(p); st != nil && st.SHA256 == s.j.Errored.SHA256 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// manualCommands are the commands that finish by hand, only those that
+// are true now: a push only while the state is not in the backend, an
+// unlock only of a lock proven this run's and not yet released.
+func (s *seqState) manualCommands() []string {
+	var cmds []string
+	fl := s.r.Flavor
+	if s.j.Errored != nil && s.j.Pushed == nil {
+		if p := s.savedAt(); len(p) > 0 {
+			cmds = append(cmds, pushCommand(fl, p[len(p)-1], s.j.LockID != ""))
+		}
+	}
+	if s.j.LockID != "" && !s.j.done(StepUnlock) {
+		cmds = append(cmds, unlockCommand(fl, s.j.LockID))
+	}
+	if len(cmds) > 0 {
+		cmds = append([]string{"# by hand, once the cause above is fixed:"}, cmds...)
+	}
+	return cmds
 }
 
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
-	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID,
+	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
 		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
@@ -314,28 +507,21 @@ func (s *seqState) outcome(k Kind) Outcome {
 
 // secure copies errored.tfstate, fsync'd, into the recovery directory.
 func (s *seqState) secure(ctx context.Context) *stepStop {
-	if s.j.done(StepSecure) && s.j.Errored == nil {
-		return nil // skipped: the run wrote no errored.tfstate
-	}
 	src := filepath.Join(s.r.Dir, erroredFile)
 	dst := filepath.Join(s.j.dir(), backupName)
-	if raw, err := os.ReadFile(dst); err == nil && s.j.Errored != nil {
-		sum, perr := parseState(raw)
-		if perr == nil && sum.SHA256 == s.j.Errored.SHA256 {
-			s.j.Errored = &sum
-			return nil
-		}
-	}
 	raw, err := os.ReadFile(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return &stepStop{step: StepSecure, final: true, err: fmt.Errorf("%s is gone before tf secured a copy of it (removed or moved by hand?): tf cannot tell whether its content reached the backend, so it does nothing more here", src)}
+	}
 	if err != nil {
-		return &stepStop{step: StepSecure, err: fmt.Errorf("read %s: %w", src, err), retryable: true}
+		return &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
 	}
 	sum, err := parseState(raw)
 	if err != nil {
-		return &stepStop{step: StepSecure, err: fmt.Errorf("%s: %w", src, err), retryable: false}
+		return &stepStop{step: StepSecure, final: true, err: fmt.Errorf("%s: %w; left where it is", src, err)}
 	}
-	if err := copyFileSync(src, dst); err != nil {
-		return &stepStop{step: StepSecure, err: err, retryable: true}
+	if err := writeFileSync(dst, raw); err != nil {
+		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
 	s.j.Errored = &sum
 	s.note = fmt.Sprintf("copied errored.tfstate (%s) to %s", sum, dst)
@@ -346,245 +532,139 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 // work by pulling the remote state with terraform itself.
 func (s *seqState) credentials(ctx context.Context) *stepStop {
 	if s.r.Renew != nil {
-		env, err := s.r.Renew(ctx, s.env)
+		env, err := s.r.Renew(ctx, s.r.Env)
 		if err != nil {
-			return &stepStop{step: StepCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err), retryable: true}
+			return &stepStop{step: StepCredentials, retry: retryCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err)}
 		}
 		if env != nil {
-			s.env = env
+			s.r.Env = env
+			s.env = sideCallEnv(env, s.j.Backend)
 		}
 	}
-	remote, err := s.pull(ctx)
-	if err != nil {
-		return &stepStop{step: StepCredentials, err: err, retryable: true}
+	remote, st := s.pull(ctx, StepCredentials)
+	if st != nil {
+		return st
 	}
 	s.remote = &remote
-	s.note = "credentials work: pulled the remote state (" + remote.String() + ")"
+	s.note = "credentials work: pulled the backend's state (" + remote.String() + ")"
 	return nil
 }
 
-func (s *seqState) pull(ctx context.Context) (StateSummary, error) {
+// pull runs `state pull`; its failure is a retryable stop at step.
+func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
 	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
 	if err != nil {
 		c := Classify(errb)
 		if c.Expired {
-			return StateSummary{}, fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)
+			return StateSummary{}, &stepStop{step: step, retry: retryCredentials,
+				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}
 		}
-		return StateSummary{}, fmt.Errorf("%s state pull failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))
+		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("%s state pull failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
 	}
 	sum, err := parseState(out)
 	if err != nil {
-		return StateSummary{}, fmt.Errorf("remote state: %w", err)
+		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("the backend's state: %w", err)}
 	}
 	return sum, nil
 }
 
-// lock proves the stale lock is this run's own, or that no lock is held.
-// A lock held by anyone else is never touched.
-func (s *seqState) lock(ctx context.Context) *stepStop {
-	j := s.j
-	ours := nonEmptyS(j.LockID, j.Class.LockID)
-	if !j.Backend.IsS3() {
-		// Generic backends: the ID from terraform's own output is the proof.
-		if ours == "" && j.Class.ReleaseFailed {
-			return &stepStop{step: StepLock, err: errors.New("terraform could not release its lock and did not print its ID; this backend's lock record cannot be read"), retryable: false}
-		}
-		j.LockID = ours
-		if ours != "" {
-			s.note = "lock " + ours + " is this run's own (named in terraform's output)"
-		}
-		return nil
-	}
-	rd, err := s.r.locks(ctx, j.Backend, s.env)
-	if err == nil {
-		s.held, err = rd.ReadLocks(ctx)
-	}
+// reader returns the backend reader, or a retryable stop.
+func (s *seqState) reader(ctx context.Context, step string) (backendReader, *stepStop) {
+	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
 	if err != nil {
-		return &stepStop{step: StepLock, err: fmt.Errorf("cannot read the lock records: %w", err), retryable: true}
+		return nil, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the backend with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
 	}
-	if !s.held.Held() {
-		j.LockID = ""
-		s.note = "no lock is held on " + j.Backend.LockPath()
-		return nil
-	}
-	for _, rec := range s.held.All() {
-		if !s.isOurs(rec, ours) {
-			return &stepStop{step: StepLock, err: fmt.Errorf("the state is locked by someone else: %s since %s (%s, ID %s); tf never removes a lock it cannot prove is its own",
-				rec.Who, rec.Created, rec.Operation, rec.ID), retryable: true, holder: rec}
-		}
-		ours = rec.ID
-	}
-	j.LockID = ours
-	s.note = fmt.Sprintf("lock %s is this run's own (%s, %s, %s)", ours, s.held.All()[0].Who, s.held.All()[0].Operation, s.held.All()[0].Created)
-	return nil
+	return rd, nil
 }
 
-// isOurs: the record's ID was in this run's output, or it was created
-// during this run, by this user@host, for this operation.
-func (s *seqState) isOurs(rec *LockInfo, idFromOutput string) bool {
-	if idFromOutput != "" {
-		return rec.ID == idFromOutput
+func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
+	rd, st := s.reader(ctx, step)
+	if st != nil {
+		return Locks{}, st
 	}
-	if rec.Who != s.j.Who || (s.j.Operation != "" && rec.Operation != s.j.Operation) {
-		return false
-	}
-	created, err := time.Parse(time.RFC3339Nano, rec.Created)
-	if err != nil || s.j.Started.IsZero() {
-		return false
-	}
-	return !created.Before(s.j.Started.Add(-2*time.Second)) && !created.After(s.j.Ended.Add(2*time.Second))
-}
-
-// push puts errored.tfstate back while our stale lock still fences the
-// state (-lock=false), refusing a different lineage or a remote that moved
-// on. Never -force.
-func (s *seqState) push(ctx context.Context) *stepStop {
-	e := s.j.Errored
-	if e == nil {
-		s.note = "nothing to push: terraform saved the state"
-		return nil
-	}
-	rem := s.remote
-	switch {
-	case rem == nil:
-		return &stepStop{step: StepPush, err: errors.New("remote state unknown"), retryable: true}
-	case !rem.Empty && rem.Lineage != e.Lineage:
-		return &stepStop{step: StepPush, err: fmt.Errorf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s); tf never pushes with -force", rem.Lineage, e.Lineage), drift: true}
-	case !rem.Empty && sameContent(*rem, *e) && rem.Serial >= e.Serial:
-		s.note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
-		s.j.Pushed = e
-		return nil
-	case !rem.Empty && rem.Serial >= e.Serial:
-		return &stepStop{step: StepPush, err: fmt.Errorf("someone else wrote the state since: remote %s, errored.tfstate %s; tf never pushes with -force", rem, e), drift: true}
-	}
-	lockFalse := s.j.LockID != ""
-	path := filepath.Join(s.j.dir(), backupName)
-	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
+	l, err := rd.ReadLocks(ctx)
 	if err != nil {
-		c := Classify(errb)
-		return &stepStop{step: StepPush, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6)), retryable: c.Expired || c.AcquireFailed}
+		return Locks{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the lock records with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
 	}
-	s.j.Pushed = e
-	if lockFalse {
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while lock %s still fenced the state", e, s.j.LockID)
-	} else {
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
-	}
-	return nil
+	return l, nil
 }
 
-// unlock releases our lock by its ID only, after re-reading the record.
-func (s *seqState) unlock(ctx context.Context) *stepStop {
-	id := s.j.LockID
-	if id == "" {
+func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
+	rd, st := s.reader(ctx, step)
+	if st != nil {
+		return StateObject{}, st
+	}
+	so, err := rd.StateObject(ctx)
+	if err != nil {
+		return StateObject{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the state object with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
+	}
+	return so, nil
+}
+
+// close removes errored.tfstate from the working directory once the
+// backend holds its content (verified) and tf's backup is byte-identical.
+func (s *seqState) close(ctx context.Context) *stepStop {
+	if s.j.Errored == nil {
 		return nil
 	}
-	if s.j.Backend.IsS3() {
-		held, stop := s.rereadLocks(ctx, StepUnlock)
-		if stop != nil {
-			return stop
-		}
-		if !held.Held() {
-			s.note = "lock " + id + " is already gone"
-			return nil
-		}
-		for _, rec := range held.All() {
-			if rec.ID != id {
-				return &stepStop{step: StepUnlock, err: fmt.Errorf("the lock changed hands: %s holds it since %s (ID %s)", rec.Who, rec.Created, rec.ID), retryable: true, holder: rec}
-			}
-		}
-	}
-	_, errb, err := s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, id))
-	if err != nil {
-		return &stepStop{step: StepUnlock, err: fmt.Errorf("%s force-unlock %s failed: %w: %s", s.r.Flavor, id, err, lastLines(errb, 6)), retryable: true}
-	}
-	s.note = "released lock " + id
-	return nil
-}
-
-// verify pulls the state again: serial, lineage and resources must equal
-// what was pushed (terraform may count one serial up), and no lock is left.
-func (s *seqState) verify(ctx context.Context) *stepStop {
-	rem, err := s.pull(ctx)
-	if err != nil {
-		return &stepStop{step: StepVerify, err: err, retryable: true}
-	}
-	s.remote = &rem
-	if e := s.j.Errored; e != nil {
-		if rem.Empty || !sameContent(rem, *e) || rem.Serial < e.Serial {
-			return &stepStop{step: StepVerify, err: fmt.Errorf("the backend does not hold what was pushed: remote %s, pushed %s", rem, e), drift: true}
-		}
-	}
-	if s.j.Backend.IsS3() {
-		held, stop := s.rereadLocks(ctx, StepVerify)
-		if stop != nil {
-			return stop
-		}
-		for _, rec := range held.All() {
-			if rec.ID == s.j.LockID && s.j.LockID != "" {
-				return &stepStop{step: StepVerify, err: fmt.Errorf("lock %s is still held after force-unlock", rec.ID), retryable: true}
-			}
-		}
-	}
-	s.note = "verified: the backend holds " + rem.String() + ", no lock of ours left"
-	return nil
-}
-
-// archive moves errored.tfstate out of the working directory, into the
-// recovery directory, once the backend is proven to hold it.
-func (s *seqState) archive(ctx context.Context) *stepStop {
 	src := filepath.Join(s.r.Dir, erroredFile)
-	raw, err := os.ReadFile(src)
-	if errors.Is(err, os.ErrNotExist) || s.j.Errored == nil {
+	now := stampFile(src)
+	if now == nil {
 		return nil
 	}
-	if err != nil {
-		return &stepStop{step: StepArchive, err: err, retryable: true}
-	}
-	sum, err := parseState(raw)
-	if err != nil || sum.SHA256 != s.j.Errored.SHA256 {
+	backup := stampFile(filepath.Join(s.j.dir(), backupName))
+	if now.SHA256 != s.j.Errored.SHA256 || backup == nil || backup.SHA256 != now.SHA256 {
 		s.note = "left " + src + ": it is not the file this recovery pushed"
 		return nil
 	}
-	dst := filepath.Join(s.j.dir(), movedName)
-	if err := os.Rename(src, dst); err != nil {
-		return &stepStop{step: StepArchive, err: fmt.Errorf("move errored.tfstate: %w", err), retryable: true}
+	if err := os.Remove(src); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &stepStop{step: StepClose, retry: retryDisk, err: fmt.Errorf("remove errored.tfstate: %w", err)}
 	}
 	if err := syncDir(s.r.Dir); err != nil {
-		return &stepStop{step: StepArchive, err: err, retryable: true}
+		return &stepStop{step: StepClose, retry: retryDisk, err: err}
 	}
-	s.note = "moved errored.tfstate to " + dst
+	s.note = "removed errored.tfstate from the working directory (the backend holds it; tf's copy stays in " + s.j.dir() + ")"
 	return nil
 }
 
-func manualCommands(r Run, lockID, errPath string, havePush bool) []string {
-	var cmds []string
-	if havePush {
-		cmds = append(cmds, pushCommand(r.Flavor, errPath, lockID != ""))
-	}
-	if lockID != "" {
-		cmds = append(cmds, unlockCommand(r.Flavor, lockID))
-	} else {
-		cmds = append(cmds, "# if a lock is still held, its ID is in the Lock Info of: "+r.Flavor+" plan -lock-timeout=0s")
-	}
-	return cmds
-}
-
 // renewHint is the command that renews the credentials in play.
-func renewHint(r Run, b Backend) string {
+func renewHint(env []string, b Backend) string {
 	profile := b.Profile
 	if profile == "" {
-		profile = envLookup(r.Env, envProfile)
+		profile = envLookup(env, envProfile)
 	}
 	if profile != "" {
 		return "aws sso login --profile " + shellQuote(profile) + "   # or however profile " + profile + " gets fresh credentials"
 	}
-	if envLookup(r.Env, envAccessKeyID) != "" {
+	if envLookup(env, envAccessKeyID) != "" {
 		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
 	}
-	return "aws sso login   # or however this machine gets fresh AWS credentials"
+	return "# get fresh AWS credentials the way this machine usually does (aws sso login, aws-vault, ...)"
 }
 
+// rerunCommand is the failed command to run again, as the person typed it
+// but without -var values (tf never keeps them): their names are listed.
+func rerunCommand(flavor string, args []string, vars ...string) string {
+	var keep []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-var" || a == "--var":
+			i++
+			continue
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			continue
+		}
+		keep = append(keep, shellQuote(a))
+	}
+	cmd := flavor + " " + strings.Join(keep, " ")
+	if len(vars) > 0 {
+		cmd += "   # add your -var values for " + strings.Join(vars, ", ")
+	}
+	return cmd
+}
+
+// whoAmI is terraform's lock "Who": user@host.
 func whoAmI() string {
 	name := ""
 	if u, err := user.Current(); err == nil {
@@ -613,14 +693,6 @@ func operationFor(args []string) string {
 	return ""
 }
 
-func killSelf() {
-	p, err := os.FindProcess(os.Getpid())
-	if err == nil {
-		_ = p.Kill()
-	}
-	select {}
-}
-
 func lastLines(b []byte, n int) string {
 	ls := strings.Split(strings.TrimSpace(Flatten(b)), "\n")
 	if len(ls) > n {
@@ -640,11 +712,31 @@ func nonEmpty(a, b []string) []string {
 	return b
 }
 
-func nonEmptyS(a, b string) string {
-	if a != "" {
-		return a
+func firstOr(l []string, def string) string {
+	if len(l) > 0 {
+		return l[len(l)-1]
 	}
-	return b
+	return def
+}
+
+// varNames lists the names given with -var (never the values).
+func varNames(args []string) []string {
+	var out []string
+	for i, a := range args {
+		var kv string
+		switch {
+		case (a == "-var" || a == "--var") && i+1 < len(args):
+			kv = args[i+1]
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			_, kv, _ = strings.Cut(a, "=")
+		default:
+			continue
+		}
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // redactVars replaces the values of -var arguments (`-var k=v`,
@@ -668,18 +760,4 @@ func redactVars(args []string) []string {
 		}
 	}
 	return out
-}
-
-// rereadLocks reads the backend's lock records again (before unlocking and
-// when verifying); a failure is a retryable stop at step.
-func (s *seqState) rereadLocks(ctx context.Context, step string) (Locks, *stepStop) {
-	rd, err := s.r.locks(ctx, s.j.Backend, s.env)
-	var held Locks
-	if err == nil {
-		held, err = rd.ReadLocks(ctx)
-	}
-	if err != nil {
-		return Locks{}, &stepStop{step: step, err: fmt.Errorf("cannot re-read the lock records: %w", err), retryable: true}
-	}
-	return held, nil
 }

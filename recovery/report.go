@@ -42,18 +42,29 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		p("%s", d)
 	}
 	switch o.Kind {
-	case Intact:
+	case Intact, Elsewhere, Abandoned:
 		p("%s", o.Summary)
 	case Recovered:
-		p("RECOVERED: the state is back in %s and no lock is left.", backendName(o))
+		p("RECOVERED: %s.", strings.TrimPrefix(o.Summary, "recovered: "))
+		p("backend: %s", backendName(o))
 		if o.RecoveryDir != "" {
 			p("the backup and journal are kept in %s", o.RecoveryDir)
 		}
-		p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
+		if o.Errored != nil {
+			p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
+		}
 	case NeedsPerson:
 		p("RECOVERY NEEDS YOU: %s", o.Summary)
-		if o.Errored != nil {
-			p("nothing is lost: the state terraform could not save (%s) is in %s", o.Errored, filepath.Join(o.RecoveryDir, backupName))
+		switch {
+		case len(o.Saved) > 0:
+			p("nothing is lost: the state terraform could not save is in %s", strings.Join(o.Saved, " and "))
+		case o.Errored != nil:
+			p("the state terraform could not save (%s) was secured in %s", o.Errored, o.RecoveryDir)
+		}
+		if o.Pending {
+			p("this recovery stays pending: the next guarded command here, or `tf guard recover`, continues it")
+		} else if o.RecoveryDir != "" {
+			p("tf has closed this recovery; its journal and backup stay in %s", o.RecoveryDir)
 		}
 	}
 	if len(o.Next) > 0 {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strings"
 )
 
 // StateSummary is what recovery compares between two states.
@@ -16,10 +18,16 @@ type StateSummary struct {
 	Lineage   string `json:"lineage"`
 	Resources int    `json:"resources"`
 	SHA256    string `json:"sha256,omitempty"`
-	// Empty: the backend holds no state at all.
+	// Empty: the backend holds no state at all (`state pull` prints nothing,
+	// or the empty-lineage, resource-less JSON of an absent object).
 	Empty bool `json:"empty,omitempty"`
+	// First: a state that never reached the backend (terraform writes
+	// errored.tfstate with an empty lineage and serial 0 when the first
+	// apply of a new state cannot save it).
+	First bool `json:"first,omitempty"`
 
-	content stateContent
+	content   stateContent
+	instances map[string]string // address -> attributes JSON
 }
 
 type stateContent struct {
@@ -27,25 +35,43 @@ type stateContent struct {
 	Outputs   any `json:"outputs"`
 }
 
+type stateJSON struct {
+	Version   int             `json:"version"`
+	Serial    uint64          `json:"serial"`
+	Lineage   string          `json:"lineage"`
+	Resources []stateResource `json:"resources"`
+	Outputs   any             `json:"outputs"`
+}
+
+type stateResource struct {
+	Module    string `json:"module"`
+	Mode      string `json:"mode"`
+	Type      string `json:"type"`
+	Name      string `json:"name"`
+	Instances []struct {
+		IndexKey   any             `json:"index_key"`
+		Attributes json.RawMessage `json:"attributes"`
+	} `json:"instances"`
+}
+
 // parseState reads a state file's JSON. Empty input is an empty backend.
 func parseState(b []byte) (StateSummary, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return StateSummary{Empty: true}, nil
 	}
-	var s struct {
-		Serial    uint64 `json:"serial"`
-		Lineage   string `json:"lineage"`
-		Resources []any  `json:"resources"`
-		Outputs   any    `json:"outputs"`
-	}
+	var s stateJSON
 	if err := json.Unmarshal(b, &s); err != nil {
 		return StateSummary{}, fmt.Errorf("parse state: %w", err)
 	}
-	if s.Lineage == "" {
-		return StateSummary{}, errors.New("parse state: no lineage: not a terraform state file")
+	var raw struct {
+		Resources []any `json:"resources"`
+	}
+	_ = json.Unmarshal(b, &raw)
+	if s.Version == 0 && s.Lineage == "" && len(s.Resources) == 0 {
+		return StateSummary{}, errors.New("parse state: not a terraform state file (no version, lineage or resources)")
 	}
 	sum := sha256.Sum256(b)
-	res := s.Resources
+	res := raw.Resources
 	if res == nil {
 		res = []any{}
 	}
@@ -53,21 +79,126 @@ func parseState(b []byte) (StateSummary, error) {
 	if m, ok := out.(map[string]any); out == nil || (ok && len(m) == 0) {
 		out = map[string]any{}
 	}
-	return StateSummary{
+	st := StateSummary{
 		Serial: s.Serial, Lineage: s.Lineage, Resources: len(s.Resources), SHA256: hex.EncodeToString(sum[:]),
-		content: stateContent{Resources: res, Outputs: out},
-	}, nil
+		content: stateContent{Resources: res, Outputs: out}, instances: map[string]string{},
+	}
+	if s.Lineage == "" {
+		// terraform's empty state: an absent remote, or the first state of
+		// a new lineage that never reached the backend.
+		st.Empty = len(s.Resources) == 0
+		st.First = !st.Empty
+	}
+	for _, r := range s.Resources {
+		base := r.Type + "." + r.Name
+		if r.Mode == "data" {
+			base = "data." + base
+		}
+		if r.Module != "" {
+			base = r.Module + "." + base
+		}
+		for _, in := range r.Instances {
+			addr := base
+			switch k := in.IndexKey.(type) {
+			case string:
+				addr += fmt.Sprintf("[%q]", k)
+			case float64:
+				addr += fmt.Sprintf("[%d]", int64(k))
+			}
+			st.instances[addr] = string(in.Attributes)
+		}
+	}
+	return st, nil
 }
 
 // sameContent says whether two states hold the same resources and outputs
-// (terraform re-serialises on push, so bytes and serial may differ).
+// (terraform re-serialises on push, so bytes and serial may differ). A
+// first state takes the lineage terraform gives it when pushed.
 func sameContent(a, b StateSummary) bool {
-	return a.Lineage == b.Lineage && reflect.DeepEqual(a.content, b.content)
+	if a.Lineage != b.Lineage && !a.First && !b.First {
+		return false
+	}
+	return reflect.DeepEqual(a.content, b.content)
 }
 
 func (s StateSummary) String() string {
-	if s.Empty {
+	switch {
+	case s.Empty:
 		return "no state"
+	case s.First:
+		return fmt.Sprintf("a first state (no lineage yet), %d resources", s.Resources)
 	}
 	return fmt.Sprintf("serial %d, lineage %s, %d resources", s.Serial, s.Lineage, s.Resources)
+}
+
+// StateDiff says, in words, how two states differ by resource instance.
+type StateDiff struct {
+	// OnlyRemote: recorded in the backend's state, not in errored.tfstate
+	// (pushing errored.tfstate would drop them from the state).
+	OnlyRemote []string `json:"only_in_remote,omitempty"`
+	// OnlyErrored: recorded only in errored.tfstate (the failed run made
+	// them; keeping the remote would forget them).
+	OnlyErrored []string `json:"only_in_errored,omitempty"`
+	// Changed: in both, with different attributes.
+	Changed []string `json:"changed,omitempty"`
+}
+
+// Empty says whether the two states hold the same instances.
+func (d StateDiff) Empty() bool {
+	return len(d.OnlyRemote) == 0 && len(d.OnlyErrored) == 0 && len(d.Changed) == 0
+}
+
+// diffStates compares the backend's state with errored.tfstate.
+func diffStates(remote, errored StateSummary) StateDiff {
+	var d StateDiff
+	for addr, attrs := range remote.instances {
+		e, ok := errored.instances[addr]
+		switch {
+		case !ok:
+			d.OnlyRemote = append(d.OnlyRemote, addr)
+		case !jsonEqual(e, attrs):
+			d.Changed = append(d.Changed, addr)
+		}
+	}
+	for addr := range errored.instances {
+		if _, ok := remote.instances[addr]; !ok {
+			d.OnlyErrored = append(d.OnlyErrored, addr)
+		}
+	}
+	sort.Strings(d.OnlyRemote)
+	sort.Strings(d.OnlyErrored)
+	sort.Strings(d.Changed)
+	return d
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return a == b
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// Lines describes the difference for people, one line per kind.
+func (d StateDiff) Lines() []string {
+	list := func(l []string) string {
+		if len(l) > 8 {
+			return strings.Join(l[:8], ", ") + fmt.Sprintf(" and %d more", len(l)-8)
+		}
+		return strings.Join(l, ", ")
+	}
+	var out []string
+	if len(d.OnlyRemote) > 0 {
+		out = append(out, fmt.Sprintf("only in the backend's state (someone else recorded them; pushing errored.tfstate would drop them): %s", list(d.OnlyRemote)))
+	}
+	if len(d.OnlyErrored) > 0 {
+		out = append(out, fmt.Sprintf("only in errored.tfstate (the failed run recorded them; keeping the backend's state forgets them): %s", list(d.OnlyErrored)))
+	}
+	if len(d.Changed) > 0 {
+		out = append(out, fmt.Sprintf("in both, with different attributes: %s", list(d.Changed)))
+	}
+	if len(out) == 0 {
+		out = append(out, "both hold the same resource instances")
+	}
+	return out
 }

@@ -71,9 +71,14 @@ type runner interface {
 	Run(ctx context.Context, c tfCall) (stdout, stderr []byte, err error)
 }
 
+// execRunner runs side calls as their own processes. A side call is never
+// killed half-way by an interrupt: it runs in a process group of its own
+// (not the terminal's foreground group, so Ctrl-C does not reach it) and
+// ignores ctx's cancellation; only its own timeout ends it.
 type execRunner struct{ timeout time.Duration }
 
 func (e execRunner) Run(ctx context.Context, c tfCall) ([]byte, []byte, error) {
+	ctx = context.WithoutCancel(ctx)
 	if e.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
@@ -81,6 +86,7 @@ func (e execRunner) Run(ctx context.Context, c tfCall) ([]byte, []byte, error) {
 	}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
+	cmd.SysProcAttr = ownProcessGroup()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

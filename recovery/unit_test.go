@@ -1,15 +1,11 @@
 package recovery
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestSideCallsAreBuiltSafely(t *testing.T) {
@@ -94,145 +90,6 @@ func TestLoadBackend(t *testing.T) {
 	}
 }
 
-// fakeLocks is a lockReader with a function field.
-type fakeLocks struct{ read func() (Locks, error) }
-
-func (f fakeLocks) ReadLocks(context.Context) (Locks, error) { return f.read() }
-
-var _ lockReader = fakeLocks{}
-
-// recordingRunner answers state pull with a fixed state and records calls.
-type recordingRunner struct {
-	pull  []byte
-	calls []string
-}
-
-func (r *recordingRunner) Run(_ context.Context, c tfCall) ([]byte, []byte, error) {
-	r.calls = append(r.calls, strings.Join(c.Args, " "))
-	if c.Args[0] == "state" && c.Args[1] == "pull" {
-		return r.pull, nil, nil
-	}
-	return nil, nil, nil
-}
-
-var _ runner = (*recordingRunner)(nil)
-
-// s3Fixture writes an S3 backend record and an errored.tfstate one serial
-// ahead of the "remote" the fake runner returns.
-func s3Fixture(t *testing.T) (dir string, remote []byte) {
-	dir = t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, ".terraform"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	rec := `{"backend":{"type":"s3","config":{"bucket":"b","key":"k","region":"us-east-1","use_lockfile":true}}}`
-	errored := `{"version":4,"serial":2,"lineage":"L","resources":[{"type":"terraform_data","name":"x"}],"outputs":{}}`
-	for path, body := range map[string]string{filepath.Join(dir, ".terraform", "terraform.tfstate"): rec, filepath.Join(dir, erroredFile): errored} {
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir, []byte(`{"version":4,"serial":1,"lineage":"L","resources":[],"outputs":{}}`)
-}
-
-// TestLockOwnership: in lockfile mode terraform prints no lock ID, so a
-// record is ours only when created during this run by this user@host for
-// this operation; anything else is never unlocked and nothing is pushed.
-func TestLockOwnership(t *testing.T) {
-	lockfileText := readTestdata(t, "rig_b_lockfile.nocolor.stderr")
-	started := time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
-	ended := started.Add(10 * time.Minute)
-	me := whoAmI()
-	for _, c := range []struct {
-		name    string
-		rec     LockInfo
-		ours    bool
-		stderr  []byte
-		wantRun []string
-	}{
-		{"ours", LockInfo{ID: "A", Who: me, Operation: "OperationTypeApply", Created: started.Add(time.Second).Format(time.RFC3339Nano)}, true, lockfileText,
-			[]string{"state pull", "state push -lock=false", "force-unlock -force A", "state pull"}},
-		{"other user", LockInfo{ID: "B", Who: "alice@elsewhere", Operation: "OperationTypeApply", Created: started.Add(time.Second).Format(time.RFC3339Nano)}, false, lockfileText, nil},
-		{"before this run", LockInfo{ID: "C", Who: me, Operation: "OperationTypeApply", Created: started.Add(-time.Hour).Format(time.RFC3339Nano)}, false, lockfileText, nil},
-		{"other operation", LockInfo{ID: "D", Who: me, Operation: "OperationTypePlan", Created: started.Add(time.Second).Format(time.RFC3339Nano)}, false, lockfileText, nil},
-		{"ID in output differs", LockInfo{ID: "E", Who: me, Operation: "OperationTypeApply", Created: started.Add(time.Second).Format(time.RFC3339Nano)}, false,
-			readTestdata(t, "rig_a_dynamodb.nocolor.stderr"), nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir, remote := s3Fixture(t)
-			run := &recordingRunner{pull: remote}
-			held := &Locks{Lockfile: &c.rec}
-			var out bytes.Buffer
-			r := Run{Dir: dir, Terraform: "terraform", Args: []string{"apply", "-auto-approve"}, ExitCode: 1, Stderr: c.stderr,
-				Started: started, Ended: ended, Out: &out, Now: func() time.Time { return ended }, runner: run,
-				locks: func(context.Context, Backend, []string) (lockReader, error) {
-					return fakeLocks{read: func() (Locks, error) { return *held, nil }}, nil
-				}}
-			// After force-unlock the record is gone.
-			r.runner = runnerFunc(func(ctx context.Context, tc tfCall) ([]byte, []byte, error) {
-				if tc.Args[0] == "force-unlock" {
-					held = &Locks{}
-				}
-				if tc.Args[0] == "state" && tc.Args[1] == "push" {
-					b, err := os.ReadFile(tc.Args[len(tc.Args)-1])
-					if err != nil {
-						return nil, nil, err
-					}
-					defer func() { run.pull = b }()
-				}
-				return run.Run(ctx, tc)
-			})
-			o := Recover(context.Background(), r)
-			if c.ours {
-				if o.Kind != Recovered {
-					t.Fatalf("outcome %s: %s\n%s", o.Kind, o.Summary, out.String())
-				}
-				var got []string
-				for _, call := range run.calls {
-					got = append(got, strings.TrimSuffix(call, " "+filepath.Join(o.RecoveryDir, backupName)))
-				}
-				if !reflect.DeepEqual(got, c.wantRun) {
-					t.Errorf("calls %v, want %v", got, c.wantRun)
-				}
-				return
-			}
-			if o.Kind != NeedsPerson || o.Holder == nil || o.Holder.ID != c.rec.ID {
-				t.Fatalf("outcome %s holder %+v: %s", o.Kind, o.Holder, o.Summary)
-			}
-			for _, call := range run.calls {
-				if call != "state pull" {
-					t.Errorf("touched state or lock under a foreign lock: %s", call)
-				}
-			}
-			if !strings.Contains(out.String(), c.rec.Who) {
-				t.Errorf("does not say who holds the lock:\n%s", out.String())
-			}
-		})
-	}
-}
-
-type runnerFunc func(ctx context.Context, c tfCall) ([]byte, []byte, error)
-
-func (f runnerFunc) Run(ctx context.Context, c tfCall) ([]byte, []byte, error) { return f(ctx, c) }
-
-// TestLockUnreadable: the record cannot be read (no permission, endpoint
-// down): stop with the state secured, retry later.
-func TestLockUnreadable(t *testing.T) {
-	dir, remote := s3Fixture(t)
-	var out bytes.Buffer
-	r := Run{Dir: dir, Args: []string{"apply"}, Stderr: readTestdata(t, "rig_b_lockfile.nocolor.stderr"), Out: &out,
-		runner: &recordingRunner{pull: remote},
-		locks: func(context.Context, Backend, []string) (lockReader, error) {
-			return fakeLocks{read: func() (Locks, error) { return Locks{}, errors.New("AccessDenied") }}, nil
-		}}
-	o := Recover(context.Background(), r)
-	if o.Kind != NeedsPerson || !Pending(dir) || !strings.Contains(o.Summary, "AccessDenied") {
-		t.Fatalf("%s %v %s", o.Kind, Pending(dir), o.Summary)
-	}
-	if _, err := os.Stat(filepath.Join(o.RecoveryDir, backupName)); err != nil {
-		t.Errorf("backup: %v", err)
-	}
-}
-
 func TestOperationFor(t *testing.T) {
 	for args, want := range map[string]string{
 		"apply -auto-approve": "OperationTypeApply", "-chdir=x destroy": "OperationTypeApply",
@@ -241,56 +98,6 @@ func TestOperationFor(t *testing.T) {
 		if got := operationFor(strings.Fields(args)); got != want {
 			t.Errorf("%s: %q, want %q", args, got, want)
 		}
-	}
-}
-
-// TestOnlyLockStuck: no errored.tfstate (the run wrote its state or never
-// changed it) but the release failed: nothing is pushed, our lock (ID from
-// the output) is released.
-func TestOnlyLockStuck(t *testing.T) {
-	dir, remote := s3Fixture(t)
-	if err := os.Remove(filepath.Join(dir, erroredFile)); err != nil {
-		t.Fatal(err)
-	}
-	text := readTestdata(t, "rig_a_dynamodb.nocolor.stderr")
-	id := Classify(text).LockID
-	// Only the release diagnostic: the state itself was saved.
-	text = text[bytes.Index(text, []byte("Error: Error releasing the state lock")):]
-	held := &Locks{DynamoDB: &LockInfo{ID: id, Who: "someone@else"}}
-	run := &recordingRunner{pull: remote}
-	var out bytes.Buffer
-	r := Run{Dir: dir, Args: []string{"plan"}, Stderr: text, Out: &out,
-		runner: runnerFunc(func(ctx context.Context, c tfCall) ([]byte, []byte, error) {
-			if c.Args[0] == "force-unlock" {
-				held = &Locks{}
-			}
-			return run.Run(ctx, c)
-		}),
-		locks: func(context.Context, Backend, []string) (lockReader, error) {
-			return fakeLocks{read: func() (Locks, error) { return *held, nil }}, nil
-		}}
-	o := Recover(context.Background(), r)
-	if o.Kind != Recovered {
-		t.Fatalf("%s: %s\n%s", o.Kind, o.Summary, out.String())
-	}
-	if want := []string{"state pull", "force-unlock -force " + id, "state pull"}; !reflect.DeepEqual(run.calls, want) {
-		t.Errorf("calls %v, want %v", run.calls, want)
-	}
-}
-
-// TestIntactWhenNothingStuck: expired, but terraform saved and unlocked.
-func TestIntactWhenNothingStuck(t *testing.T) {
-	dir, _ := s3Fixture(t)
-	if err := os.Remove(filepath.Join(dir, erroredFile)); err != nil {
-		t.Fatal(err)
-	}
-	o := Recover(context.Background(), Run{Dir: dir, Args: []string{"plan"}, Stderr: readTestdata(t, "facts_sts_expired.stderr"),
-		runner: runnerFunc(func(context.Context, tfCall) ([]byte, []byte, error) {
-			t.Error("terraform called")
-			return nil, nil, nil
-		})})
-	if o.Kind != Intact || Pending(dir) {
-		t.Fatalf("%s pending=%v", o.Kind, Pending(dir))
 	}
 }
 

@@ -366,8 +366,9 @@ func unknownKey() error {
 func applyEnv(c *Config, keys map[string]configKey, environ []string) error {
 	for _, kv := range environ {
 		name, val, _ := strings.Cut(kv, "=")
-		// Not configuration: the tf chain, and recovery's test-only kill hook.
-		if !strings.HasPrefix(name, EnvPrefix) || name == EnvChain || name == recovery.EnvTestKillAt {
+		// Not configuration: the tf chain, and recovery's test hooks (only in
+		// builds with the tfguard_testhooks tag).
+		if !strings.HasPrefix(name, EnvPrefix) || name == EnvChain || recovery.IsTestVariable(name) {
 			continue
 		}
 		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))

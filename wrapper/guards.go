@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -28,31 +30,39 @@ func ProductHooks() Hooks {
 	return Hooks{Startup: g, Guard: g, Commands: guardProductCommands()}
 }
 
-// guards holds what lives across one guarded run: the background refresher
-// and, when opted in, the GitHub OIDC credentials endpoint.
+// guards holds what lives across one guarded run: the background refresher,
+// the lock watch and, when opted in, the GitHub OIDC credentials endpoint.
 type guards struct {
 	stopRefresher func()
 	oidc          *credguard.CredentialServer
+	watch         *recovery.Watch
 }
 
-// Startup deals with a recovery that an earlier tf could not complete in
-// this directory, before anything else runs. Without a journal it is one
-// stat. A command that could write state or take the lock (a guarded one)
-// finishes the recovery first and is refused while it cannot be finished,
-// so nobody forks the state. Any other command, and the manual steps tf
-// itself prints (state push, force-unlock), only gets a one-line
+// Startup deals with a recovery that an earlier tf could not complete for
+// this directory's state, before anything else runs. Without a journal it
+// is one stat. A command that could write state or take the lock (a
+// guarded one) finishes the recovery first and is refused while it stays
+// pending, so nobody forks the state; every refusal prints how to go on,
+// including `tf guard recover --abandon`. Any other command, and the manual
+// steps tf itself prints (state push, force-unlock), only gets a one-line
 // explanation and runs: they must stay usable while a person repairs.
 func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
-	if !inv.Config.Recovery || !recovery.Pending(inv.WorkDir) {
+	if !inv.Config.Recovery || !recovery.Pending(inv.WorkDir, inv.Env) {
 		return 0, false
 	}
 	cmd := strings.Join(inv.Command.Words, " ")
 	if !inv.Command.Guarded || cmd == "state push" || cmd == "force-unlock" {
-		fmt.Fprintf(inv.Stderr, "tf: an interrupted recovery is pending in %s; a guarded command (plan, apply, ...) or `tf guard recover` finishes it\n", inv.WorkDir)
+		fmt.Fprintf(inv.Stderr, "tf: an interrupted recovery is pending in %s; a guarded command (plan, apply, ...) or `tf guard recover` finishes it, `tf guard recover --abandon` gives up on it\n",
+			recovery.RecoveryRoot(inv.WorkDir, inv.Env))
 		return 0, false
 	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	out := recovery.Resume(ctx, recoveryRun(inv, nil))
-	if out.Kind == recovery.NeedsPerson {
+	switch out.Kind {
+	case recovery.NeedsPerson:
+		// Pending: refused until the condition printed changes. Closed:
+		// refused this once, so the report is read; the next command runs.
 		return ExitRecoveryIncomplete, true
 	}
 	return 0, false
@@ -60,11 +70,20 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 
 // Before runs the credential guard: it refuses a run its credentials
 // cannot finish (or renews them first) and keeps SSO tokens fresh while
-// terraform runs.
+// terraform runs. Last, it starts the lock watch (recovery's evidence).
 func (g *guards) Before(ctx context.Context, inv *Invocation) error {
-	if !inv.Config.Preflight {
-		return nil
+	if inv.Config.Preflight {
+		if err := g.preflight(ctx, inv); err != nil {
+			return err
+		}
 	}
+	if inv.Config.Recovery {
+		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, inv.Args, nil)
+	}
+	return nil
+}
+
+func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 	o := credOptions(inv)
 	if plan := savedPlan(inv); plan != "" {
 		if types, err := planResourceTypes(ctx, inv, plan); err == nil {
@@ -95,13 +114,15 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) error {
 	return nil
 }
 
-// After stops the refresher, records how long a successful run took (the
-// next preflight requires that much), and runs recovery when the run failed.
-// terraform's exit code wins unless a person must act.
+// After stops the refresher and the watch, records how long a successful
+// run took (the next preflight requires that much), and runs recovery when
+// the run failed. terraform's exit code wins unless a person must act.
+// ctx ends at a signal: recovery then stops between steps.
 func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 	if g.stopRefresher != nil {
 		g.stopRefresher()
 	}
+	observed := g.watch.Stop()
 	defer func() {
 		if g.oidc != nil {
 			g.oidc.Close()
@@ -118,6 +139,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 		return res.ExitCode
 	}
 	run := recoveryRun(inv, res)
+	run.Observed = observed
 	run.Renew = func(ctx context.Context, env []string) ([]string, error) {
 		ro := o
 		ro.Env = env
@@ -316,17 +338,21 @@ func guardProductCommands() []*cli.Command {
 		},
 		{
 			Name:  "recover",
-			Usage: "repair a workspace left with errored.tfstate and/or a stale lock (also by plain terraform)",
+			Usage: "finish, or give up on, a pending recovery; repair a workspace left with errored.tfstate and/or a stale lock (also by plain terraform)",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "yes", Usage: "do it without asking (CI)"},
-				&cli.StringFlag{Name: "lock-id", Usage: "the ID of a lock you know is abandoned (needed when tf cannot prove it is its own)"},
+				&cli.StringFlag{Name: "lock-id", Usage: "the ID of the lock the failed run held, when tf has no proof of its own (tf checks it is the lock on this state)"},
 				&cli.BoolFlag{Name: "show", Usage: "only show what is there and what would be done"},
+				&cli.BoolFlag{Name: "abandon", Usage: "give up on the pending recovery: nothing more is done, every backup is kept"},
+				&cli.StringFlag{Name: "use", Usage: "when tf cannot prove a push is safe: 'errored' pushes errored.tfstate, 'remote' keeps the backend's state"},
 			},
 			Action: func(c *cli.Context) error {
 				inv, err := sessionInvocation(c)
 				if err != nil {
 					return err
 				}
+				ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+				defer stop()
 				run := recoveryRun(inv, nil)
 				o := credOptions(inv)
 				run.Renew = func(ctx context.Context, env []string) ([]string, error) {
@@ -334,8 +360,9 @@ func guardProductCommands() []*cli.Command {
 					ro.Env = env
 					return env, credguard.Renew(ctx, ro)
 				}
-				out := recovery.RecoverCommand(c.Context, run, recovery.CommandOptions{
+				out := recovery.RecoverCommand(ctx, run, recovery.CommandOptions{
 					Yes: c.Bool("yes"), LockID: c.String("lock-id"), Show: c.Bool("show"),
+					Abandon: c.Bool("abandon"), Use: c.String("use"),
 				})
 				if out.Kind == recovery.NeedsPerson {
 					return exitWith(ExitRecoveryIncomplete)

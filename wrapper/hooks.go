@@ -43,7 +43,8 @@ type Starter interface {
 // the run before terraform starts (exit code: the error's ExitCode(), else
 // ExitPreflight). After returns tf's exit code; it must return
 // res.ExitCode unless it has its own documented reason (terraform's code
-// wins), and runs with tf still catching SIGINT/SIGTERM/SIGHUP/SIGQUIT.
+// wins), and runs with tf still catching SIGINT/SIGTERM/SIGHUP/SIGQUIT:
+// such a signal cancels After's ctx instead of killing tf.
 type Guard interface {
 	Before(ctx context.Context, inv *Invocation) error
 	After(ctx context.Context, inv *Invocation, res *Result) int

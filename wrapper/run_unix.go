@@ -78,8 +78,25 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	if err != nil {
 		return fail(p.Stderr, err)
 	}
-	// Signals that arrive from here on are swallowed: tf finishes its work.
-	return hooks.Guard.After(ctx, inv, res)
+	// From here on a signal never kills tf: it cancels After's context, and
+	// After (recovery) finishes the step it is in and stops there.
+	afterCtx, stopAfter := context.WithCancel(ctx)
+	defer stopAfter()
+	afterDone := make(chan struct{})
+	defer close(afterDone)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s != syscall.SIGWINCH {
+					stopAfter()
+				}
+			case <-afterDone:
+				return
+			}
+		}
+	}()
+	return hooks.Guard.After(afterCtx, inv, res)
 }
 
 // childIO is terraform's stdio and tf's end of its stderr.

@@ -1,0 +1,401 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Evidence that a lock record is this run's own. Nothing else counts: not
+// the same user@host, not the same operation, not a creation time inside
+// the run.
+const (
+	// EvidencePrinted: terraform printed the ID in this run's own failure
+	// to release its lock (DynamoDB locking does).
+	EvidencePrinted = "printed"
+	// EvidenceObserved: tf read this very record (ID, Created, version)
+	// while its terraform ran, it was the record of the last successful
+	// read, and it is still there: a record with that ID existed from
+	// before terraform's failed release until now, and while terraform held
+	// its lock no other record could exist.
+	EvidenceObserved = "observed"
+	// EvidenceGiven: a person named the ID (--lock-id) and tf checked it is
+	// the lock on this state.
+	EvidenceGiven = "given"
+)
+
+// Routes that justify a push by tf itself.
+const (
+	// RouteFence: this run's lock has been there, unchanged, from the
+	// failure until now, so nobody else can have written the state: push
+	// with -lock=false under it.
+	RouteFence = "fence"
+	// RouteUnchanged: the state object is exactly the one the run started
+	// from (same ETag, size, time, version), so nothing anyone recorded is
+	// lost by the push; it takes the lock as usual.
+	RouteUnchanged = "unchanged"
+)
+
+// ownership is the verdict on the lock records present now.
+type ownership struct {
+	own      []*Lock // records proven this run's
+	id       string
+	evidence string
+	foreign  *LockInfo // a record present that is not proven ours
+	// why there is no lock of ours (for the report)
+	none string
+}
+
+// judgeLocks applies the ownership rule to the records present now.
+func (s *seqState) judgeLocks(now Locks) ownership {
+	j := s.j
+	var v ownership
+	takes := takesLock(j.Args)
+	if j.Observed != nil {
+		takes = j.Observed.TakesLock
+	}
+	mayHold := true
+	switch {
+	case j.GivenLockID != "":
+	case !takes:
+		mayHold, v.none = false, "the run held no lock (-lock=false)"
+	case j.Class.AcquireFailed:
+		mayHold, v.none = false, "terraform never acquired the lock in this run"
+	case !j.Class.ReleaseFailed:
+		mayHold, v.none = false, "terraform reported no failure to release its lock, so no lock of this run's exists"
+	}
+	for _, kind := range j.Backend.LockModes() {
+		rec := now.Kind(kind)
+		if rec == nil {
+			continue
+		}
+		ev := ""
+		if mayHold {
+			ev = s.evidenceFor(kind, rec)
+		}
+		if ev == "" || (v.id != "" && v.id != rec.Info.ID) {
+			info := rec.Info
+			v.foreign = &info
+			continue
+		}
+		v.own = append(v.own, rec)
+		v.id = rec.Info.ID
+		if v.evidence == "" {
+			v.evidence = ev
+		}
+	}
+	if v.foreign != nil {
+		v.own, v.id, v.evidence = nil, "", ""
+	}
+	if len(v.own) == 0 && v.none == "" && v.foreign == nil {
+		if id := s.knownOwnID(); id != "" {
+			v.none = "this run's lock (ID " + id + ") is gone: someone released it after the run failed"
+		} else {
+			v.none = "no lock record is present"
+		}
+	}
+	return v
+}
+
+// knownOwnID is the ID of this run's lock as far as the evidence of the run
+// itself goes (printed, or the last observed record), "" when unknown.
+func (s *seqState) knownOwnID() string {
+	if s.j.Class.LockID != "" {
+		return s.j.Class.LockID
+	}
+	if o := s.j.Observed; o != nil {
+		for _, kind := range s.j.Backend.LockModes() {
+			if kw := o.Locks[kind]; kw != nil {
+				if last := kw.last(); last != nil && kw.LastID == last.Lock.Info.ID {
+					return last.Lock.Info.ID
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// evidenceFor says how rec is proven this run's, "" when it is not.
+func (s *seqState) evidenceFor(kind string, rec *Lock) string {
+	j := s.j
+	printed := j.Class.LockID
+	observed := s.observedRecord(kind)
+	if printed != "" && observed != nil && observed.Lock.Info.ID != printed {
+		observed = nil // the two disagree: only terraform's own word stands
+	}
+	switch {
+	case j.GivenLockID != "":
+		// A person's word, checked against the run's own evidence: a lock
+		// the run proved to be its own elsewhere cannot be another.
+		if rec.Info.ID != j.GivenLockID {
+			return ""
+		}
+		if own := s.knownOwnID(); own != "" && own != rec.Info.ID {
+			return ""
+		}
+		return EvidenceGiven
+	case printed != "" && rec.Info.ID == printed:
+		return EvidencePrinted
+	case observed != nil && observed.Lock.Same(rec):
+		return EvidenceObserved
+	}
+	return ""
+}
+
+// observedRecord is the record the watch saw last for kind, if it is
+// acceptable as evidence: the last successful read saw it (nothing replaced
+// it before terraform's end), it was created after the run started, by
+// this user@host (necessary, never sufficient).
+func (s *seqState) observedRecord(kind string) *Sighting {
+	o := s.j.Observed
+	if o == nil {
+		return nil
+	}
+	kw := o.Locks[kind]
+	last := kw.last()
+	if last == nil || kw.LastID != last.Lock.Info.ID {
+		return nil
+	}
+	created, err := time.Parse(time.RFC3339Nano, last.Lock.Info.Created)
+	if err != nil || created.Before(o.Started.Add(-2*time.Second)) {
+		return nil
+	}
+	if s.j.Who != "" && last.Lock.Info.Who != s.j.Who {
+		return nil
+	}
+	return last
+}
+
+// prove decides whether tf may push by itself and which lock is this
+// run's, from the evidence and the backend as it is now.
+func (s *seqState) prove(ctx context.Context) *stepStop {
+	j := s.j
+	if !j.Backend.IsS3() {
+		if j.Errored == nil && j.Class.LockID == "" && j.GivenLockID == "" {
+			s.note = "no lock of this run's is known and there is nothing to push"
+			return nil
+		}
+		return &stepStop{step: StepProve, final: true, err: fmt.Errorf("tf cannot read the lock records of the %s backend, so it cannot prove that the state is still fenced: it does nothing by itself", j.Backend.Type)}
+	}
+	locks, st := s.readLocks(ctx, StepProve)
+	if st != nil {
+		return st
+	}
+	if j.Route == RouteChosen {
+		if locks.Held() {
+			l := locks.All()[0]
+			return &stepStop{step: StepProve, retry: retryHolder, holder: l, err: fmt.Errorf("the state is locked by %s (ID %s) since you looked", l.Who, l.ID)}
+		}
+		s.note = "a person chose to push errored.tfstate over the backend's state"
+		return nil
+	}
+	v := s.judgeLocks(locks)
+	if v.foreign != nil {
+		return &stepStop{step: StepProve, retry: retryHolder, holder: v.foreign,
+			err: fmt.Errorf("the state is locked by %s since %s (%s, ID %s), which tf cannot prove is this run's lock", v.foreign.Who, v.foreign.Created, v.foreign.Operation, v.foreign.ID)}
+	}
+	if len(v.own) > 0 {
+		j.LockID, j.Evidence, j.Route = v.id, v.evidence, RouteFence
+		s.note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
+		return nil
+	}
+	j.LockID, j.Evidence = "", ""
+	if j.Errored == nil {
+		s.note = v.none + "; nothing to push"
+		return nil
+	}
+	if s.remote != nil && !s.remote.Empty && sameContent(*s.remote, *j.Errored) {
+		j.Route = RouteUnchanged
+		s.note = v.none + "; the backend already holds errored.tfstate's content"
+		return nil
+	}
+	so, st := s.readStateObject(ctx, StepProve)
+	if st != nil {
+		return st
+	}
+	if o := j.Observed; o != nil && o.StartState != nil && o.StartState.Same(so) {
+		j.Route = RouteUnchanged
+		s.note = v.none + "; the backend's state object is the one the run started from (" + so.String() + ")"
+		return nil
+	}
+	why := v.none
+	switch {
+	case j.Observed == nil || j.Observed.StartState == nil:
+		why += "; tf did not see the state object when the run started, so it cannot tell whether anyone wrote it since"
+	default:
+		why += fmt.Sprintf("; the state object changed since the run started (then: %s; now: %s)", j.Observed.StartState, so)
+	}
+	return s.drift(StepProve, "the backend may hold changes someone else recorded: "+why)
+}
+
+func describeEvidence(ev string) string {
+	switch ev {
+	case EvidencePrinted:
+		return "terraform printed its ID when it failed to release it"
+	case EvidenceObserved:
+		return "tf read this very record while its terraform ran"
+	case EvidenceGiven:
+		return "named with --lock-id and found on this state"
+	}
+	return ev
+}
+
+// drift is the final stop for a backend that may have moved on: the state
+// is secured, the difference is shown, a person chooses.
+func (s *seqState) drift(step, why string) *stepStop {
+	st := &stepStop{step: step, final: true, err: errors.New(why + ". tf does not push by itself")}
+	if s.remote != nil && s.j.Errored != nil {
+		if raw, err := readBackup(s.j); err == nil {
+			if e, err := parseState(raw); err == nil {
+				d := diffStates(*s.remote, e)
+				st.diff = &d
+			}
+		}
+	}
+	return st
+}
+
+// push puts errored.tfstate back: under this run's lock with -lock=false
+// (fence), or taking the lock as usual when the backend is the state the
+// run started from. Both are re-checked right before the push. Never -force.
+func (s *seqState) push(ctx context.Context) *stepStop {
+	j := s.j
+	e := j.Errored
+	if e == nil {
+		s.note = "nothing to push: terraform saved the state"
+		return nil
+	}
+	if s.remote == nil {
+		rem, st := s.pull(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		s.remote = &rem
+	}
+	rem := *s.remote
+	switch {
+	case !rem.Empty && sameContent(rem, *e) && (e.First || rem.Serial >= e.Serial):
+		s.note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
+		j.Pushed = e
+		return nil
+	case e.First && !rem.Empty:
+		return s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
+	case !e.First && !rem.Empty && rem.Lineage != e.Lineage:
+		return s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
+	}
+	lockFalse := false
+	switch j.Route {
+	case RouteFence:
+		locks, st := s.readLocks(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		v := s.judgeLocks(locks)
+		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
+			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+		}
+		lockFalse = true
+	case RouteUnchanged:
+		so, st := s.readStateObject(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		if o := j.Observed; !rem.Empty && (o == nil || o.StartState == nil || !o.StartState.Same(so)) {
+			return s.drift(StepPush, "the state object changed since tf checked it")
+		}
+	case RouteChosen:
+	default:
+		return s.drift(StepPush, "tf has no proof that pushing is safe")
+	}
+	path := filepath.Join(j.dir(), backupName)
+	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
+	if err != nil {
+		c := Classify(errb)
+		switch {
+		case c.Expired:
+			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
+		case c.AcquireFailed:
+			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
+		}
+		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+	}
+	j.Pushed = e
+	if lockFalse {
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
+	} else {
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual: the backend still held the state the run started from", e)
+	}
+	return nil
+}
+
+// verify pulls the state again: what was pushed must be there, while this
+// run's lock (if any) still fences it.
+func (s *seqState) verify(ctx context.Context) *stepStop {
+	rem, st := s.pull(ctx, StepVerify)
+	if st != nil {
+		return st
+	}
+	s.remote = &rem
+	e := s.j.Errored
+	if e == nil {
+		s.note = "the backend holds " + rem.String()
+		return nil
+	}
+	if rem.Empty || !sameContent(rem, *e) || (!e.First && rem.Serial < e.Serial) {
+		return &stepStop{step: StepVerify, final: true, err: fmt.Errorf("the backend does not hold what was pushed: backend %s, pushed %s; the lock is kept", rem, e)}
+	}
+	s.note = "verified: the backend holds " + rem.String() + ", the content of errored.tfstate"
+	return nil
+}
+
+// unlock releases this run's lock by its ID, after re-reading that it is
+// still the same record; a partial release is finished on the next pass.
+func (s *seqState) unlock(ctx context.Context) *stepStop {
+	id := s.j.LockID
+	if id == "" {
+		return nil
+	}
+	present := func(l Locks) bool {
+		for _, rec := range l.All() {
+			if rec.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	locks, st := s.readLocks(ctx, StepUnlock)
+	if st != nil {
+		return st
+	}
+	if !present(locks) {
+		s.note = "lock " + id + " is released"
+		return nil
+	}
+	_, errb, err := s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, id))
+	after, st := s.readLocks(ctx, StepUnlock)
+	if st != nil {
+		return st
+	}
+	if present(after) {
+		msg := "is still held"
+		if err != nil {
+			msg = fmt.Sprintf("is still held: %s force-unlock failed: %s", s.r.Flavor, lastLines(errb, 4))
+			if Classify(errb).Expired {
+				return &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
+			}
+		}
+		return &stepStop{step: StepUnlock, retry: retryBackend, err: fmt.Errorf("lock %s %s", id, msg)}
+	}
+	s.note = "released lock " + id
+	if err != nil {
+		s.note += " (" + s.r.Flavor + " force-unlock reported an error for a record that was already gone; none is left)"
+	}
+	return nil
+}
+
+func readBackup(j *journal) ([]byte, error) {
+	return os.ReadFile(filepath.Join(j.dir(), backupName))
+}

@@ -1,0 +1,15 @@
+//go:build !tfguard_testhooks
+
+package recovery
+
+// TestHooks says whether this build honours the test variables; release
+// builds do not (see testhooks_on.go).
+const TestHooks = false
+
+func testKillAt([]string, string) {}
+
+func testNoObserve([]string) bool { return false }
+
+// IsTestVariable is always false in release builds: a TFGUARD_TEST_*
+// variable is then an unknown setting like any other.
+func IsTestVariable(string) bool { return false }

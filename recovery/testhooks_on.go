@@ -1,0 +1,37 @@
+//go:build tfguard_testhooks
+
+package recovery
+
+import "os"
+
+// Test hooks, compiled only with -tags tfguard_testhooks (the e2e tests
+// build tf that way). Release builds ignore the variables below entirely.
+
+// EnvTestKillAt: when set to a step name, tf SIGKILLs itself right after
+// journaling that step as begun, so tests can prove that the next tf
+// converges.
+const EnvTestKillAt = "TFGUARD_TEST_KILL_AT"
+
+// EnvTestNoObserve: when set, the lock watcher reads nothing, so tests can
+// produce a run for which tf holds no evidence of its own lock.
+const EnvTestNoObserve = "TFGUARD_TEST_NO_OBSERVE"
+
+// TestHooks says whether this build honours the test variables.
+const TestHooks = true
+
+func testKillAt(env []string, step string) {
+	if envLookup(env, EnvTestKillAt) != step {
+		return
+	}
+	p, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		_ = p.Kill()
+	}
+	select {}
+}
+
+func testNoObserve(env []string) bool { return envLookup(env, EnvTestNoObserve) != "" }
+
+// IsTestVariable says whether name is one of the test hooks above (the
+// wrapper must not reject them as unknown configuration).
+func IsTestVariable(name string) bool { return name == EnvTestKillAt || name == EnvTestNoObserve }
