@@ -5,7 +5,9 @@ package e2e
 // Until the wrapper calls recovery, the library API is driven in a child
 // process (this test binary re-executed as TestRecoveryHelperProcess) with
 // exactly the environment terraform had, so that a SIGKILL at any step
-// (recovery.EnvTestKillAt, test-only) kills that process and nothing else.
+// (Run.OnStep) kills that process and nothing else. The run's lock watch
+// (recovery.StartWatch) runs beside the failing apply, as the wrapper runs
+// it, so the evidence recovery works from is the real one.
 
 import (
 	"bufio"
@@ -43,6 +45,8 @@ type recSpec struct {
 	Outcome    string // where to write the outcome JSON
 	Yes        bool
 	LockID     string
+	Observed   *recovery.Observation
+	KillAt     string
 }
 
 // TestRecoveryHelperProcess is not a test: it is the child process the
@@ -65,7 +69,15 @@ func TestRecoveryHelperProcess(t *testing.T) {
 	r := recovery.Run{
 		Dir: spec.Dir, Terraform: spec.Terraform, Env: os.Environ(), Args: spec.Args, ExitCode: spec.ExitCode,
 		Stderr: stderr, Started: spec.Started, Ended: spec.Ended, ReportPath: spec.ReportPath,
-		CI: os.Getenv("CI") == "true", Out: os.Stdout,
+		CI: os.Getenv("CI") == "true", Out: os.Stdout, Observed: spec.Observed,
+	}
+	if spec.KillAt != "" {
+		r.OnStep = func(step string) {
+			if step == spec.KillAt {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
 	}
 	ctx := context.Background()
 	var o recovery.Outcome
@@ -97,6 +109,7 @@ type recScenario struct {
 
 	incidentStderr string
 	started, ended time.Time
+	observed       *recovery.Observation
 	errored        rig.StateFile
 }
 
@@ -224,7 +237,9 @@ func (s *recScenario) incident() {
 	s.prepare()
 	s.freshCreds(time.Hour)
 	key := s.creds
-	s.longApply(func() { s.r.Ledger.DieAt(key, time.Now()) })
+	// A second into the long resource: terraform holds its lock, and so
+	// does every real apply long before its credentials run out.
+	s.longApply(func() { s.r.Ledger.DieAt(key, time.Now().Add(time.Second)) })
 }
 
 // prepare initialises the workspace and applies once (serial 1).
@@ -242,12 +257,15 @@ func (s *recScenario) prepare() {
 func (s *recScenario) longApply(kill func()) {
 	s.t.Helper()
 	s.started = time.Now()
+	args := []string{"apply", "-auto-approve", "-input=false", "-var", "run=2"}
+	watch := recovery.StartWatch(s.ws.Dir, s.environ(), args, nil)
 	code, _, stderr := s.terraform(func(line string) {
 		if strings.Contains(line, "terraform_data.long: Creating...") {
 			kill()
 		}
-	}, "apply", "-auto-approve", "-input=false", "-var", "run=2")
+	}, args...)
 	s.ended = time.Now()
+	s.observed = watch.Stop()
 	s.incidentStderr = stderr
 	if code != 1 {
 		s.t.Fatalf("incident apply exited %d, want 1\n%s", code, stderr)
@@ -289,6 +307,7 @@ func (s *recScenario) helper(spec recSpec, extraEnv ...string) (*recovery.Outcom
 		spec.Args = []string{"apply", "-auto-approve", "-input=false", "-var", "run=2"}
 		spec.ExitCode = 1
 		spec.Started, spec.Ended = s.started, s.ended
+		spec.Observed = s.observed
 	}
 	spec.StderrFile = filepath.Join(tmp, "stderr")
 	spec.Outcome = filepath.Join(tmp, "outcome.json")
@@ -355,7 +374,7 @@ func (s *recScenario) assertRecovered(o *recovery.Outcome, out string) {
 	if err != nil || backup.Serial != s.errored.Serial || backup.Lineage != s.errored.Lineage {
 		s.t.Errorf("backup %+v (%v), want errored.tfstate %+v", backup, err, s.errored)
 	}
-	if recovery.Pending(s.ws.Dir) {
+	if recovery.Pending(s.ws.Dir, s.environ()) {
 		s.t.Error("journal still pending")
 	}
 	code, stdout, stderr := s.terraform(nil, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-var", "run=2")
@@ -387,7 +406,7 @@ func TestRecoverySeedIncident(t *testing.T) {
 			report := filepath.Join(t.TempDir(), "report.json")
 			o, out, _ := s.helper(recSpec{Mode: "recover", ReportPath: report})
 			s.assertRecovered(o, out)
-			if !strings.Contains(out, "RECOVERED") || !strings.Contains(out, "-lock=false while lock") {
+			if !strings.Contains(out, "RECOVERED") || !strings.Contains(out, "-lock=false while this run's lock") {
 				t.Errorf("stderr does not tell the story:\n%s", out)
 			}
 			var rep recovery.Outcome
@@ -405,12 +424,20 @@ func TestRecoverySeedIncident(t *testing.T) {
 func TestRecoverySSOSessionEnded(t *testing.T) {
 	r := recRig(t)
 	s := newRecScenario(t, r, rig.LockFile, "sso", "")
+	// The lock watch runs in this process (tf runs it in its own, whose
+	// environment is the run's): the SDK finds the SSO token cache under
+	// HOME and the portal at AWS_ENDPOINT_URL_SSO of the process.
+	for _, k := range []string{rig.EnvHome, "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC"} {
+		t.Setenv(k, s.env[k])
+	}
 	s.ssoLogin(time.Second)
 	s.prepare()
 	s.longApply(func() {
-		if err := r.Identity.EndSession(rig.SSOSessionName); err != nil {
-			t.Error(err)
-		}
+		time.AfterFunc(time.Second, func() {
+			if err := r.Identity.EndSession(rig.SSOSessionName); err != nil {
+				t.Error(err)
+			}
+		})
 	})
 	if !strings.Contains(s.incidentStderr, "UnauthorizedException") {
 		t.Fatalf("not the SSO shape:\n%s", s.incidentStderr)
@@ -472,8 +499,12 @@ func TestRecoveryRefusesDrift(t *testing.T) {
 		t.Fatalf("setup: remote %+v not ahead of %+v", before, s.errored)
 	}
 	o, out, _ := s.helper(recSpec{Mode: "recover"})
-	if o == nil || o.Kind != recovery.NeedsPerson || !strings.Contains(o.Summary, "someone else wrote the state") {
+	if o == nil || o.Kind != recovery.NeedsPerson || o.Pending || !strings.Contains(o.Summary, "may hold changes someone else recorded") ||
+		o.Diff == nil || len(o.Diff.Changed) == 0 {
 		t.Fatalf("outcome %+v\n%s", o, out)
+	}
+	if l := s.locks(); l.Held() {
+		t.Errorf("a lock appeared: %+v", l)
 	}
 	if after := s.remote(); after != before {
 		t.Errorf("remote changed: %+v -> %+v", before, after)
@@ -520,7 +551,7 @@ func TestRecoveryCIWithoutCredentials(t *testing.T) {
 	if s.locks().ID() != lockID {
 		t.Error("lock changed")
 	}
-	if !recovery.Pending(s.ws.Dir) {
+	if !recovery.Pending(s.ws.Dir, s.environ()) {
 		t.Fatal("journal not pending")
 	}
 	s.freshCreds(time.Hour)
@@ -537,16 +568,16 @@ func TestRecoveryKilledAtEachStep(t *testing.T) {
 			s := newRecScenario(t, r, rig.LockDynamoDB, "kill-"+step, "")
 			s.incident()
 			s.freshCreds(time.Hour)
-			o, out, ps := s.helper(recSpec{Mode: "recover"}, recovery.EnvTestKillAt+"="+step)
+			o, out, ps := s.helper(recSpec{Mode: "recover", KillAt: step})
 			ws, ok := ps.Sys().(syscall.WaitStatus)
 			if o != nil || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 				t.Fatalf("helper was not killed at %s: %v %+v\n%s", step, ps, o, out)
 			}
-			if !recovery.Pending(s.ws.Dir) {
+			if !recovery.Pending(s.ws.Dir, s.environ()) {
 				t.Fatal("no pending journal after the kill")
 			}
-			if _, err := os.Stat(filepath.Join(s.ws.Dir, "errored.tfstate")); err != nil && step != recovery.StepArchive {
-				t.Errorf("errored.tfstate gone before archive: %v", err)
+			if _, err := os.Stat(filepath.Join(s.ws.Dir, "errored.tfstate")); err != nil && step != recovery.StepClose {
+				t.Errorf("errored.tfstate gone before the close step: %v", err)
 			}
 			o, out, _ = s.helper(recSpec{Mode: "resume", Args: []string{"plan"}})
 			s.assertRecovered(o, out)
@@ -590,7 +621,7 @@ func BenchmarkRecovery(b *testing.B) {
 		s.incident()
 		s.freshCreds(time.Hour)
 		run := recovery.Run{Dir: s.ws.Dir, Terraform: s.tf, Env: s.environ(), Args: []string{"apply", "-auto-approve", "-var", "run=2"},
-			ExitCode: 1, Stderr: []byte(s.incidentStderr), Started: s.started, Ended: s.ended}
+			ExitCode: 1, Stderr: []byte(s.incidentStderr), Started: s.started, Ended: s.ended, Observed: s.observed}
 		t0 := time.Now()
 		o := recovery.Recover(context.Background(), run)
 		auto += time.Since(t0)

@@ -446,7 +446,9 @@ func (h *harness) cmdUse(ts *testscript.TestScript, neg bool, args []string) {
 func (h *harness) buildTF() (string, error) {
 	h.tfOnce.Do(func() {
 		out := filepath.Join(h.tfBuildDir, "tf")
-		cmd := exec.Command("go", "build", "-o", out, ".")
+		// The test hooks (TFGUARD_TEST_KILL_AT, TFGUARD_TEST_NO_OBSERVE) exist
+		// only in builds with this tag; release builds ignore them.
+		cmd := exec.Command("go", "build", "-tags", "tfguard_testhooks", "-o", out, ".")
 		cmd.Dir = h.root
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf

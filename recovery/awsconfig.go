@@ -33,7 +33,10 @@ import (
 //  7. the SDK's default chain (default profile, instance metadata);
 //
 // and then, when the backend names assume_role, that role is assumed with
-// those credentials, as the backend does.
+// those credentials, as the backend does. Everything else the SDK reads
+// from tf's own process environment (HOME for the SSO token cache, endpoint
+// URLs, AWS_CA_BUNDLE): tf's process environment is the run's apart from the
+// credential variables chosen above.
 
 // Run-environment variables read for credentials.
 const (

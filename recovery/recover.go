@@ -69,6 +69,9 @@ type Run struct {
 	Renew func(ctx context.Context, env []string) ([]string, error)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// OnStep, when set, is called as each step begins, after the journal
+	// says so (progress for people; tests use it to kill tf at a step).
+	OnStep func(step string)
 
 	// side calls and backend reads; nil = the real ones.
 	runner  runner
@@ -348,6 +351,23 @@ func sideCallEnv(env []string, b Backend) []string {
 // running it again after a kill converges. Order: secure, credentials,
 // prove, push, verify, unlock, close: the fence goes last.
 func (s *seqState) sequence(ctx context.Context) Outcome {
+	if s.j.Errored != nil {
+		// A resumed journal keeps only the summary: the content compared
+		// by push and verify is read again from tf's own backup.
+		raw, err := readBackup(s.j)
+		if err == nil {
+			var sum StateSummary
+			if sum, err = parseState(raw); err == nil && sum.SHA256 != s.j.Errored.SHA256 {
+				err = fmt.Errorf("its digest is %s, the journal says %s", sum.SHA256, s.j.Errored.SHA256)
+			}
+			if err == nil {
+				s.j.Errored = &sum
+			}
+		}
+		if err != nil {
+			return s.stop(&stepStop{step: StepSecure, final: true, err: fmt.Errorf("tf's backup of errored.tfstate in %s cannot be used (%v); nothing more is done", s.j.dir(), err)})
+		}
+	}
 	for _, step := range []struct {
 		name string
 		fn   func(context.Context) *stepStop
@@ -371,6 +391,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
 		}
 		testKillAt(s.r.Env, step.name)
+		if s.r.OnStep != nil {
+			s.r.OnStep(step.name)
+		}
 		if st := step.fn(ctx); st != nil {
 			return s.stop(st)
 		}
@@ -440,6 +463,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 			"diff <(jq -S .resources remote.tfstate) <(jq -S .resources "+shellQuote(firstOr(o.Saved, erroredFile))+")")
 	case st.retry == retryCredentials:
 		next = append(next, renewHint(s.env, j.Backend), "tf guard recover")
+		next = append(next, s.manualCommands()...)
 	case st.retry == retryInterrupted, st.retry == retryBackend, st.retry == retryDisk:
 		next = append(next, "tf guard recover")
 	case st.retry == retryConfig:
@@ -479,16 +503,27 @@ func (s *seqState) savedAt() []string {
 func (s *seqState) manualCommands() []string {
 	var cmds []string
 	fl := s.r.Flavor
+	id := s.j.LockID
+	if id == "" && !s.j.done(StepProve) {
+		// Before the prove step: this run's own evidence names its lock;
+		// the person checks it is still there (the first command says so).
+		id = s.knownOwnID()
+	}
 	if s.j.Errored != nil && s.j.Pushed == nil {
 		if p := s.savedAt(); len(p) > 0 {
-			cmds = append(cmds, pushCommand(fl, p[len(p)-1], s.j.LockID != ""))
+			if id != "" {
+				cmds = append(cmds, "# only while lock "+id+" is still held (this run's): it fences the state",
+					pushCommand(fl, p[0], true))
+			} else {
+				cmds = append(cmds, pushCommand(fl, p[0], false))
+			}
 		}
 	}
-	if s.j.LockID != "" && !s.j.done(StepUnlock) {
-		cmds = append(cmds, unlockCommand(fl, s.j.LockID))
+	if id != "" && !s.j.done(StepUnlock) {
+		cmds = append(cmds, unlockCommand(fl, id))
 	}
 	if len(cmds) > 0 {
-		cmds = append([]string{"# by hand, once the cause above is fixed:"}, cmds...)
+		cmds = append([]string{"# or by hand, once the cause above is fixed (push first, unlock last):"}, cmds...)
 	}
 	return cmds
 }

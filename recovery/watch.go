@@ -94,9 +94,9 @@ func stampFile(path string) *FileStamp {
 // terraform takes its lock, then every few seconds.
 func watchSchedule(n int) time.Duration {
 	switch {
-	case n < 4:
-		return 250 * time.Millisecond
-	case n < 12:
+	case n < 30:
+		return 100 * time.Millisecond
+	case n < 60:
 		return time.Second
 	case n < 40:
 		return 2 * time.Second
