@@ -278,13 +278,14 @@ func TestOnlyLockStuck(t *testing.T) {
 	}
 }
 
-// TestIntactWhenNothingStuck: expired, but terraform saved and unlocked.
+// TestIntactWhenNothingStuck: expired (the backend says so), but terraform
+// saved and unlocked.
 func TestIntactWhenNothingStuck(t *testing.T) {
 	dir, _ := s3Fixture(t)
 	if err := os.Remove(filepath.Join(dir, erroredFile)); err != nil {
 		t.Fatal(err)
 	}
-	o := Recover(context.Background(), Run{Dir: dir, Args: []string{"plan"}, Stderr: readTestdata(t, "facts_sts_expired.stderr"),
+	o := Recover(context.Background(), Run{Dir: dir, Args: []string{"plan"}, Stderr: readTestdata(t, "facts_sdk_sso_session.stderr"),
 		runner: runnerFunc(func(context.Context, tfCall) ([]byte, []byte, error) {
 			t.Error("terraform called")
 			return nil, nil, nil
