@@ -856,8 +856,8 @@ type Progress struct {
 	PlanSeen bool `json:"plan_seen"`
 	// Done are the changes terraform reported complete, in order.
 	Done []Change `json:"done,omitempty"`
-	// Cut are changes that started and never reported completion: the run
-	// ended while they were in progress, so they may or may not exist.
+	// Cut are changes that started and neither completed nor failed: the
+	// run ended while they were in progress, so they may or may not exist.
 	Cut []Change `json:"cut,omitempty"`
 	// Failed are the resource addresses named in error diagnostics.
 	Failed []string `json:"failed,omitempty"`
@@ -911,7 +911,7 @@ func ReadProgress(out []byte) Progress {
 		}
 	}
 	for _, ch := range order {
-		if !done[ch] {
+		if !done[ch] && !contains(p.Failed, ch.Address) {
 			p.Cut = append(p.Cut, ch)
 		}
 	}
