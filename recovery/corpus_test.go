@@ -176,3 +176,31 @@ func TestProviderExpiryElsewhere(t *testing.T) {
 		t.Errorf("provider expiry alone: %+v", got)
 	}
 }
+
+// TestCorpusThroughLogs: every case read back as a log would show it (as a
+// JSON string with escaped newlines; with colour codes whose ESC a viewer
+// turned into U+FFFD; behind Actions timestamps) classifies the same.
+func TestCorpusThroughLogs(t *testing.T) {
+	for _, cc := range readCorpusIndex(t) {
+		in := readTestdata(t, filepath.Join("realworld", cc.file))
+		want := Classify(in)
+		s := string(in)
+		var stamped, mangled strings.Builder
+		for _, l := range strings.Split(s, "\n") {
+			stamped.WriteString("2024-01-16T07:15:39.7033998Z " + l + "\n")
+			mangled.WriteString("\uFFFD[0m\uFFFD[1m" + l + "\uFFFD[0m\n")
+		}
+		escaped := strings.NewReplacer("\\", `\\`, "\"", `\"`, "\n", `\n`, "\t", `\t`).Replace(s)
+		for name, text := range map[string]string{
+			"json":    `{"stream":"stderr","log":"` + escaped + `"}`,
+			"stamped": stamped.String(),
+			"mangled": mangled.String(),
+		} {
+			got := Classify([]byte(text))
+			if got.Cause != want.Cause || got.Kind != want.Kind || got.Detail != want.Detail || got.From != want.From {
+				t.Errorf("%s as %s: %s/%s %q from %q, plain %s/%s %q from %q", cc.file, name,
+					got.Cause, got.Kind, got.Detail, got.From, want.Cause, want.Kind, want.Detail, want.From)
+			}
+		}
+	}
+}

@@ -563,6 +563,11 @@ func compileDiagnostics(p *textPatterns) {
 		regexp.MustCompile(`^\[terragrunt\](?: \[[^\]]*\])? \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s?`),         // old terragrunt
 		regexp.MustCompile(`^time=\S+ level=\w+ (?:prefix=\S+ )?msg=`),                                  // terragrunt logrus text
 		regexp.MustCompile(`^\[(?:ERROR|INFO|WARN|DEBUG)[^\]]*\]:?\s?`),                                 // python loggers
+		// stderr kept as JSON (docker's json-file, CI APIs): once the
+		// escaped newlines are undone, the object's keys are left around
+		// the lines.
+		regexp.MustCompile(`^"?,"[a-z_]+":"[^"]*"(?:,"[a-z_]+":"[^"]*")*\}\s*`),
+		regexp.MustCompile(`^\{(?:"[a-z_]+":"[^"]*",)*"(?:log|msg|message|output|text)":"`),
 	}
 	p.logrusPrefix = regexp.MustCompile(`^(?:DEBU|INFO|WARN|ERRO|FATA|TRAC)\[\d+\]\s?`)
 	p.logrusSuffix = regexp.MustCompile(`(?:\s+[a-z_]+=\S*)+\s*$`)
