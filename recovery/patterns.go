@@ -3,8 +3,11 @@ package recovery
 // This is the ONLY file that reads terraform's (and OpenTofu's) human text.
 // Terraform's diagnostics are not covered by its compatibility promise, so
 // every pattern lives here and is tested against recorded output in
-// testdata/ (see patterns_test.go). Structured sources (the lock record, the
-// backend config, the state files' JSON) always win over what is read here.
+// testdata/: the rig's captures (patterns_test.go), real users' output from
+// public issues in testdata/realworld (corpus_test.go) and real apply output
+// in testdata/progress (progress_test.go). Structured sources (the lock
+// record, the backend config, the state files' JSON) always win over what is
+// read here.
 
 import (
 	"bufio"
