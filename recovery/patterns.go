@@ -605,10 +605,10 @@ func compileCauses(p *textPatterns) {
 		r(`(?i)NoCredentialProviders|no valid providers in chain|no valid credential sources|no EC2 IMDS role found|EC2RoleRequestError|failed to retrieve credentials|AnonymousCredentials`, CauseVanished, KindNoCredentials),
 		// Permanent: a person must change something.
 		r(`(?i)\bkms:[A-Za-z]+|arn:aws:kms:|KMS\.\w+Exception|KMSInvalidStateException|KMS key`, CausePermanent, KindKMS),
+		r(`InvalidClientTokenId|UnrecognizedClientException|InvalidAccessKeyId|SignatureDoesNotMatch|security token included in the request is invalid`, CausePermanent, KindInvalidCredentials),
 		r(`AccessDenied|is not authorized to perform|Access Denied|api error Forbidden|StatusCode: 403\b|status code: 403\b|UnauthorizedOperation`, CausePermanent, KindAccessDenied),
 		r(`NoSuchBucket|S3 bucket (?:"[^"]*" )?does not exist|specified bucket does not exist`, CausePermanent, KindNoSuchBucket),
 		r(`ResourceNotFoundException|Requested resource not found|non-existent table`, CausePermanent, KindNoSuchTable),
-		r(`InvalidClientTokenId|UnrecognizedClientException|InvalidAccessKeyId|SignatureDoesNotMatch|security token included in the request is invalid`, CausePermanent, KindInvalidCredentials),
 		r(`(?i)error uploading state: (?:\d+ )?conflict|lineage .{0,60}does not match|workspace is not locked`, CausePermanent, KindStateConflict),
 		r(`AuthorizationHeaderMalformed|PermanentRedirect|IllegalLocationConstraintException|InvalidRegion`, CausePermanent, KindConfiguration),
 		r(`x509: certificate signed by unknown authority|x509: certificate is valid for`, CausePermanent, KindUntrustedTLS),
