@@ -3,8 +3,11 @@ package recovery
 // This is the ONLY file that reads terraform's (and OpenTofu's) human text.
 // Terraform's diagnostics are not covered by its compatibility promise, so
 // every pattern lives here and is tested against recorded output in
-// testdata/ (see patterns_test.go). Structured sources (the lock record, the
-// backend config, the state files' JSON) always win over what is read here.
+// testdata/: the rig's captures (patterns_test.go), real users' output from
+// public issues in testdata/realworld (corpus_test.go) and real apply output
+// in testdata/progress (progress_test.go). Structured sources (the lock
+// record, the backend config, the state files' JSON) always win over what is
+// read here.
 
 import (
 	"bufio"
@@ -25,18 +28,44 @@ const (
 )
 
 // Classification is what terraform's stderr says about a failed run.
+//
+// The cause of a failure is read only from terraform's own backend
+// diagnostics: first the ones that leave the wreck (saving or uploading the
+// state, persisting it, releasing the lock), and only when there are none of
+// those, the other backend diagnostics (loading the state, acquiring the
+// lock, configuring the backend). Text anywhere else in stderr, such as a
+// provider's ExpiredToken on a resource, never decides the cause.
 type Classification struct {
-	// Expired is true when any error says credentials or the SSO session
-	// expired (or the cached SSO token cannot be refreshed).
+	// Expired is true when the backend diagnostics say the credentials
+	// expired or vanished (Cause is CauseExpired or CauseVanished).
 	Expired bool `json:"expired"`
 	// Services that reported expiry (s3, dynamodb, sso, sso-oidc, sts, other).
 	Services []string `json:"services,omitempty"`
 	// Shapes names each expiry text that matched (for the report).
 	Shapes []string `json:"shapes,omitempty"`
-	// NotExpiry lists credential errors that look similar but are not
-	// expiry (InvalidClientTokenId: the keys are wrong, not old).
+	// NotExpiry lists credential errors in the backend diagnostics that look
+	// similar but are not expiry (InvalidClientTokenId: the keys are wrong,
+	// not old).
 	NotExpiry []string `json:"not_expiry,omitempty"`
 
+	// Cause is why the backend failed; Kind names the specific shape within
+	// the cause (KindAccessDenied, KindClockSkew, ...).
+	Cause Cause  `json:"cause"`
+	Kind  string `json:"kind,omitempty"`
+	// Detail is the one thing to fix, as printed: the denied IAM action
+	// (s3:PutObject), the KMS key, the missing bucket or table, the host that
+	// did not answer, the missing SSO cache file, the unknown profile.
+	Detail string `json:"detail,omitempty"`
+	// Principal and Resource of an access denial, when printed.
+	Principal string `json:"principal,omitempty"`
+	Resource  string `json:"resource,omitempty"`
+	// From says which diagnostics the cause was read from: "save",
+	// "release" or "backend" (load, lock acquire, configuration).
+	From string `json:"from,omitempty"`
+
+	// SaveFailed: terraform could not save or upload the state (the "Failed
+	// to save state" / "failed to upload state" diagnostics).
+	SaveFailed bool `json:"save_failed"`
 	// PersistFailed: terraform could not write the state and wrote
 	// errored.tfstate in the working directory.
 	PersistFailed bool `json:"persist_failed"`
@@ -60,6 +89,56 @@ type Classification struct {
 
 	// Tool is "tofu" when the text is OpenTofu's, else "terraform".
 	Tool string `json:"tool"`
+}
+
+// Cause is why a backend operation failed.
+type Cause string
+
+// Causes tf tells apart. Expired and vanished credentials are renewed and the
+// state put back; a transient failure is retried once the backend answers; a
+// permanent one is never retried; a look-alike must not make tf act; unknown
+// is a save or release failure whose reason tf does not recognise.
+const (
+	CauseNone      Cause = "none"
+	CauseExpired   Cause = "expired"
+	CauseVanished  Cause = "vanished-credentials"
+	CauseTransient Cause = "transient"
+	CausePermanent Cause = "permanent"
+	CauseLookalike Cause = "lookalike"
+	CauseUnknown   Cause = "unknown"
+)
+
+// Kinds within a cause (Classification.Kind).
+const (
+	KindExpiredToken       = "expired-token"
+	KindSSOSessionExpired  = "sso-session-expired"
+	KindNoCredentials      = "no-credentials"
+	KindTimeout            = "timeout"
+	KindDNS                = "dns"
+	KindConnection         = "connection"
+	KindThrottled          = "throttled"
+	KindServerError        = "server-error"
+	KindAccessDenied       = "access-denied"
+	KindKMS                = "kms"
+	KindNoSuchBucket       = "no-such-bucket"
+	KindNoSuchTable        = "no-such-table"
+	KindInvalidCredentials = "invalid-credentials"
+	KindStateConflict      = "state-conflict"
+	KindConfiguration      = "configuration"
+	KindUntrustedTLS       = "untrusted-tls"
+	KindClockSkew          = "clock-skew"
+	KindTLSCertExpired     = "tls-certificate-expired"
+	KindSSOCacheMissing    = "sso-cache-missing"
+	KindSSOTokenUnreadable = "sso-token-unreadable"
+	KindProfileNotFound    = "profile-not-found"
+	KindLockHeld           = "lock-held"
+)
+
+// Acts says whether tf may act on the cause by itself: renew and put the
+// state back (expired, vanished) or retry once the backend answers
+// (transient). Everything else secures the state and stops.
+func (c Cause) Acts() bool {
+	return c == CauseExpired || c == CauseVanished || c == CauseTransient
 }
 
 // LockInfo is terraform's lock record (statemgr.LockInfo); the same JSON is
@@ -87,6 +166,30 @@ type textPatterns struct {
 	persistFailed, releaseFailed, acquireFailed              *regexp.Regexp
 	releaseLockID, unlockLockID, dynamoTable, lockfileObject *regexp.Regexp
 	bothLocks, openTofu, lockInfoHeader, lockInfoField       *regexp.Regexp
+
+	// Reading diagnostics out of noisy logs (see cleanLines, diagnostics).
+	ansiLoose, jsonEscaped                   *regexp.Regexp
+	noisePrefixes                            []*regexp.Regexp
+	logrusPrefix, logrusSuffix               *regexp.Regexp
+	header, saveHead, releaseHead, otherHead *regexp.Regexp
+	providerOwned, backendWord               *regexp.Regexp
+
+	// Causes, in the order they are tried (first match wins).
+	causes []causeRule
+	// Details named in a cause's text.
+	deniedAction, principal, deniedResource, kmsKey *regexp.Regexp
+	bucketQuoted, bucketHost, tableQuoted, urlHost  *regexp.Regexp
+	dialHost, lookupHost, cacheFile, profileName    *regexp.Regexp
+
+	// Apply progress (stdout): see Progress.
+	planLine, applyLine, completeLine, startLine, errorLine *regexp.Regexp
+}
+
+// causeRule maps a text shape in a backend diagnostic to a cause.
+type causeRule struct {
+	re    *regexp.Regexp
+	cause Cause
+	kind  string
 }
 
 var compiledPatterns = sync.OnceValue(func() *textPatterns {
@@ -123,6 +226,9 @@ var compiledPatterns = sync.OnceValue(func() *textPatterns {
 	p.openTofu = regexp.MustCompile(`OpenTofu|\btofu (?:state push|force-unlock|apply|init)`)
 	p.lockInfoHeader = regexp.MustCompile(`^\s*Lock Info:\s*$`)
 	p.lockInfoField = regexp.MustCompile(`^\s+(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$`)
+	compileDiagnostics(p)
+	compileCauses(p)
+	compileProgress(p)
 	return p
 })
 
@@ -225,46 +331,76 @@ func stripBox(l string) string {
 	return l
 }
 
-// Classify reads terraform's stderr.
+// Classify reads terraform's stderr. The cause comes from the backend's own
+// diagnostics only (see Classification); the flags and the lock ID come from
+// terraform's fixed headers, wherever they are.
 func Classify(stderr []byte) Classification {
 	pt := compiledPatterns()
-	flat := Flatten(stderr)
-	c := Classification{Tool: "terraform"}
+	lines := cleanLines(stderr)
+	var parts []string
+	for _, l := range lines {
+		if l.text != "" {
+			parts = append(parts, l.text)
+		}
+	}
+	flat := strings.Join(parts, " ")
+	c := Classification{Tool: "terraform", Cause: CauseNone}
 	if pt.openTofu.MatchString(flat) {
 		c.Tool = "tofu"
 	}
-	addService := func(s, shape string) {
-		c.Expired = true
-		if !contains(c.Services, s) {
-			c.Services = append(c.Services, s)
-		}
-		if !contains(c.Shapes, shape) {
-			c.Shapes = append(c.Shapes, shape)
+
+	var save, release, other []string
+	for _, d := range diagnostics(lines) {
+		switch {
+		case pt.saveHead.MatchString(d.text):
+			save = append(save, d.text)
+			c.SaveFailed = true
+		case pt.releaseHead.MatchString(d.text):
+			release = append(release, d.text)
+		case pt.otherHead.MatchString(d.text) && !pt.providerOwned.MatchString(d.text) &&
+			(!strings.Contains(strings.ToLower(d.head), "credential") || pt.backendWord.MatchString(d.text)):
+			other = append(other, d.text)
 		}
 	}
-	// Each "api error" belongs to the nearest "operation error" before it.
-	ops := pt.opError.FindAllStringSubmatchIndex(flat, -1)
-	for _, m := range pt.apiError.FindAllStringSubmatchIndex(flat, -1) {
-		code, msg := flat[m[2]:m[3]], flat[m[4]:m[5]]
-		service := ServiceOther
-		for _, o := range ops {
-			if o[0] < m[0] {
-				service = serviceName(flat[o[2]:o[3]])
-			}
-		}
-		if code == "InvalidClientTokenId" || code == "UnrecognizedClientException" || code == "InvalidAccessKeyId" {
-			if !contains(c.NotExpiry, code) {
-				c.NotExpiry = append(c.NotExpiry, code)
-			}
+	// The wreck's own diagnostics decide; the save's before the release's.
+	// Without a wreck, the other backend diagnostics name the cause, but an
+	// unrecognised one is not a cause of anything.
+	var text string
+	for _, src := range []struct {
+		from  string
+		texts []string
+	}{{"save", save}, {"release", release}, {"backend", other}} {
+		if len(src.texts) == 0 {
 			continue
 		}
-		if ok, shape := expiryCode(code, msg); ok {
-			addService(service, shape)
+		t := strings.Join(src.texts, " ")
+		cause, kind := readCause(t)
+		if cause == CauseUnknown && src.from == "backend" {
+			continue
+		}
+		if c.From == "" || (c.Cause == CauseUnknown && cause != CauseUnknown) {
+			c.Cause, c.Kind, c.From, text = cause, kind, src.from, t
+		}
+		if c.Cause != CauseUnknown {
+			break
 		}
 	}
-	for _, p := range pt.sdkExpiry {
-		if p.re.MatchString(flat) {
-			addService(p.service, p.shape)
+	if text != "" {
+		readDetail(&c, text)
+		c.NotExpiry = notExpiryCodes(text)
+	}
+	if c.Cause == CauseExpired || c.Cause == CauseVanished {
+		c.Expired = true
+		shapesText := text
+		if c.From != "backend" {
+			shapesText = strings.Join(append(append([]string{}, save...), release...), " ")
+		}
+		c.Services, c.Shapes = expiryShapes(shapesText)
+		if len(c.Shapes) == 0 {
+			c.Shapes = []string{c.Kind}
+		}
+		if len(c.Services) == 0 {
+			c.Services = []string{ServiceOther}
 		}
 	}
 
@@ -289,6 +425,57 @@ func Classify(stderr []byte) Classification {
 		c.Holder = parseLockInfo(stderr)
 	}
 	return c
+}
+
+// expiryShapes names the services and the expiry texts in a diagnostic.
+func expiryShapes(flat string) (services, shapes []string) {
+	pt := compiledPatterns()
+	add := func(s, shape string) {
+		if !contains(services, s) {
+			services = append(services, s)
+		}
+		if !contains(shapes, shape) {
+			shapes = append(shapes, shape)
+		}
+	}
+	// Each "api error" belongs to the nearest "operation error" before it.
+	ops := pt.opError.FindAllStringSubmatchIndex(flat, -1)
+	for _, m := range pt.apiError.FindAllStringSubmatchIndex(flat, -1) {
+		code, msg := flat[m[2]:m[3]], flat[m[4]:m[5]]
+		service := ServiceOther
+		for _, o := range ops {
+			if o[0] < m[0] {
+				service = serviceName(flat[o[2]:o[3]])
+			}
+		}
+		if ok, shape := expiryCode(code, msg); ok {
+			add(service, shape)
+		}
+	}
+	for _, p := range pt.sdkExpiry {
+		if p.re.MatchString(flat) {
+			add(p.service, p.shape)
+		}
+	}
+	if strings.Contains(flat, "NoCredentialProviders") {
+		add(ServiceOther, "NoCredentialProviders")
+	}
+	return services, shapes
+}
+
+// notExpiryCodes lists credential error codes that look like expiry but
+// are not.
+func notExpiryCodes(flat string) []string {
+	var out []string
+	for _, m := range compiledPatterns().apiError.FindAllStringSubmatch(flat, -1) {
+		switch m[1] {
+		case "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId":
+			if !contains(out, m[1]) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	return out
 }
 
 // parseLockInfo reads the "Lock Info:" block terraform prints when it cannot
@@ -362,4 +549,390 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func compileDiagnostics(p *textPatterns) {
+	// Colour codes, also when a log viewer mangled ESC into U+FFFD or
+	// dropped it ("[31m").
+	p.ansiLoose = regexp.MustCompile("(?:\x1b|\uFFFD)\\[[0-9;?]*[ -/]*[@-~]|\\[(?:[0-9]{1,3};)*[0-9]{1,3}m")
+	// A log that stored stderr as a JSON string: literal \n between lines.
+	p.jsonEscaped = regexp.MustCompile(`\\[nrt"]`)
+	// What CI systems and wrappers put in front of each line.
+	p.noisePrefixes = []*regexp.Regexp{
+		regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\s?`),                             // GitHub Actions timestamps
+		regexp.MustCompile(`^##\[(?:error|warning|debug|notice|info|group|endgroup|command|section)\]`), // Actions / Azure DevOps
+		regexp.MustCompile(`^\d{1,6} \| ?`),                                                             // CodeBuild line numbers
+		regexp.MustCompile(`^(?:> ?)+`),                                                                 // quoted in a comment
+		regexp.MustCompile(`^\[terragrunt\](?: \[[^\]]*\])? \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s?`),         // old terragrunt
+		regexp.MustCompile(`^time=\S+ level=\w+ (?:prefix=\S+ )?msg=`),                                  // terragrunt logrus text
+		regexp.MustCompile(`^\[(?:ERROR|INFO|WARN|DEBUG)[^\]]*\]:?\s?`),                                 // python loggers
+		// stderr kept as JSON (docker's json-file, CI APIs): once the
+		// escaped newlines are undone, the object's keys are left around
+		// the lines.
+		regexp.MustCompile(`^"?,"[a-z_]+":"[^"]*"(?:,"[a-z_]+":"[^"]*")*\}\s*`),
+		regexp.MustCompile(`^\{(?:"[a-z_]+":"[^"]*",)*"(?:log|msg|message|output|text)":"`),
+	}
+	p.logrusPrefix = regexp.MustCompile(`^(?:DEBU|INFO|WARN|ERRO|FATA|TRAC)\[\d+\]\s?`)
+	p.logrusSuffix = regexp.MustCompile(`(?:\s+[a-z_]+=\S*)+\s*$`)
+
+	// A diagnostic's first line. Old terraform printed some without "Error:".
+	p.header = regexp.MustCompile(`^(?:Error|Warning):\s|^(?:Failed to save state|Failed to persist state|Failed to upload state|failed to upload state|Error releasing the state lock|Error saving state|Error loading state|Error locking (?:source |destination )?state|Error refreshing state|Error reading state|Error inspecting states|Error configuring the backend|Failed to load backend|Failed to load state|Failed to get existing workspaces|Failed to unlock state)\b`)
+	lead := `(?i)^(?:error:\s*)*`
+	p.saveHead = regexp.MustCompile(lead + `(?:failed to save state|error saving state|failed to upload state|failed to persist state|error copying state)`)
+	p.releaseHead = regexp.MustCompile(lead + `(?:error releasing the state lock|failed to unlock state)`)
+	p.otherHead = regexp.MustCompile(lead + `(?:error loading state|failed to load state|error reading state|error locking (?:source |destination )?state|error acquiring the state lock|failed to load backend|failed to get existing workspaces|error inspecting states|error configuring (?:the backend|s3 backend)|error refreshing state|no valid credential sources)`)
+	// A provider's diagnostic, even when its header looks like a backend's.
+	p.providerOwned = regexp.MustCompile(`with provider\[|\* provider\.|registry\.terraform\.io/providers/|validating provider credentials`)
+	p.backendWord = regexp.MustCompile(`(?i)backend`)
+}
+
+func compileCauses(p *textPatterns) {
+	r := func(expr string, c Cause, kind string) causeRule {
+		return causeRule{re: regexp.MustCompile(expr), cause: c, kind: kind}
+	}
+	p.causes = []causeRule{
+		// Look-alikes first: worded like expiry, but renewing credentials
+		// does not fix them.
+		r(`(?i)(?:SSO session has expired or is invalid|SSOProviderInvalidToken).{0,300}?(?:no such file or directory|cannot find the (?:file|path) specified)`, CauseLookalike, KindSSOCacheMissing),
+		r(`(?i)failed to read cached SSO token file`, CauseLookalike, KindSSOTokenUnreadable),
+		r(`(?i)failed to get shared config profile|SharedConfigProfileNotExist|profile \S+ (?:does not exist|could not be found)`, CauseLookalike, KindProfileNotFound),
+		r(`RequestTimeTooSkewed|Signature expired: .{0,60}is now earlier than|Signature not yet current|request time and the current time is too large`, CauseLookalike, KindClockSkew),
+		r(`x509: certificate has expired or is not yet valid`, CauseLookalike, KindTLSCertExpired),
+		r(`ConditionalCheckFailedException|PreconditionFailed|StatusCode: 412\b`, CauseLookalike, KindLockHeld),
+		// Expired, then vanished credentials.
+		r(`(?i)the SSO session has expired or is invalid|cached SSO token is expired|refresh cached SSO token failed|Session token not found or invalid|InvalidGrantException|access token is expired`, CauseExpired, KindSSOSessionExpired),
+		r(`\bExpiredToken(?:Exception)?\b|TokenRefreshRequired|The provided token has expired|security token included in the request is expired`, CauseExpired, KindExpiredToken),
+		r(`(?i)NoCredentialProviders|no valid providers in chain|no valid credential sources|no EC2 IMDS role found|EC2RoleRequestError|failed to retrieve credentials|AnonymousCredentials`, CauseVanished, KindNoCredentials),
+		// Permanent: a person must change something.
+		r(`(?i)\bkms:[A-Za-z]+|arn:aws:kms:|KMS\.\w+Exception|KMSInvalidStateException|KMS key`, CausePermanent, KindKMS),
+		r(`InvalidClientTokenId|UnrecognizedClientException|InvalidAccessKeyId|SignatureDoesNotMatch|security token included in the request is invalid`, CausePermanent, KindInvalidCredentials),
+		r(`AccessDenied|is not authorized to perform|Access Denied|api error Forbidden|StatusCode: 403\b|status code: 403\b|UnauthorizedOperation`, CausePermanent, KindAccessDenied),
+		r(`NoSuchBucket|S3 bucket (?:"[^"]*" )?does not exist|specified bucket does not exist`, CausePermanent, KindNoSuchBucket),
+		r(`ResourceNotFoundException|Requested resource not found|non-existent table`, CausePermanent, KindNoSuchTable),
+		r(`(?i)error uploading state: (?:\d+ )?conflict|lineage .{0,60}does not match|workspace is not locked`, CausePermanent, KindStateConflict),
+		r(`AuthorizationHeaderMalformed|PermanentRedirect|IllegalLocationConstraintException|InvalidRegion`, CausePermanent, KindConfiguration),
+		r(`x509: certificate signed by unknown authority|x509: certificate is valid for`, CausePermanent, KindUntrustedTLS),
+		// Transient: the backend did not answer, or answered "later".
+		r(`SlowDown|Throttling|ThrottlingException|ProvisionedThroughputExceeded|RequestLimitExceeded|TooManyRequests|Rate exceeded|retry quota exceeded`, CauseTransient, KindThrottled),
+		r(`InternalError|ServiceUnavailable|InternalServerError|StatusCode: 5\d\d\b|status code: 5\d\d\b|\b50[234] (?:Service Unavailable|Bad Gateway|Gateway Timeout)`, CauseTransient, KindServerError),
+		r(`no such host|server misbehaving|[Tt]emporary failure in name resolution|dial tcp: lookup `, CauseTransient, KindDNS),
+		r(`i/o timeout|context deadline exceeded|Client\.Timeout|TLS handshake timeout|timeout awaiting response headers|connection timed out|RequestTimeout`, CauseTransient, KindTimeout),
+		r(`connection reset by peer|broken pipe|connection refused|unexpected EOF|network is unreachable|no route to host|tls: oversized record|failed to rewind transport stream|send request failed|: EOF\b`, CauseTransient, KindConnection),
+	}
+	p.deniedAction = regexp.MustCompile(`perform: ([a-z0-9-]+:[A-Za-z0-9*]+)`)
+	p.principal = regexp.MustCompile(`User: (arn:aws[a-z-]*:[^\s"]+) is not authorized`)
+	p.deniedResource = regexp.MustCompile(`on resource: "?([^\s"]+)"?`)
+	p.kmsKey = regexp.MustCompile(`arn:aws[a-z-]*:kms:[^\s"',]+`)
+	p.bucketQuoted = regexp.MustCompile(`(?:S3 bucket|bucket) ["']([a-z0-9][a-z0-9.\-]{1,62})["']`)
+	p.bucketHost = regexp.MustCompile(`https?://([a-z0-9][a-z0-9.\-]{1,62})\.s3[.\-][a-z0-9.\-]*amazonaws\.com`)
+	p.tableQuoted = regexp.MustCompile(`DynamoDB table "([^"]+)"|table/([A-Za-z0-9_.\-]+)`)
+	p.urlHost = regexp.MustCompile(`(?:Put|Get|Post|Head|Delete) "?https?://([^/"\s:]+)`)
+	p.dialHost = regexp.MustCompile(`dial tcp ([0-9a-fA-F.:\[\]]+:\d+)`)
+	p.lookupHost = regexp.MustCompile(`lookup ([^\s:]+)`)
+	p.cacheFile = regexp.MustCompile(`open (\S+?\.json)`)
+	p.profileName = regexp.MustCompile(`(?:failed to get shared config profile,?|profile) "?([A-Za-z0-9_.@\-]+)"?`)
+}
+
+// line is one cleaned line of stderr; open and close mark the top and bottom
+// of terraform's diagnostic box (╷ and ╵), gutter a line that had the box's
+// left edge (│).
+type line struct {
+	text                string
+	open, close, gutter bool
+}
+
+// cleanLines undoes what logs do to terraform's text: JSON-escaped newlines,
+// colour codes (also mangled), CI and logger prefixes, the box gutter.
+func cleanLines(text []byte) []line {
+	pt := compiledPatterns()
+	s := string(text)
+	if strings.Count(s, `\n`) > strings.Count(s, "\n") {
+		s = pt.jsonEscaped.ReplaceAllStringFunc(s, func(m string) string {
+			switch m {
+			case `\n`:
+				return "\n"
+			case `\t`:
+				return "\t"
+			case `\r`:
+				return ""
+			}
+			return `"`
+		})
+	}
+	s = pt.ansiLoose.ReplaceAllString(s, "")
+	var out []line
+	for _, raw := range strings.Split(s, "\n") {
+		l := strings.TrimRight(raw, "\r")
+		var ln line
+		// Each pass peels one layer (a timestamp, then ##[error], then the
+		// gutter, ...); prefixes are short, so only a line's head is read.
+		for pass := 0; pass < 16; pass++ {
+			before := l
+			l = strings.TrimLeft(l, " \t")
+			for _, re := range pt.noisePrefixes {
+				if m := re.FindStringIndex(head(l)); m != nil {
+					l = l[m[1]:]
+				}
+			}
+			if m := pt.logrusPrefix.FindString(head(l)); m != "" {
+				l = pt.logrusSuffix.ReplaceAllString(l[len(m):], "")
+			}
+			// A logger's own prefix in front of the box: cut it.
+			if i := strings.IndexAny(head(l), "│╷╵"); i > 0 {
+				l = l[i:]
+			}
+			switch {
+			case strings.HasPrefix(l, "╷"):
+				ln.open, l = true, l[len("╷"):]
+			case strings.HasPrefix(l, "╵"):
+				ln.close, l = true, l[len("╵"):]
+			case strings.HasPrefix(l, "│"):
+				ln.gutter, l = true, l[len("│"):]
+			}
+			if l == before {
+				break
+			}
+		}
+		ln.text = strings.TrimSpace(l)
+		out = append(out, ln)
+	}
+	return out
+}
+
+// head is the part of a line where a log prefix can be.
+func head(l string) string {
+	if len(l) > 160 {
+		return l[:160]
+	}
+	return l
+}
+
+// cleanFlat is the cleaned text as one line (hard wrapping undone).
+func cleanFlat(text []byte) string {
+	var parts []string
+	for _, l := range cleanLines(text) {
+		if l.text != "" {
+			parts = append(parts, l.text)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// diagnostic is one of terraform's diagnostics: its first line and the rest.
+type diagnostic struct {
+	head, text string
+}
+
+// diagnostics splits cleaned stderr into terraform's diagnostics. A box (╷
+// to ╵) is one diagnostic even when its detail holds further "Error:" lines;
+// a run of gutter lines whose top edge was lost in copying counts as a box
+// too. A header line without the gutter ends a box whose bottom edge was
+// lost. Outside a box, every header line starts a new one and other lines
+// (apply progress, make's complaints) belong to the one before.
+func diagnostics(lines []line) []diagnostic {
+	pt := compiledPatterns()
+	var out []diagnostic
+	var head string
+	var body []string
+	boxed, open, implicit := false, false, false
+	flush := func() {
+		if open && head != "" {
+			out = append(out, diagnostic{head: head, text: strings.Join(append([]string{head}, body...), " ")})
+		}
+		head, body, open, boxed, implicit = "", nil, false, false, false
+	}
+	for _, l := range lines {
+		switch {
+		case l.open:
+			flush()
+			open, boxed = true, true
+		case l.close:
+			flush()
+		}
+		if implicit && !l.gutter {
+			implicit = false
+		}
+		if l.text == "" {
+			continue
+		}
+		switch {
+		case boxed && head == "":
+			head = l.text
+		case (boxed || implicit) && (l.gutter || !pt.header.MatchString(l.text)):
+			body = append(body, l.text)
+		case pt.header.MatchString(l.text):
+			flush()
+			open, head, implicit = true, l.text, l.gutter
+		case open:
+			body = append(body, l.text)
+		}
+	}
+	flush()
+	return out
+}
+
+// readCause names the cause in a backend diagnostic's text.
+func readCause(text string) (c Cause, kind string) {
+	for _, r := range compiledPatterns().causes {
+		if r.re.MatchString(text) {
+			return r.cause, r.kind
+		}
+	}
+	return CauseUnknown, ""
+}
+
+// readDetail fills Detail, Principal and Resource for the cause found.
+func readDetail(c *Classification, text string) {
+	pt := compiledPatterns()
+	first := func(re *regexp.Regexp) string {
+		m := re.FindStringSubmatch(text)
+		for _, g := range m[1:] {
+			if g != "" {
+				return g
+			}
+		}
+		return ""
+	}
+	has := func(re *regexp.Regexp) bool { return re.MatchString(text) }
+	switch c.Kind {
+	case KindAccessDenied, KindKMS:
+		if has(pt.deniedAction) {
+			c.Detail = first(pt.deniedAction)
+		} else if m := pt.opError.FindAllStringSubmatch(text, -1); m != nil {
+			last := m[len(m)-1]
+			c.Detail = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(last[1]), " ", "")) + ":" + last[2]
+		}
+		if has(pt.principal) {
+			c.Principal = first(pt.principal)
+		}
+		if has(pt.deniedResource) {
+			c.Resource = first(pt.deniedResource)
+		}
+		if c.Kind == KindKMS && has(pt.kmsKey) {
+			c.Resource = pt.kmsKey.FindString(text)
+		}
+	case KindNoSuchBucket:
+		if has(pt.bucketQuoted) {
+			c.Detail = first(pt.bucketQuoted)
+		} else if has(pt.bucketHost) {
+			c.Detail = first(pt.bucketHost)
+		}
+	case KindNoSuchTable:
+		if has(pt.tableQuoted) {
+			c.Detail = first(pt.tableQuoted)
+		}
+	case KindTimeout, KindDNS, KindConnection, KindThrottled, KindServerError, KindTLSCertExpired:
+		switch {
+		case c.Kind == KindDNS && has(pt.lookupHost):
+			c.Detail = first(pt.lookupHost)
+		case has(pt.urlHost):
+			c.Detail = first(pt.urlHost)
+		case has(pt.dialHost):
+			c.Detail = first(pt.dialHost)
+		}
+	case KindSSOCacheMissing:
+		if has(pt.cacheFile) {
+			c.Detail = first(pt.cacheFile)
+		}
+	case KindProfileNotFound:
+		if has(pt.profileName) {
+			c.Detail = first(pt.profileName)
+		}
+	}
+}
+
+func compileProgress(p *textPatterns) {
+	p.planLine = regexp.MustCompile(`^Plan: (?:\d+ to import, )?(\d+) to add, (\d+) to change, (\d+) to destroy\b`)
+	p.applyLine = regexp.MustCompile(`^(?:Apply|Destroy) complete! Resources: (?:\d+ imported, )?(\d+) added, (\d+) changed, (\d+) destroyed`)
+	p.startLine = regexp.MustCompile(`^(.+?): (Creating|Modifying|Destroying)\.\.\.`)
+	p.completeLine = regexp.MustCompile(`^(.+?): (Creation|Modifications|Destruction) complete after`)
+	p.errorLine = regexp.MustCompile(`^with ([^\s,]+),$`)
+}
+
+// Change is one planned change as terraform printed it.
+type Change struct {
+	Address string `json:"address"`
+	// Action is "create", "update" or "destroy".
+	Action string `json:"action"`
+}
+
+// Progress is what terraform's own output says the failed run did.
+type Progress struct {
+	// Planned is add+change+destroy from the "Plan:" line; PlanSeen says
+	// whether there was one (a saved plan's apply prints none).
+	Planned  int  `json:"planned"`
+	PlanSeen bool `json:"plan_seen"`
+	// Done are the changes terraform reported complete, in order.
+	Done []Change `json:"done,omitempty"`
+	// Cut are changes that started and neither completed nor failed: the
+	// run ended while they were in progress, so they may or may not exist.
+	Cut []Change `json:"cut,omitempty"`
+	// Failed are the resource addresses named in error diagnostics.
+	Failed []string `json:"failed,omitempty"`
+	// ApplyComplete: terraform printed "Apply complete!".
+	ApplyComplete bool `json:"apply_complete"`
+}
+
+// ReadProgress reads an apply's output (stdout and stderr, in any order):
+// the plan's counts, each "Creating..."/"Creation complete after" pair and
+// the addresses of failed resources.
+func ReadProgress(out []byte) Progress {
+	pt := compiledPatterns()
+	var p Progress
+	action := map[string]string{
+		"Creating": "create", "Modifying": "update", "Destroying": "destroy",
+		"Creation": "create", "Modifications": "update", "Destruction": "destroy",
+	}
+	started := map[Change]bool{}
+	var order []Change
+	done := map[Change]bool{}
+	for _, l := range cleanLines(out) {
+		t := l.text
+		if m := pt.planLine.FindStringSubmatch(t); m != nil {
+			p.PlanSeen, p.Planned = true, atoi(m[1])+atoi(m[2])+atoi(m[3])
+			continue
+		}
+		if pt.applyLine.MatchString(t) {
+			p.ApplyComplete = true
+			continue
+		}
+		if m := pt.completeLine.FindStringSubmatch(t); m != nil {
+			ch := Change{Address: m[1], Action: action[m[2]]}
+			if !done[ch] {
+				done[ch] = true
+				p.Done = append(p.Done, ch)
+			}
+			continue
+		}
+		if m := pt.startLine.FindStringSubmatch(t); m != nil {
+			ch := Change{Address: m[1], Action: action[m[2]]}
+			if !started[ch] {
+				started[ch] = true
+				order = append(order, ch)
+			}
+			continue
+		}
+		if m := pt.errorLine.FindStringSubmatch(t); m != nil && !strings.HasPrefix(m[1], "provider[") {
+			if !contains(p.Failed, m[1]) {
+				p.Failed = append(p.Failed, m[1])
+			}
+		}
+	}
+	for _, ch := range order {
+		if !done[ch] && !contains(p.Failed, ch.Address) {
+			p.Cut = append(p.Cut, ch)
+		}
+	}
+	return p
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' || n > 1<<20 {
+			return n
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
 }

@@ -74,12 +74,15 @@ func checkClass(t *testing.T, name string, got Classification, w wantClass) {
 func TestClassifyRecorded(t *testing.T) {
 	cases := map[string]wantClass{
 		"seed_eks_dynamodb.stderr": {expired: true, persist: true, release: true,
-			services: []string{ServiceS3, ServiceOther, ServiceDynamoDB}, lockID: seedLockID, table: "dev-state-storage-locks"},
-		"facts_sso_session_ended.stderr":    {expired: true, services: []string{ServiceSSO}},
-		"facts_sso_cached_token.stderr":     {expired: true, services: []string{ServiceSSOOIDC}},
-		"facts_sts_expired.stderr":          {expired: true, services: []string{ServiceSTS}},
-		"facts_sdk_sso_session.stderr":      {expired: true, services: []string{ServiceSSOOIDC}},
-		"facts_invalid_client_token.stderr": {notExpiry: []string{"InvalidClientTokenId"}},
+			services: []string{ServiceS3, ServiceDynamoDB}, lockID: seedLockID, table: "dev-state-storage-locks"},
+		// A provider's diagnostics never decide the cause: these three are
+		// the AWS provider's, so they say nothing about the backend.
+		"facts_sso_session_ended.stderr":    {},
+		"facts_sts_expired.stderr":          {},
+		"facts_invalid_client_token.stderr": {},
+		// The backend's configuration diagnostics do.
+		"facts_sso_cached_token.stderr": {expired: true, services: []string{ServiceSSOOIDC}},
+		"facts_sdk_sso_session.stderr":  {expired: true, services: []string{ServiceSSOOIDC}},
 		"tofu_dynamodb.stderr": {expired: true, persist: true, release: true, tool: "tofu",
 			services: []string{ServiceS3, ServiceDynamoDB}, lockID: "6f0e8a52-1c4b-8e0e-5d2a-0c8f2b7a9e31", table: "tf-locks"},
 	}
@@ -120,8 +123,9 @@ var rigCaptures = func() map[string]wantClass {
 	return m
 }()
 
-// TestClassifyAnyWrapping re-wraps the seed's diagnostics at every width
-// from 20 to 120 columns (breaking even between `lock ID` and the quoted
+// TestClassifyAnyWrapping re-wraps each of the seed's diagnostics, in its
+// own box as terraform prints them, at every width from 20 to 120 columns
+// (breaking even inside the first line and between `lock ID` and the quoted
 // ID), with and without colour, and expects the same answer.
 func TestClassifyAnyWrapping(t *testing.T) {
 	seed := readTestdata(t, "seed_eks_dynamodb.stderr")
@@ -129,10 +133,16 @@ func TestClassifyAnyWrapping(t *testing.T) {
 	if want.LockID != seedLockID {
 		t.Fatalf("seed lock ID %q", want.LockID)
 	}
-	flat := Flatten(seed)
+	diags := diagnostics(cleanLines(seed))
+	if len(diags) != 5 {
+		t.Fatalf("the seed has 5 diagnostics, read %d", len(diags))
+	}
 	for width := 20; width <= 120; width++ {
 		for _, colour := range []bool{false, true} {
-			text := rewrap(flat, width, colour)
+			var text string
+			for _, d := range diags {
+				text += rewrap(d.text, width, colour)
+			}
 			got := Classify([]byte(text))
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("width %d colour %v: got %+v\nwant %+v\n%s", width, colour, got, want, text)
@@ -217,41 +227,80 @@ func TestShellQuote(t *testing.T) {
 }
 
 // FuzzClassify: no panic on any input, and these invariants hold:
-// Expired iff at least one service and one shape is named; a lock ID is only
-// reported for a release failure and appears verbatim in the input; a holder
-// only for an acquire failure, with an ID present in the input; flags are
-// only set when their key words are in the input; Flatten is idempotent.
+// Expired iff the cause is expired or vanished credentials, iff at least one
+// service and one shape is named; a cause other than none says where it was
+// read from, and only a save or release failure can have an unknown cause;
+// the kind is set iff the cause is known; details are single tokens; a lock
+// ID is only reported for a release failure and appears in the input; a
+// holder only for an acquire failure, with an ID present in the input; flags
+// are only set when their key words are in the input; Flatten is
+// idempotent; ReadProgress never counts more done changes than "complete
+// after" lines.
 func FuzzClassify(f *testing.F) {
 	for _, name := range []string{"seed_eks_dynamodb.stderr", "facts_sso_session_ended.stderr", "facts_invalid_client_token.stderr"} {
 		f.Add(readTestdata(f, name))
 	}
+	for _, c := range readCorpusIndex(f) {
+		f.Add(readTestdata(f, filepath.Join("realworld", c.file)))
+	}
 	f.Add([]byte("│ Lock Info:\n│   ID:  x\n"))
 	f.Add([]byte("Error releasing the state lock lock info for lock ID\n│ \"abc\""))
+	f.Add([]byte(`{"log":"\u2577\n\u2502 Error: Failed to save state\n\u2502 \n\u2502 Error saving state: failed to upload state: SlowDown: Please reduce your request rate.\n"}`))
+	f.Add([]byte("x: Creating...\nPlan: 2 to add, 0 to change, 0 to destroy.\nx: Creation complete after 1s [id=a]\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := Classify(in)
 		if c.Expired != (len(c.Services) > 0) || c.Expired != (len(c.Shapes) > 0) {
 			t.Fatalf("expired %v with services %v shapes %v", c.Expired, c.Services, c.Shapes)
 		}
+		if c.Expired != (c.Cause == CauseExpired || c.Cause == CauseVanished) {
+			t.Fatalf("expired %v with cause %s", c.Expired, c.Cause)
+		}
+		switch c.Cause {
+		case CauseNone:
+			if c.From != "" || c.Kind != "" || c.Detail != "" {
+				t.Fatalf("no cause but from %q kind %q detail %q", c.From, c.Kind, c.Detail)
+			}
+		case CauseUnknown:
+			if (c.From != "save" && c.From != "release") || c.Kind != "" {
+				t.Fatalf("unknown cause from %q kind %q", c.From, c.Kind)
+			}
+		case CauseExpired, CauseVanished, CauseTransient, CausePermanent, CauseLookalike:
+			if c.From == "" || c.Kind == "" {
+				t.Fatalf("cause %s from %q kind %q", c.Cause, c.From, c.Kind)
+			}
+		default:
+			t.Fatalf("cause %q", c.Cause)
+		}
+		for _, d := range []string{c.Detail, c.Principal, c.Resource} {
+			if strings.ContainsAny(d, " \t\n") {
+				t.Fatalf("detail %q is not one token", d)
+			}
+		}
+		clean := cleanFlat(in)
 		if c.LockID != "" {
 			if !c.ReleaseFailed {
 				t.Fatalf("lock ID %q without a release failure", c.LockID)
 			}
-			if !strings.Contains(string(in), c.LockID) {
+			if !strings.Contains(clean, c.LockID) {
 				t.Fatalf("lock ID %q not in input", c.LockID)
 			}
 		}
 		if c.Holder != nil && (!c.AcquireFailed || c.Holder.ID == "" || !strings.Contains(string(in), c.Holder.ID)) {
 			t.Fatalf("holder %+v (acquire %v)", c.Holder, c.AcquireFailed)
 		}
-		flat := Flatten(in)
-		if c.ReleaseFailed && !strings.Contains(flat, "releasing the state lock") {
+		if c.ReleaseFailed && !strings.Contains(clean, "releasing the state lock") {
 			t.Fatal("release flag without its words")
 		}
-		if c.PersistFailed && !strings.Contains(flat, "persist state") && !strings.Contains(flat, "errored.tfstate") {
+		if c.PersistFailed && !strings.Contains(clean, "persist state") && !strings.Contains(clean, "errored.tfstate") {
 			t.Fatal("persist flag without its words")
 		}
+		flat := Flatten(in)
 		if again := Flatten([]byte(flat)); again != flat {
 			t.Fatalf("Flatten not idempotent:\n%q\n%q", flat, again)
+		}
+		p := ReadProgress(in)
+		if n := strings.Count(string(in), " complete after"); len(p.Done) > n || p.Planned < 0 {
+			t.Fatalf("progress %+v from %d complete lines", p, n)
 		}
 	})
 }
