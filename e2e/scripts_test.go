@@ -117,6 +117,7 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 		"capture":   h.cmdCapture,
 		"sso":       cmdSSO,
 		"identity":  cmdIdentity,
+		"fault":     cmdFault,
 	}
 }
 
@@ -575,4 +576,23 @@ func newUUID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// fault expire-next OP N   REVIEW: the next N requests for OP (S3 or
+// DynamoDB) are answered as if their credentials had expired.
+func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
+	if !neg && len(args) == 2 && args[0] == "deny-source" {
+		r := state(ts).mustRig(ts)
+		r.S3Proxy.DenySource(args[1])
+		r.DynamoDBProxy.DenySource(args[1])
+		return
+	}
+	if neg || len(args) != 3 || args[0] != "expire-next" {
+		ts.Fatalf("usage: fault expire-next OP N | fault deny-source PREFIX")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	r := state(ts).mustRig(ts)
+	r.S3Proxy.FailNext(args[1], n)
+	r.DynamoDBProxy.FailNext(args[1], n)
 }

@@ -936,3 +936,30 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// ClassifySideCall reads the stderr of one of tf's own side calls (state
+// pull, state push, force-unlock). No provider runs in them, so every
+// diagnostic is the backend's: the cause is read from all of them (the S3
+// backend reports dead credentials at `state pull` as "validating provider
+// credentials", which is not a save or release diagnostic).
+func ClassifySideCall(stderr []byte) Classification {
+	c := Classify(stderr)
+	if c.Expired || c.Cause != CauseNone {
+		return c
+	}
+	flat := cleanFlat(stderr)
+	cause, kind := readCause(flat)
+	if cause == CauseUnknown {
+		return c
+	}
+	c.Cause, c.Kind, c.From = cause, kind, "backend"
+	readDetail(&c, flat)
+	if cause == CauseExpired || cause == CauseVanished {
+		c.Expired = true
+		c.Services, c.Shapes = expiryShapes(flat)
+		if len(c.Shapes) == 0 {
+			c.Shapes = []string{kind}
+		}
+	}
+	return c
+}

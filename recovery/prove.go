@@ -313,7 +313,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
 	if err != nil {
-		c := Classify(errb)
+		c := ClassifySideCall(errb)
 		switch {
 		case c.Expired:
 			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
@@ -383,7 +383,7 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 		msg := "is still held"
 		if err != nil {
 			msg = fmt.Sprintf("is still held: %s force-unlock failed: %s", s.r.Flavor, lastLines(errb, 4))
-			if Classify(errb).Expired {
+			if ClassifySideCall(errb).Expired {
 				return &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
 			}
 		}

@@ -98,6 +98,11 @@ type Outcome struct {
 	Diff     *StateDiff    `json:"diff,omitempty"`
 	// Saved lists where the state terraform could not save is kept.
 	Saved []string `json:"saved_at,omitempty"`
+	// RetryOn names what must change before a pending recovery can go on
+	// (credentials, lock-holder, backend, interrupted, configuration, disk).
+	RetryOn string `json:"retry_on,omitempty"`
+	// Advice says what the failure's cause is and what fixes it.
+	Advice *Advice `json:"advice,omitempty"`
 	// Did lists what tf did, in order; Next the exact commands to run next.
 	Did   []string     `json:"did,omitempty"`
 	Next  []string     `json:"next,omitempty"`
@@ -142,15 +147,19 @@ func Recover(ctx context.Context, r Run) Outcome {
 	if r.Flavor == "" {
 		r.Flavor = c.Tool
 	}
-	if !c.Expired {
-		return Outcome{Kind: NotCredentials, Class: c, Summary: "the failure is not about expired credentials; left as terraform left it"}
-	}
 	root := RecoveryRoot(r.Dir, r.Env)
 	errPath := filepath.Join(r.Dir, erroredFile)
 	fresh := freshErrored(errPath, r.Started, r.Observed)
-	if !fresh && !c.ReleaseFailed && !c.PersistFailed {
-		o := Outcome{Kind: Intact, Class: c, Summary: "the credentials expired, but terraform saved the state and released its lock: nothing to repair"}
-		o.Next = []string{renewHint(r.Env, Backend{}), rerunCommand(r.Flavor, r.Args)}
+	wreck := fresh || c.ReleaseFailed || c.PersistFailed
+	switch {
+	case c.Cause == CauseNone || c.Cause == "":
+		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
+	case !wreck && !c.Cause.Acts():
+		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
+	case !wreck:
+		o := Outcome{Kind: Intact, Class: c, Summary: "the backend failed, but terraform saved the state and released its lock: nothing to repair"}
+		o.Next = []string{rerunCommand(r.Flavor, r.Args, varNames(r.Args)...)}
+		o.Advice = adviceFor(c, r.Flavor, r.Env, Backend{})
 		report(r, &o)
 		return o
 	}
@@ -200,6 +209,21 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return o
 	}
 	st := newSeqState(r, j)
+	if !c.Cause.Acts() {
+		// Not something time or new credentials cure (access denied, KMS, a
+		// missing bucket, clock skew, ...): secure the state, keep the lock,
+		// say what is wrong. Once it is fixed, the next guarded command
+		// finishes under the same proof rules.
+		if fresh {
+			if stop := st.secure(ctx); stop != nil {
+				return st.stop(stop)
+			}
+			_ = j.record(StepSecure, "done", st.note, r.Now())
+			st.note = ""
+		}
+		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
+			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})
+	}
 	if c.PersistFailed && !fresh {
 		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
 			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find. " +
@@ -208,7 +232,35 @@ func Recover(ctx context.Context, r Run) Outcome {
 	if berr != nil {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
 	}
-	return st.sequence(ctx)
+	o := st.sequence(ctx)
+	if c.Cause != CauseTransient {
+		return o
+	}
+	// The backend did not answer: try again a few times, briefly, in this
+	// run; then the journal waits for the next command.
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		if o.Kind != NeedsPerson || !o.Pending || o.RetryOn != string(retryBackend) {
+			return o
+		}
+		fmt.Fprintf(r.Out, "tf: the backend did not answer; trying again in %s\n", wait)
+		select {
+		case <-ctx.Done():
+			return o
+		case <-time.After(wait):
+		}
+		o = resumeLocked(ctx, r, root)
+	}
+	return o
+}
+
+// adviceFor is the advice for c, with the profile in play.
+func adviceFor(c Classification, flavor string, env []string, b Backend) *Advice {
+	profile := firstNonEmpty(b.Profile, envLookup(env, envProfile))
+	a := Advise(c, flavor, profile)
+	if a.Summary == "" {
+		return nil
+	}
+	return &a
 }
 
 // freshErrored says whether errored.tfstate at path was written during the
@@ -431,6 +483,9 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	}
 	o := s.outcome(NeedsPerson)
 	o.Pending = !st.final && st.retry != retryNone
+	if o.Pending {
+		o.RetryOn = string(st.retry)
+	}
 	o.Summary = fmt.Sprintf("recovery stopped at %q: %v", st.step, st.err)
 	o.Error = st.err.Error()
 	o.Holder = st.holder
@@ -531,7 +586,7 @@ func (s *seqState) manualCommands() []string {
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
-		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps}
+		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend)}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)
@@ -566,7 +621,7 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 // credentials renews (when the wrapper can) and proves the credentials
 // work by pulling the remote state with terraform itself.
 func (s *seqState) credentials(ctx context.Context) *stepStop {
-	if s.r.Renew != nil {
+	if c := s.j.Class.Cause; s.r.Renew != nil && (c == CauseExpired || c == CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
 		if err != nil {
 			return &stepStop{step: StepCredentials, retry: retryCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err)}
@@ -589,7 +644,7 @@ func (s *seqState) credentials(ctx context.Context) *stepStop {
 func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
 	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
 	if err != nil {
-		c := Classify(errb)
+		c := ClassifySideCall(errb)
 		if c.Expired {
 			return StateSummary{}, &stepStop{step: step, retry: retryCredentials,
 				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}

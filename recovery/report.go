@@ -35,7 +35,14 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		return
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(w, "tf: "+format+"\n", a...) }
-	if len(o.Class.Shapes) > 0 {
+	if a := o.Advice; a != nil && a.Summary != "" {
+		p("%s failed to save the state or release its lock: %s", r.Flavor, a.Summary)
+		if o.Kind == NeedsPerson && !a.LogIn {
+			for _, st := range a.Steps {
+				fmt.Fprintf(w, "    %s\n", st)
+			}
+		}
+	} else if len(o.Class.Shapes) > 0 {
 		p("%s failed because the AWS credentials expired (%s).", r.Flavor, strings.Join(o.Class.Shapes, ", "))
 	}
 	for _, d := range o.Did {

@@ -62,6 +62,61 @@ type Proxy struct {
 
 	mu   sync.Mutex
 	seen []Request
+
+	// failNext: REVIEW fault knob: answer the next N requests for an op as
+	// if their credentials had expired.
+	failNext map[string]int
+	// denySource: REVIEW authz knob: credentials whose ledger Source starts
+	// with one of these get AccessDenied (as if the bucket/table policy only
+	// allowed the backend's assume_role role).
+	denySource []string
+}
+
+// DenySource makes requests signed by credentials whose Source starts with
+// prefix get AccessDenied.
+func (p *Proxy) DenySource(prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.denySource = append(p.denySource, prefix)
+}
+
+func (p *Proxy) denied(key string) bool {
+	l, ok := p.creds.(*fakeaws.Ledger)
+	if !ok {
+		return false
+	}
+	c, ok := l.Lookup(key)
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.denySource {
+		if strings.HasPrefix(c.Source, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// FailNext makes the next n requests for op get the expired-token answer.
+func (p *Proxy) FailNext(op string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failNext == nil {
+		p.failNext = map[string]int{}
+	}
+	p.failNext[op] += n
+}
+
+func (p *Proxy) takeFail(op string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failNext[op] > 0 {
+		p.failNext[op]--
+		return true
+	}
+	return false
 }
 
 // NewProxy returns a proxy for service forwarding to target.
@@ -95,6 +150,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			outcome = UnknownKey
 		}
+	}
+	if outcome == Forwarded && p.takeFail(op) {
+		outcome = Expired
+	}
+	if outcome == Forwarded && p.denied(key) {
+		p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: "denied"})
+		if p.service == ServiceS3 {
+			writeS3Error(w, r, MissingAuth, key) // 403 AccessDenied
+		} else {
+			body := `{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User is not authorized to perform: dynamodb:GetItem"}`
+			h := w.Header()
+			h.Set("Content-Type", "application/x-amz-json-1.0")
+			h.Set("x-amz-crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(body))
+		}
+		return
 	}
 	p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: outcome})
 	if outcome == Forwarded {
