@@ -53,20 +53,8 @@ type ownership struct {
 func (s *seqState) judgeLocks(now Locks) ownership {
 	j := s.j
 	var v ownership
-	takes := takesLock(j.Args)
-	if j.Observed != nil {
-		takes = j.Observed.TakesLock
-	}
-	mayHold := true
-	switch {
-	case j.GivenLockID != "":
-	case !takes:
-		mayHold, v.none = false, "the run held no lock (-lock=false)"
-	case j.Class.AcquireFailed:
-		mayHold, v.none = false, "terraform never acquired the lock in this run"
-	case !j.Class.ReleaseFailed:
-		mayHold, v.none = false, "terraform reported no failure to release its lock, so no lock of this run's exists"
-	}
+	mayHold, none := s.mayHoldLock()
+	v.none = none
 	for _, kind := range j.Backend.LockModes() {
 		rec := now.Kind(kind)
 		if rec == nil {
@@ -100,9 +88,35 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 	return v
 }
 
+// mayHoldLock says whether a lock of this run's can exist at all, and why
+// not when it cannot: a run with -lock=false holds none, a run that never
+// acquired holds none, and a run whose terraform reported no failure to
+// release holds none (a person's --lock-id is checked separately).
+func (s *seqState) mayHoldLock() (bool, string) {
+	j := s.j
+	takes := takesLock(j.Args)
+	if j.Observed != nil {
+		takes = j.Observed.TakesLock
+	}
+	switch {
+	case j.GivenLockID != "":
+		return true, ""
+	case !takes:
+		return false, "the run held no lock (-lock=false)"
+	case j.Class.AcquireFailed:
+		return false, "terraform never acquired the lock in this run"
+	case !j.Class.ReleaseFailed:
+		return false, "terraform reported no failure to release its lock, so no lock of this run's exists"
+	}
+	return true, ""
+}
+
 // knownOwnID is the ID of this run's lock as far as the evidence of the run
 // itself goes (printed, or the last observed record), "" when unknown.
 func (s *seqState) knownOwnID() string {
+	if ok, _ := s.mayHoldLock(); !ok || s.j.GivenLockID != "" && s.j.Class.LockID == "" && s.j.Observed == nil {
+		return ""
+	}
 	if s.j.Class.LockID != "" {
 		return s.j.Class.LockID
 	}
