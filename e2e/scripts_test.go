@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if testTF.path != "" {
+		os.RemoveAll(filepath.Dir(testTF.path))
+	}
+	os.Exit(code)
 }
 
 // TestScripts runs every testdata/scripts/*.txtar scenario, each with its own
@@ -55,7 +59,7 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{root: root, tfBuildDir: t.TempDir()}
+	h := &harness{root: root}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "scripts"),
 		RequireExplicitExec: true,
@@ -71,11 +75,7 @@ func TestScripts(t *testing.T) {
 // harness is shared by all scripts of one test binary.
 type harness struct {
 	root       string
-	tfBuildDir string
-
-	tfOnce sync.Once
-	tfPath string
-	tfErr  error
+	tfBuildDir string // TODO(integration): unused since buildTestTF; drop with its callers
 }
 
 type scriptKey struct{}
@@ -444,22 +444,36 @@ func (h *harness) cmdUse(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-func (h *harness) buildTF() (string, error) {
-	h.tfOnce.Do(func() {
-		out := filepath.Join(h.tfBuildDir, "tf")
-		// The test hooks (TFGUARD_TEST_KILL_AT, TFGUARD_TEST_NO_OBSERVE) exist
-		// only in builds with this tag; release builds ignore them.
+func (h *harness) buildTF() (string, error) { return buildTestTF(h.root) }
+
+var testTF struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildTestTF builds tf once per test binary, with the test hooks
+// (TFGUARD_TEST_KILL_AT, TFGUARD_TEST_NO_OBSERVE) that exist only in builds
+// with the tfguard_testhooks tag; release builds ignore them.
+func buildTestTF(root string) (string, error) {
+	testTF.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tf-e2e-build")
+		if err != nil {
+			testTF.err = err
+			return
+		}
+		out := filepath.Join(dir, "tf")
 		cmd := exec.Command("go", "build", "-tags", "tfguard_testhooks", "-o", out, ".")
-		cmd.Dir = h.root
+		cmd.Dir = root
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Run(); err != nil {
-			h.tfErr = fmt.Errorf("go build tf: %w\n%s", err, buf.String())
+			testTF.err = fmt.Errorf("go build tf: %w\n%s", err, buf.String())
 			return
 		}
-		h.tfPath = out
+		testTF.path = out
 	})
-	return h.tfPath, h.tfErr
+	return testTF.path, testTF.err
 }
 
 // capture NAME   with -captures, save the last command's stderr as
