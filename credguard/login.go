@@ -397,6 +397,8 @@ func recheckAfterLogin(o Options, e Entry, required time.Duration) Entry {
 		ne.Lasts, ne.LastsKnown = c.ValidUntil.Sub(now), true
 	case c.Kind == KindSSOSession && !c.SessionEnds.IsZero() && c.SessionEnds.Sub(now) < required:
 		ne.Verdict, ne.Detail = VerdictShort, fmt.Sprintf("logged in again, but the new session lasts %s (sso_session_length); a run needs %s: the session must be longer, or the run shorter", human(c.SessionEnds.Sub(now)), human(required))
+	case c.Kind == KindSSOSession && !c.RegistrationEnds.IsZero() && c.RegistrationEnds.Sub(now) < required:
+		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but "+registrationEndText(c.RegistrationEnds, now)+"; the run needs "+human(required)
 	case c.Kind == KindSSOSession && !c.Refreshable && c.ValidUntil.Sub(now) < required:
 		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but the new token cannot be refreshed and "+leftText(c.ValidUntil.Sub(now))
 		ne.Lasts, ne.LastsKnown = c.ValidUntil.Sub(now), true
@@ -416,6 +418,15 @@ func usedByText(users []string) string {
 		return ""
 	}
 	return " (used by " + strings.Join(users, ", ") + ")"
+}
+
+// registrationEndText says when the SSO client registration that
+// refreshes the token ends, or ended.
+func registrationEndText(end, now time.Time) string {
+	if end.After(now) {
+		return "the SSO client registration that refreshes the token ends at " + end.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(end.Sub(now)) + ")"
+	}
+	return "the SSO client registration that refreshes the token ended at " + end.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 // sessionEndText says when an SSO session ends, or ended: a past end is

@@ -184,6 +184,8 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 		e.Verdict, e.Detail = src.Verdict, "source "+src.Name+": "+src.Detail
 	case KindSSOSession, KindLegacySSO:
 		e = evaluateSSO(ctx, o, e, required, act)
+	case KindLoginSession:
+		e = evaluateLoginSession(o, e, required)
 	}
 	return e
 }
@@ -229,6 +231,9 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 		e.Lasts, e.LastsKnown = tokenLeft, true
 	case e.Kind == KindSSOSession && !e.SessionEnds.IsZero() && e.SessionEnds.Sub(now) < required:
 		needLogin = sessionEndText(e.SessionEnds, now)
+	case e.Kind == KindSSOSession && !e.RegistrationEnds.IsZero() && e.RegistrationEnds.Sub(now) < required:
+		needLogin = registrationEndText(e.RegistrationEnds, now)
+		e.Lasts, e.LastsKnown = e.RegistrationEnds.Sub(now), true
 	case e.Kind == KindSSOSession && !e.Refreshable && tokenLeft < required:
 		needLogin = "the cached token cannot be refreshed and " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
