@@ -546,15 +546,20 @@ func TestReviewSoundCtrlCDuringDeviceLogin(t *testing.T) {
 // review_legacy_recovery_forces_login.txtar.)
 func TestReviewCtrlCIgnoredDuringRecoveryLogin(t *testing.T) {
 	c := cgStart(t, rig.LockDynamoDB, 8*time.Second)
-	c.ssoLogin(true, time.Hour, time.Hour, time.Hour)
+	c.ssoLogin(false, time.Hour, time.Hour, time.Hour)
 	c.mustTerraform("init", "-input=false", "-no-color")
 	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
 	c.env["TF_VAR_run"] = "2"
-	kill := time.AfterFunc(5*time.Second, c.r.Ledger.KillAll)
-	defer kill.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := startInPTY(t, ctx, c.ws.Dir, c.environ(), "apply", "-auto-approve", "-input=false", "-no-color")
+	// Once terraform is in its 8s resource (its credentials fetched), the
+	// session ends and every credential dies: recovery has to log in.
+	p.waitFor("the long resource", func(s string) bool { return strings.Contains(s, "terraform_data.long: Creating...") })
+	if err := c.r.Identity.EndSession(rig.SSOSessionName); err != nil {
+		t.Fatal(err)
+	}
+	c.r.Ledger.KillAll()
 	p.waitFor("recovery's device login", func(s string) bool { return strings.Contains(s, "waiting for approval") })
 	_, _ = p.ptmx.Write([]byte{3}) // Ctrl-C
 	done := make(chan struct{})
