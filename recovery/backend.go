@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,6 +36,9 @@ const (
 	envGitHubActions  = "GITHUB_ACTIONS"
 	envStepSummary    = "GITHUB_STEP_SUMMARY"
 	envCI             = "CI"
+	// The container endpoint tf's GitHub OIDC mode gives terraform.
+	envContainerFullURI   = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	envContainerAuthToken = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 	// EnvTestKillAt is TEST-ONLY: when set to a step name, tf SIGKILLs
 	// itself right after journaling that step as begun, so tests can prove
 	// that the next tf converges. Never set it outside tests.
@@ -216,6 +220,12 @@ func newAWSLocks(ctx context.Context, b Backend, env []string) (*awsLocks, error
 		if id := envLookup(env, envAccessKeyID); id != "" {
 			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
 				id, envLookup(env, envSecretKey), envLookup(env, envSessionToken))))
+		} else if u := envLookup(env, envContainerFullURI); u != "" && profile == "" {
+			// The run's container endpoint (tf's GitHub OIDC endpoint): the
+			// SDK would read it from tf's own environment, not the run's.
+			opts = append(opts, config.WithCredentialsProvider(aws.NewCredentialsCache(endpointcreds.New(u, func(o *endpointcreds.Options) {
+				o.AuthorizationToken = envLookup(env, envContainerAuthToken)
+			}))))
 		}
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
