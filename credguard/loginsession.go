@@ -93,7 +93,11 @@ func evaluateLoginSession(o Options, e Entry, required time.Duration) Entry {
 		e.Verdict, e.Detail = VerdictShort, "there are no cached `aws login` credentials (not logged in); log in ("+hint+") and rerun"
 	case !e.Refreshable && left < required:
 		e.Lasts, e.LastsKnown = left, true
-		e.Verdict, e.Detail = VerdictShort, "the `aws login` credentials cannot be renewed and "+leftText(left)+"; log in again ("+hint+") and rerun"
+		end := "end in " + human(left)
+		if left <= 0 {
+			end = "have expired"
+		}
+		e.Verdict, e.Detail = VerdictShort, "the `aws login` credentials cannot be renewed and "+end+"; log in again ("+hint+") and rerun"
 	case !e.Refreshable:
 		e.Verdict, e.Detail = VerdictOK, "credentials valid until "+e.ValidUntil.UTC().Format("15:04:05 UTC")
 	default:

@@ -93,7 +93,7 @@ func TestLoginSessionTooShortRefused(t *testing.T) {
 		write func(*testEnv)
 		want  string
 	}{
-		{"not renewable, 5m left", func(e *testEnv) { writeLoginCache(t, e.opts, 5*time.Minute, false) }, "cannot be renewed and has 5m"},
+		{"not renewable, 5m left", func(e *testEnv) { writeLoginCache(t, e.opts, 5*time.Minute, false) }, "cannot be renewed and end in "},
 		{"not logged in", func(*testEnv) {}, "not logged in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
