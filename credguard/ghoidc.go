@@ -46,6 +46,30 @@ const (
 	EnvRoleSessionName        = "AWS_ROLE_SESSION_NAME"
 )
 
+// KindGitHubOIDC is a credential tf's own GitHub OIDC endpoint serves:
+// renewed by tf for the whole run.
+const KindGitHubOIDC Kind = "github-oidc"
+
+// servedByGitHubOIDC: with tf's endpoint in terraform's environment (see
+// Env), a consumer that names no credential of its own falls through the
+// SDK's chain to the container endpoint; its credential (or a role's
+// source) is the endpoint's.
+func servedByGitHubOIDC(o Options, c Credential) Credential {
+	if o.GitHubOIDCURL == "" || o.getenv(EnvContainerFullURI) != o.GitHubOIDCURL {
+		return c
+	}
+	switch {
+	case c.Kind == KindAssumeRole && c.Source != nil:
+		src := servedByGitHubOIDC(o, *c.Source)
+		c.Source = &src
+	case c.Kind == KindUnknown:
+		users := c.UsedBy
+		c = Credential{Name: "GitHub OIDC endpoint (tf)", Kind: KindGitHubOIDC, UsedBy: users, Refreshable: true, RoleARN: o.Config.GitHubOIDCRole,
+			Notes: []string{"tf exchanges a fresh GitHub ID token for new role credentials before the held ones end"}}
+	}
+	return c
+}
+
 // renewTimeout bounds one renewal: an ID token request, then STS.
 const renewTimeout = githubTimeout + callTimeout
 

@@ -190,3 +190,30 @@ func TestWithoutDefaultCredentials(t *testing.T) {
 		}
 	}
 }
+
+// With tf's endpoint in terraform's environment, the preflight judges it
+// (renewed by tf), not an "unknown" default chain, and not the job's
+// exported keys that Env removed.
+func TestPreflightJudgesTheGitHubOIDCEndpoint(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeaws.Options{}, EnvAccessKeyID+"=ASIAJOB", EnvSecretAccessKey+"=s", EnvSessionToken+"=t",
+		EnvCredentialExpiration+"="+time.Now().Add(2*time.Minute).UTC().Format(time.RFC3339))
+	e.writeTF("main.tf", "resource \"aws_s3_bucket\" \"b\" {}\n")
+	var served atomic.Int32
+	gh := fakeGitHubIDTokens(t, "req-token", &served)
+	o := e.opts
+	o.Env = append(append([]string{}, o.Env...), EnvActionsIDTokenURL+"="+gh.URL+"/token?api-version=2.0", EnvActionsIDTokenToken+"=req-token", EnvRegion+"=us-east-1")
+	s, err := StartGitHubOIDC(ctx, o, "arn:aws:iam::123456789012:role/CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o.Env, o.GitHubOIDCURL, o.CI = s.Env(o.Env), s.URL, true
+	r, err := Preflight(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Entries) != 1 || r.Entries[0].Kind != KindGitHubOIDC || r.Entries[0].Verdict != VerdictOK {
+		t.Fatalf("judged %+v", r.Entries)
+	}
+}

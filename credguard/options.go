@@ -114,6 +114,11 @@ type Options struct {
 	// LookPath finds executables (for `aws`); exec.LookPath if nil.
 	LookPath func(string) (string, error)
 
+	// GitHubOIDCURL is the URL of tf's GitHub OIDC endpoint when it serves
+	// this run (CredentialServer.URL); credentials that fall through to it
+	// are judged as its.
+	GitHubOIDCURL string
+
 	// pass is set by a preflight that may log in (see loginPass).
 	pass *loginPass
 }

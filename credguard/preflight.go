@@ -146,6 +146,7 @@ func assess(ctx context.Context, o Options, act bool) (Report, error) {
 		o.pass = newLoginPass() // one login per SSO session in this pass
 	}
 	for _, c := range creds {
+		c = servedByGitHubOIDC(o, c)
 		r.Entries = append(r.Entries, evaluate(ctx, o, c, r.Required, act))
 	}
 	return r, nil
@@ -159,6 +160,8 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 	switch c.Kind {
 	case KindStatic:
 		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
+	case KindGitHubOIDC:
+		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
 	case KindUnknown, KindProcess:
 		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
 	case KindWebIdentity:

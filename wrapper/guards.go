@@ -108,6 +108,9 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) error {
 		return nil
 	}
 	o := credOptions(inv)
+	if g.oidc != nil {
+		o.GitHubOIDCURL = g.oidc.URL
+	}
 	if plan := savedPlan(inv); plan != "" {
 		if types, err := planResourceTypes(ctx, inv, plan); err == nil {
 			o.PlanResourceTypes = types
