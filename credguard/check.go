@@ -122,7 +122,9 @@ func StartRefresher(ctx context.Context, o Options) (stop func()) {
 		defer t.Stop()
 		for {
 			for _, c := range sso {
-				_, _, err := refreshCache(ctx, c.CachePath, oidcClient(o, c.SSORegion), o.now, cfg.RefreshAhead)
+				// A refresh already sent when stop is called is finished
+				// and written (refreshCache); stop waits for it.
+				_, _, err := refreshSSO(ctx, o, c, cfg.RefreshAhead)
 				if err != nil && ctx.Err() == nil && !warned[c.CachePath] {
 					warned[c.CachePath] = true
 					fmt.Fprintf(o.out(), "\ntf: warning: could not refresh the SSO token of %s ahead of time: %v\n", c.Name, err)

@@ -28,6 +28,7 @@ const (
 	KindWebIdentity Kind = "web-identity" // web_identity_token_file
 	KindProcess     Kind = "process"      // credential_process
 	KindUnknown     Kind = "unknown"      // container/IMDS or nothing found
+	// KindLoginSession (login_session, `aws login`) is in loginsession.go.
 )
 
 // Credential is one AWS credential a guarded run will use.
@@ -54,6 +55,9 @@ type Credential struct {
 	// SessionEnds is when the SSO session itself ends, from the login time tf
 	// recorded plus the configured session length; zero if unknown.
 	SessionEnds time.Time `json:"session_ends,omitzero"`
+	// RegistrationEnds is when the SSO client registration that refreshes
+	// the token ends (registrationExpiresAt); zero if unknown.
+	RegistrationEnds time.Time `json:"registration_ends,omitzero"`
 	// RoleARN is the role assumed on top of the base credential, if any.
 	RoleARN string `json:"role_arn,omitempty"`
 	// Source is the credential this one is made from (assume-role).
@@ -70,7 +74,13 @@ func (c Credential) key() string { return string(c.Kind) + "|" + c.Name }
 func (c Credential) lastsUntil() time.Time {
 	switch c.Kind {
 	case KindSSOSession:
-		return c.SessionEnds // the access token is renewed until then
+		// the access token is renewed until the session or the client
+		// registration ends, whichever comes first
+		end := c.SessionEnds
+		if !c.RegistrationEnds.IsZero() && (end.IsZero() || c.RegistrationEnds.Before(end)) {
+			end = c.RegistrationEnds
+		}
+		return end
 	case KindAssumeRole:
 		if c.Source != nil {
 			return c.Source.lastsUntil()
@@ -122,6 +132,8 @@ func describeShared(o Options, sc config.SharedConfig) Credential {
 		c.CachePath = cachePath(o.home(), c.StartURL)
 		readSSOToken(o, &c)
 		c.Refreshable = false
+	case sc.LoginSession != "":
+		c = describeLoginSession(o, c, sc.LoginSession)
 	case sc.CredentialProcess != "":
 		c.Kind, c.Refreshable = KindProcess, true
 		c.Notes = append(c.Notes, "credential_process: the SDK runs it again when its credentials expire; its lifetime is not checked")
@@ -155,6 +167,9 @@ func readSSOToken(o Options, c *Credential) {
 	}
 	c.Expires, c.ValidUntil = true, tok.ExpiresAt
 	c.Refreshable = c.Kind == KindSSOSession && tok.canRefresh(o.now())
+	if c.Kind == KindSSOSession {
+		c.RegistrationEnds = tok.RegistrationExpiresAt
+	}
 	if c.Kind == KindSSOSession && !c.Refreshable {
 		c.Notes = append(c.Notes, "cached token has no usable refresh token or client registration")
 	}

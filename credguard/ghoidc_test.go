@@ -106,3 +106,114 @@ func TestGitHubOIDCNeedsTheJobPermission(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// While a renewal hangs (GitHub slow to answer), the endpoint keeps
+// answering at once with the held credentials: no lock is held across the
+// network call, and the renewal ends at its own deadline.
+func TestGitHubOIDCRenewalNeverBlocksTheEndpoint(t *testing.T) {
+	ctx := context.Background()
+	f := fakeaws.Start(t, fakeaws.NewLedger(nil), fakeaws.Options{RoleCredentialLifetime: 6 * time.Second})
+	var hang atomic.Bool
+	release := make(chan struct{})
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprintf(w, `{"count":1,"value":%q}`, jwt(time.Now().Add(5*time.Minute)))
+	}))
+	defer gh.Close()
+	defer close(release)
+	o := Options{Env: []string{
+		EnvActionsIDTokenURL + "=" + gh.URL + "/token?api-version=2.0", EnvActionsIDTokenToken + "=req-token",
+		EnvEndpointURLSTS + "=" + f.STSURL, EnvRegion + "=us-east-1",
+	}}
+	s, err := StartGitHubOIDC(ctx, o, "arn:aws:iam::123456789012:role/CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held := s.creds
+	hang.Store(true)
+	time.Sleep(time.Until(held.Expires.Add(-1500 * time.Millisecond))) // in the renewal window
+	for i := 0; i < 5; i++ {                                           // the first starts the renewal, which hangs
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := s.current(rctx)
+		cancel()
+		if err != nil || c.AccessKeyID != held.AccessKeyID {
+			t.Fatalf("request %d during a hanging renewal: %q %v", i, c.AccessKeyID, err)
+		}
+	}
+	if n := s.Exchanges(); n != 1 {
+		t.Fatalf("exchanges = %d while the renewal hangs, want 1", n)
+	}
+}
+
+func TestRenewBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		left time.Duration
+		want time.Duration
+	}{
+		{1, time.Hour, time.Second},
+		{2, time.Hour, 2 * time.Second},
+		{4, time.Hour, 8 * time.Second},
+		{10, time.Hour, maxRenewBackoff},
+		{10, 20 * time.Second, 5 * time.Second},             // several tries before the held ones end
+		{3, 200 * time.Millisecond, 100 * time.Millisecond}, // a floor, never a busy loop
+	} {
+		if got := renewBackoff(tc.n, tc.left); got != tc.want {
+			t.Errorf("renewBackoff(%d, %s) = %s, want %s", tc.n, tc.left, got, tc.want)
+		}
+	}
+}
+
+// Only the default profile loses its credential settings; other profiles
+// (named in configurations) and the default's region stay.
+func TestWithoutDefaultCredentials(t *testing.T) {
+	in := "[default]\nregion = eu-west-1\naws_access_key_id = AKIARUNNER\naws_secret_access_key = s\n" +
+		"[profile default]\nsso_session = corp\ncredential_process = x\n  nested = 1\ns3 =\n  max_concurrent_requests = 4\n" +
+		"[profile deploy]\nrole_arn = arn:aws:iam::1:role/D\nsource_profile = default\n" +
+		"[ci]\naws_access_key_id = AKIAOTHER\n"
+	got := string(withoutDefaultCredentials([]byte(in)))
+	for _, gone := range []string{"AKIARUNNER", "sso_session", "credential_process", "nested = 1", "aws_secret_access_key = s"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("%q kept:\n%s", gone, got)
+		}
+	}
+	for _, kept := range []string{"region = eu-west-1", "max_concurrent_requests = 4", "role_arn = arn:aws:iam::1:role/D", "source_profile = default", "AKIAOTHER"} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("%q dropped:\n%s", kept, got)
+		}
+	}
+}
+
+// With tf's endpoint in terraform's environment, the preflight judges it
+// (renewed by tf), not an "unknown" default chain, and not the job's
+// exported keys that Env removed.
+func TestPreflightJudgesTheGitHubOIDCEndpoint(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeaws.Options{}, EnvAccessKeyID+"=ASIAJOB", EnvSecretAccessKey+"=s", EnvSessionToken+"=t",
+		EnvCredentialExpiration+"="+time.Now().Add(2*time.Minute).UTC().Format(time.RFC3339))
+	e.writeTF("main.tf", "resource \"aws_s3_bucket\" \"b\" {}\n")
+	var served atomic.Int32
+	gh := fakeGitHubIDTokens(t, "req-token", &served)
+	o := e.opts
+	o.Env = append(append([]string{}, o.Env...), EnvActionsIDTokenURL+"="+gh.URL+"/token?api-version=2.0", EnvActionsIDTokenToken+"=req-token", EnvRegion+"=us-east-1")
+	s, err := StartGitHubOIDC(ctx, o, "arn:aws:iam::123456789012:role/CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o.Env, o.GitHubOIDCURL, o.CI = s.Env(o.Env), s.URL, true
+	r, err := Preflight(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Entries) != 1 || r.Entries[0].Kind != KindGitHubOIDC || r.Entries[0].Verdict != VerdictOK {
+		t.Fatalf("judged %+v", r.Entries)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,13 +47,19 @@ func loginCredential(ctx context.Context, o Options, c Credential) error {
 	}
 	var err error
 	if mode == LoginAWSCLI {
-		cmd := awsLoginCommand(o, c)
+		cmd := awsLoginCommand(ctx, o, c)
 		fmt.Fprintf(o.out(), "tf: running %s\n", displayArgs(cmd.Args))
 		if err = cmd.Run(); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
 			err = fmt.Errorf("aws sso login: %w", err)
 		}
 	} else {
-		err = deviceLogin(ctx, o, oidcClient(o, c.SSORegion), c)
+		var api *ssooidc.Client
+		if api, err = oidcClient(ctx, o, c.SSORegion); err == nil {
+			err = deviceLogin(ctx, o, api, c)
+		}
 	}
 	if err != nil {
 		return err
@@ -80,15 +88,18 @@ func displayArgs(args []string) string {
 	return s
 }
 
-// awsLoginCommand builds `aws sso login` for c, attached to the terminal.
-func awsLoginCommand(o Options, c Credential) *exec.Cmd {
+// awsLoginCommand builds `aws sso login` for c, attached to the terminal;
+// it is stopped when ctx ends (SIGTERM to tf; Ctrl-C reaches it from the
+// terminal directly).
+func awsLoginCommand(ctx context.Context, o Options, c Credential) *exec.Cmd {
 	args := []string{"sso", "login"}
 	if c.Kind == KindSSOSession {
 		args = append(args, "--sso-session", c.SSOSession)
 	} else {
 		args = append(args, "--profile", c.Profile)
 	}
-	cmd := exec.Command("aws", args...)
+	cmd := exec.CommandContext(ctx, "aws", args...)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = o.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.In, o.out(), o.out()
 	return cmd
@@ -103,21 +114,28 @@ func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) er
 	now := o.now()
 	old, _ := readCache(c.CachePath)
 	clientID, secret, regExp := old.ClientID, old.ClientSecret, old.RegistrationExpiresAt
-	if c.Kind != KindSSOSession || clientID == "" || secret == "" || !now.Before(regExp) {
+	// A registration that ends before the new session would be refreshed
+	// until its end is replaced now.
+	fresh := now.Add(o.Config.withDefaults().SessionLength).Before(regExp)
+	if c.Kind != KindSSOSession || clientID == "" || secret == "" || !fresh {
 		in := &ssooidc.RegisterClientInput{ClientName: aws.String("tfguard"), ClientType: aws.String("public")}
 		if c.Kind == KindSSOSession {
 			in.Scopes = []string{"sso:account:access"}
 		}
-		reg, err := api.RegisterClient(ctx, in)
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		reg, err := api.RegisterClient(cctx, in)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("register sso client: %w", err)
 		}
 		clientID, secret = aws.ToString(reg.ClientId), aws.ToString(reg.ClientSecret)
 		regExp = time.Unix(reg.ClientSecretExpiresAt, 0)
 	}
-	dev, err := api.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	dev, err := api.StartDeviceAuthorization(cctx, &ssooidc.StartDeviceAuthorizationInput{
 		ClientId: aws.String(clientID), ClientSecret: aws.String(secret), StartUrl: aws.String(c.StartURL),
 	})
+	cancel()
 	if err != nil {
 		return fmt.Errorf("start device authorization: %w", err)
 	}
@@ -138,10 +156,12 @@ func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) er
 			fmt.Fprintln(o.out())
 			return err
 		}
-		out, err := api.CreateToken(ctx, &ssooidc.CreateTokenInput{
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		out, err := api.CreateToken(cctx, &ssooidc.CreateTokenInput{
 			ClientId: aws.String(clientID), ClientSecret: aws.String(secret), DeviceCode: dev.DeviceCode,
 			GrantType: aws.String("urn:ietf:params:oauth:grant-type:device_code"),
 		})
+		cancel()
 		var pending *oidctypes.AuthorizationPendingException
 		var slow *oidctypes.SlowDownException
 		var expired *oidctypes.ExpiredTokenException
@@ -158,6 +178,9 @@ func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) er
 		case errors.As(err, &denied):
 			fmt.Fprintln(o.out())
 			return errors.New("the login was refused in the browser")
+		case err != nil && ctx.Err() != nil:
+			fmt.Fprintln(o.out())
+			return ctx.Err()
 		case err != nil:
 			fmt.Fprintln(o.out())
 			return fmt.Errorf("wait for device approval: %w", err)
@@ -278,7 +301,7 @@ func Renew(ctx context.Context, o Options) error {
 		}
 		switch base.Kind {
 		case KindSSOSession:
-			if _, _, err := refreshCache(ctx, base.CachePath, oidcClient(o, base.SSORegion), o.now, 1<<62); err == nil {
+			if _, _, err := refreshSSO(ctx, o, base, 1<<62); err == nil {
 				continue
 			} else if !isSessionOver(err) && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("renew %s: %w", base.Name, err)
@@ -287,6 +310,12 @@ func Renew(ctx context.Context, o Options) error {
 				short = append(short, Entry{Credential: base, LastsKnown: true, Verdict: VerdictShort, Detail: "the SSO session is over; log in again (" + loginHint(base) + "): " + err.Error()})
 			}
 		case KindLegacySSO:
+			// A legacy token cannot be refreshed, but one that still lasts
+			// the run needs no new login: the SDK gets new role
+			// credentials with it.
+			if !base.ValidUntil.IsZero() && base.ValidUntil.Sub(o.now()) >= required {
+				continue
+			}
 			if err := loginCredential(ctx, o, base); err != nil {
 				short = append(short, Entry{Credential: base, LastsKnown: true, Verdict: VerdictShort, Detail: "legacy SSO tokens cannot be refreshed; log in again (" + loginHint(base) + "): " + err.Error()})
 			}
@@ -300,4 +329,111 @@ func Renew(ctx context.Context, o Options) error {
 		return &ShortError{Required: required, Short: short}
 	}
 	return nil
+}
+
+// loginPass remembers, across one preflight, the SSO caches it logged in
+// (or failed to): two consumers of one session get one device login.
+type loginPass struct {
+	mu   sync.Mutex
+	done map[string]error // cache path -> the login's outcome
+}
+
+func newLoginPass() *loginPass { return &loginPass{done: map[string]error{}} }
+
+func (p *loginPass) result(path string) (err error, ok bool) {
+	if p == nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err, ok = p.done[path]
+	return err, ok
+}
+
+func (p *loginPass) record(path string, err error) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[path] = err
+}
+
+// loginAndRecheck logs e in again (once per SSO cache and preflight) and
+// judges the result against required like any other credential: a new
+// session shorter than the run is still too short.
+func loginAndRecheck(ctx context.Context, o Options, e Entry, needLogin string, required time.Duration) Entry {
+	if err, ok := o.pass.result(e.CachePath); ok {
+		if err != nil {
+			e.Verdict, e.Detail = VerdictShort, needLogin+"; login failed: "+err.Error()
+			return e
+		}
+		return recheckAfterLogin(o, e, required)
+	}
+	fmt.Fprintf(o.out(), "tf: %s%s: %s; the run needs %s. Logging in again.\n", e.Name, usedByText(e.UsedBy), needLogin, human(required))
+	err := loginCredential(ctx, o, e.Credential)
+	o.pass.record(e.CachePath, err)
+	if err != nil {
+		e.Verdict, e.Detail = VerdictShort, needLogin+"; login failed: "+err.Error()
+		return e
+	}
+	return recheckAfterLogin(o, e, required)
+}
+
+// recheckAfterLogin reads the SSO credential of e again after a login and
+// judges the new token and session.
+func recheckAfterLogin(o Options, e Entry, required time.Duration) Entry {
+	now := o.now()
+	c := e.Credential
+	c.Notes, c.SessionEnds = nil, time.Time{}
+	readSSOToken(o, &c)
+	ne := Entry{Credential: c}
+	ne.Lasts, ne.LastsKnown = remaining(c, now)
+	switch {
+	case c.ValidUntil.IsZero() || !c.ValidUntil.After(now):
+		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but the SSO cache holds no valid token; log in again ("+loginHint(c)+") and rerun"
+	case c.Kind == KindLegacySSO && c.ValidUntil.Sub(now) < required:
+		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but a legacy SSO token lasts only "+human(c.ValidUntil.Sub(now))
+		ne.Lasts, ne.LastsKnown = c.ValidUntil.Sub(now), true
+	case c.Kind == KindSSOSession && !c.SessionEnds.IsZero() && c.SessionEnds.Sub(now) < required:
+		ne.Verdict, ne.Detail = VerdictShort, fmt.Sprintf("logged in again, but the new session lasts %s (sso_session_length); a run needs %s: the session must be longer, or the run shorter", human(c.SessionEnds.Sub(now)), human(required))
+	case c.Kind == KindSSOSession && !c.RegistrationEnds.IsZero() && c.RegistrationEnds.Sub(now) < required:
+		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but "+registrationEndText(c.RegistrationEnds, now)+"; the run needs "+human(required)
+	case c.Kind == KindSSOSession && !c.Refreshable && c.ValidUntil.Sub(now) < required:
+		ne.Verdict, ne.Detail = VerdictShort, "logged in again, but the new token cannot be refreshed and "+leftText(c.ValidUntil.Sub(now))
+		ne.Lasts, ne.LastsKnown = c.ValidUntil.Sub(now), true
+	default:
+		ne.Verdict, ne.Detail = VerdictLoggedIn, "logged in again; token valid until "+c.ValidUntil.UTC().Format("15:04:05 UTC")
+		if !c.SessionEnds.IsZero() {
+			ne.Detail += "; the session ends at " + c.SessionEnds.UTC().Format("15:04:05 UTC")
+		}
+	}
+	return ne
+}
+
+// usedByText is " (used by backend, ...)", or "" for a credential only
+// another one uses (the source of a role).
+func usedByText(users []string) string {
+	if len(users) == 0 {
+		return ""
+	}
+	return " (used by " + strings.Join(users, ", ") + ")"
+}
+
+// registrationEndText says when the SSO client registration that
+// refreshes the token ends, or ended.
+func registrationEndText(end, now time.Time) string {
+	if end.After(now) {
+		return "the SSO client registration that refreshes the token ends at " + end.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(end.Sub(now)) + ")"
+	}
+	return "the SSO client registration that refreshes the token ended at " + end.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// sessionEndText says when an SSO session ends, or ended: a past end is
+// never printed as if it were to come.
+func sessionEndText(end, now time.Time) string {
+	if end.After(now) {
+		return "the SSO session ends at " + end.UTC().Format("15:04:05 UTC") + " (in " + human(end.Sub(now)) + ")"
+	}
+	return "the SSO session ended at " + end.UTC().Format("15:04:05 UTC") + " (" + human(now.Sub(end)) + " ago)"
 }

@@ -2,7 +2,6 @@ package credguard
 
 import (
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,13 +108,19 @@ type Options struct {
 	Out io.Writer
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
-	// HTTPClient is used for every AWS call (http.DefaultClient if nil).
-	HTTPClient *http.Client
 	// StateDir is where tf keeps its own records: login times and run
 	// durations (default os.UserCacheDir()/tf).
 	StateDir string
 	// LookPath finds executables (for `aws`); exec.LookPath if nil.
 	LookPath func(string) (string, error)
+
+	// GitHubOIDCURL is the URL of tf's GitHub OIDC endpoint when it serves
+	// this run (CredentialServer.URL); credentials that fall through to it
+	// are judged as its.
+	GitHubOIDCURL string
+
+	// pass is set by a preflight that may log in (see loginPass).
+	pass *loginPass
 }
 
 func (o Options) now() time.Time {
@@ -130,13 +135,6 @@ func (o Options) out() io.Writer {
 		return o.Out
 	}
 	return io.Discard
-}
-
-func (o Options) httpClient() *http.Client {
-	if o.HTTPClient != nil {
-		return o.HTTPClient
-	}
-	return http.DefaultClient
 }
 
 func (o Options) mayPrompt() bool { return o.Interactive && !o.CI }

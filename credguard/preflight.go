@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 )
 
 // Verdict is the outcome for one credential.
@@ -145,7 +142,11 @@ func assess(ctx context.Context, o Options, act bool) (Report, error) {
 		return r, err
 	}
 	r.Notes = notes
+	if act {
+		o.pass = newLoginPass() // one login per SSO session in this pass
+	}
 	for _, c := range creds {
+		c = servedByGitHubOIDC(o, c)
 		r.Entries = append(r.Entries, evaluate(ctx, o, c, r.Required, act))
 	}
 	return r, nil
@@ -159,6 +160,8 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 	switch c.Kind {
 	case KindStatic:
 		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
+	case KindGitHubOIDC:
+		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
 	case KindUnknown, KindProcess:
 		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
 	case KindWebIdentity:
@@ -184,6 +187,8 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 		e.Verdict, e.Detail = src.Verdict, "source "+src.Name+": "+src.Detail
 	case KindSSOSession, KindLegacySSO:
 		e = evaluateSSO(ctx, o, e, required, act)
+	case KindLoginSession:
+		e = evaluateLoginSession(o, e, required)
 	}
 	return e
 }
@@ -212,6 +217,9 @@ func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 }
 
 func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration, act bool) Entry {
+	if err, ok := o.pass.result(e.CachePath); ok && err == nil {
+		return recheckAfterLogin(o, e, required) // logged in for another consumer
+	}
 	now := o.now()
 	cfg := o.Config.withDefaults()
 	tokenLeft := e.ValidUntil.Sub(now)
@@ -225,7 +233,10 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 		needLogin = "legacy SSO tokens cannot be refreshed; the token " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
 	case e.Kind == KindSSOSession && !e.SessionEnds.IsZero() && e.SessionEnds.Sub(now) < required:
-		needLogin = "the SSO session ends at " + e.SessionEnds.UTC().Format("15:04:05 UTC")
+		needLogin = sessionEndText(e.SessionEnds, now)
+	case e.Kind == KindSSOSession && !e.RegistrationEnds.IsZero() && e.RegistrationEnds.Sub(now) < required:
+		needLogin = registrationEndText(e.RegistrationEnds, now)
+		e.Lasts, e.LastsKnown = e.RegistrationEnds.Sub(now), true
 	case e.Kind == KindSSOSession && !e.Refreshable && tokenLeft < required:
 		needLogin = "the cached token cannot be refreshed and " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
@@ -235,7 +246,7 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 			e.Verdict, e.Detail = VerdictOK, "access token will be refreshed ahead of time (session alive)"
 			return e
 		}
-		tok, refreshed, err := refreshCache(ctx, e.CachePath, oidcClient(o, e.SSORegion), o.now, cfg.RefreshAhead)
+		tok, refreshed, err := refreshSSO(ctx, o, e.Credential, cfg.RefreshAhead)
 		switch {
 		case err == nil:
 			e.ValidUntil = tok.ExpiresAt
@@ -265,21 +276,7 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 		return e
 	}
 	if act && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
-		fmt.Fprintf(o.out(), "tf: %s (used by %s): %s; the run needs %s. Logging in again.\n", e.Name, strings.Join(e.UsedBy, ", "), needLogin, human(required))
-		if err := loginCredential(ctx, o, e.Credential); err != nil {
-			e.Verdict, e.Detail = VerdictShort, needLogin+"; login failed: "+err.Error()
-			return e
-		}
-		c := e.Credential
-		c.Notes = nil
-		readSSOToken(o, &c)
-		ne := Entry{Credential: c}
-		ne.Lasts, ne.LastsKnown = remaining(c, o.now())
-		ne.Verdict, ne.Detail = VerdictLoggedIn, "logged in again; token valid until "+c.ValidUntil.UTC().Format("15:04:05 UTC")
-		if c.Kind == KindLegacySSO && c.ValidUntil.Sub(o.now()) < required {
-			ne.Verdict, ne.Detail = VerdictShort, "logged in again, but a legacy SSO token lasts only "+human(c.ValidUntil.Sub(o.now()))
-		}
-		return ne
+		return loginAndRecheck(ctx, o, e, needLogin, required)
 	}
 	e.Verdict = VerdictShort
 	e.Detail = needLogin + "; log in again (" + loginCmd + ") and rerun"
@@ -310,17 +307,4 @@ func isSessionOver(err error) bool {
 		}
 	}
 	return strings.Contains(err.Error(), "no usable refresh token")
-}
-
-func oidcClient(o Options, region string) *ssooidc.Client {
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := ssooidc.Options{Region: region, HTTPClient: o.httpClient(), AppID: AppID, RetryMaxAttempts: 2}
-	if u := o.getenv(EnvEndpointURLSSOOIDC); u != "" {
-		opts.BaseEndpoint = aws.String(u)
-	} else if u := o.getenv(EnvEndpointURL); u != "" {
-		opts.BaseEndpoint = aws.String(u)
-	}
-	return ssooidc.New(opts)
 }

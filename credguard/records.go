@@ -17,6 +17,11 @@ type loginRecord struct {
 	Key           string        `json:"key"` // sso-session name or start URL
 	LoginAt       time.Time     `json:"login_at"`
 	SessionLength time.Duration `json:"session_length"`
+	// Fingerprint identifies the tokens that login put in the SSO cache
+	// (see cachedToken.fingerprint); tf's own refreshes carry it over. A
+	// cache that no longer matches was replaced by a newer login (`aws sso
+	// login`, another tool): the record then says nothing about it.
+	Fingerprint string `json:"cache_fingerprint,omitempty"`
 }
 
 func hashName(s string) string {
@@ -32,7 +37,17 @@ func loginPath(o Options, key string) (string, error) {
 	return filepath.Join(d, "logins", hashName(key)+".json"), nil
 }
 
+// loadLogin is tf's record of the login behind the SSO cache of key, if
+// the cache still holds that login's tokens.
 func loadLogin(o Options, key string) (loginRecord, bool) {
+	r, ok := readLoginRecord(o, key)
+	if !ok || r.Fingerprint == "" || r.Fingerprint != cacheFingerprint(cachePath(o.home(), key)) {
+		return loginRecord{}, false
+	}
+	return r, true
+}
+
+func readLoginRecord(o Options, key string) (loginRecord, bool) {
 	p, err := loginPath(o, key)
 	if err != nil {
 		return loginRecord{}, false
@@ -54,14 +69,30 @@ func loadLogin(o Options, key string) (loginRecord, bool) {
 // RecordLogin remembers that the session key (an sso-session name, or the
 // start URL of a legacy profile) was logged in at loginAt, so its end is
 // known; `tf guard login` calls it, and so can a test standing in for a
-// person's earlier login.
+// person's earlier login. The record holds for the tokens now in the SSO
+// cache of key (and those tf refreshes from them), not for a later login.
 func RecordLogin(o Options, key string, loginAt time.Time) error {
 	p, err := loginPath(o, key)
 	if err != nil {
 		return fmt.Errorf("find tf state dir: %w", err)
 	}
-	b, _ := json.Marshal(loginRecord{Key: key, LoginAt: loginAt.UTC(), SessionLength: o.Config.withDefaults().SessionLength})
+	b, _ := json.Marshal(loginRecord{Key: key, LoginAt: loginAt.UTC(), SessionLength: o.Config.withDefaults().SessionLength,
+		Fingerprint: cacheFingerprint(cachePath(o.home(), key))})
 	return writeFileAtomic(p, b)
+}
+
+// carryLogin moves the record of key from the tokens tf just replaced by
+// a refresh (oldFP) to the new ones; a record of another login is left.
+func carryLogin(o Options, key, oldFP, newFP string) {
+	r, ok := readLoginRecord(o, key)
+	if !ok || oldFP == "" || r.Fingerprint != oldFP {
+		return
+	}
+	r.Fingerprint = newFP
+	if p, err := loginPath(o, key); err == nil {
+		b, _ := json.Marshal(r)
+		_ = writeFileAtomic(p, b)
+	}
 }
 
 const keepDurations = 10

@@ -37,7 +37,7 @@ func helperRefresh(path string) int {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	_, refreshed, err := refreshCache(context.Background(), path, oidcClient(o, "us-east-1"), time.Now, 15*time.Minute)
+	_, refreshed, err := refreshCache(context.Background(), path, mustOIDCClient(o), time.Now, 15*time.Minute, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -186,4 +186,12 @@ func BenchmarkPreflightWarm(b *testing.B) {
 	if f.Total() != 0 {
 		b.Fatalf("warm preflight made network calls: %v", f.CallCounts())
 	}
+}
+
+func mustOIDCClient(o Options) createTokenAPI {
+	c, err := oidcClient(context.Background(), o, "us-east-1")
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -34,10 +34,11 @@ func writeBackendRecord(t *testing.T, dir, cfg string) {
 	}
 }
 
-// A login record tf wrote earlier outlives a newer `aws sso login`: tf keeps
-// computing the session's end from its own stale record and refuses, and the
-// fix it prints (`aws sso login --sso-session corp`) cannot clear it.
-func TestReviewStaleLoginRecordBeatsNewerAWSCLILogin(t *testing.T) {
+// A login record tf wrote earlier holds only for the tokens that login left
+// in the cache: after a newer `aws sso login` (the remedy tf prints) the
+// old record no longer shortens the session, and the run may start.
+// (Review defect 7.)
+func TestNewerAWSCLILoginOutranksTFLoginRecord(t *testing.T) {
 	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
 	// 7h55m ago the person logged in through tf (8h sessions).
 	if err := RecordLogin(e.opts, "corp", time.Now().Add(-8*time.Hour+5*time.Minute)); err != nil {
@@ -57,10 +58,10 @@ func TestReviewStaleLoginRecordBeatsNewerAWSCLILogin(t *testing.T) {
 }
 
 // Two consumers whose profiles share one sso-session (backend: profile sso;
-// provider: profile deploy = role via sso) make tf run the device
-// authorization twice in one preflight: the person has to approve two codes
-// for one session.
-func TestReviewOneSessionTwoDeviceLogins(t *testing.T) {
+// provider: profile deploy = role via sso) get one device authorization in
+// one preflight: the person approves one code for one session. (Review
+// defect 15.)
+func TestOneDeviceLoginPerSSOSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	e := newEnv(t, fakeaws.Options{LoginSessionLife: 8 * time.Hour, LoginTokenLife: time.Hour})
@@ -88,10 +89,11 @@ func TestReviewOneSessionTwoDeviceLogins(t *testing.T) {
 	}
 }
 
-// A transient failure of the job's ID-token request while renewing makes the
-// endpoint answer 500 although the role credentials it holds are still valid
-// for minutes: terraform's SDK gets no credentials mid-run.
-func TestReviewGitHubOIDCRenewFailureDropsValidCredentials(t *testing.T) {
+// A transient failure of the job's ID-token request while renewing does not
+// cost terraform its credentials: the endpoint keeps serving the held role
+// credentials while they are valid (and retries the renewal with backoff).
+// (Review defect 4.)
+func TestGitHubOIDCRenewFailureServesHeldCredentials(t *testing.T) {
 	ctx := context.Background()
 	ledger := fakeaws.NewLedger(nil)
 	// 6s role credentials: renewed when 2s (a third) are left.
@@ -135,12 +137,12 @@ func TestReviewGitHubOIDCRenewFailureDropsValidCredentials(t *testing.T) {
 	}
 }
 
-// Env() leaves variables and files that beat (or break) the loopback
-// endpoint in the SDK's chain: a [default] profile with keys wins over
-// AWS_CONTAINER_CREDENTIALS_FULL_URI, and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
-// (EKS Pod Identity, e.g. actions-runner-controller on EKS) overrides
-// AWS_CONTAINER_AUTHORIZATION_TOKEN, so the SDK is refused with 401.
-func TestReviewGitHubOIDCEnvIsBeatenBySDKChain(t *testing.T) {
+// Given Env(), terraform's SDK gets the loopback endpoint's credentials and
+// nothing else: a [default] profile with keys (self-hosted runners) does not
+// win over AWS_CONTAINER_CREDENTIALS_FULL_URI, and
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (EKS Pod Identity) does not replace
+// the endpoint's token. (Review defect 3.)
+func TestGitHubOIDCEnvLeavesSDKNoOtherSource(t *testing.T) {
 	ctx := context.Background()
 	ledger := fakeaws.NewLedger(nil)
 	f := fakeaws.Start(t, ledger, fakeaws.Options{})
@@ -203,11 +205,11 @@ func TestReviewGitHubOIDCEnvIsBeatenBySDKChain(t *testing.T) {
 	})
 }
 
-// Stopping the refresher (terraform has exited; or Ctrl-C during the
-// preflight's refresh) while a CreateToken is in flight discards the answer:
-// the server has already rotated the refresh token, the cache keeps the old
-// one, and the next preflight takes a live session for over.
-func TestReviewCancelledRefreshLosesRotatedRefreshToken(t *testing.T) {
+// Stopping the refresher (terraform has exited; or Ctrl-C) while a
+// CreateToken is in flight still finishes that call and writes its answer:
+// the refresh token the service rotated is kept, and the next preflight
+// sees the live session. (Review defect 13.)
+func TestRefreshInFlightFinishedAndWritten(t *testing.T) {
 	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
 	e.seed(8*time.Hour, 2*time.Minute) // due for a refresh (15m ahead)
 	target, _ := url.Parse(e.f.OIDCURL)
@@ -394,11 +396,11 @@ func TestReviewConfigShapesJudgedWrong(t *testing.T) {
 	})
 }
 
-// tf builds its SSO-OIDC (and STS) clients on http.DefaultClient, outside the
-// SDK's config loading, so AWS_CA_BUNDLE (a corporate TLS-inspecting proxy's
-// CA, honoured by terraform's SDK and the AWS CLI) is ignored: every refresh
-// and every native login fails with an x509 error.
-func TestReviewCABundleIgnored(t *testing.T) {
+// tf's SSO-OIDC (and STS) clients come from the SDK's own config loading, so
+// AWS_CA_BUNDLE (a corporate TLS-inspecting proxy's CA, honoured by
+// terraform's SDK and the AWS CLI) is honoured: the refresh ahead of time
+// works behind such a proxy. (Review defect 14.)
+func TestRefreshHonoursCABundle(t *testing.T) {
 	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
 	e.seed(8*time.Hour, 2*time.Minute) // due for a refresh
 	target, _ := url.Parse(e.f.OIDCURL)
@@ -436,11 +438,11 @@ func TestReviewCABundleIgnored(t *testing.T) {
 	}
 }
 
-// After a device login for an sso-session tf does not check the new session
-// against the requirement (it does for legacy tokens): with a history of 9h
-// applies (needs 11h15m) and 8h sessions the run starts as "logged in" and
-// cannot finish.
-func TestReviewLoginResultNotRechecked(t *testing.T) {
+// After a device login for an sso-session the new session is checked
+// against the requirement like any credential: with a history of 9h applies
+// (needs 11h15m) and 8h sessions the run is refused, not started as "logged
+// in". (Review defect 17.)
+func TestNewSessionAfterLoginJudged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	e := newEnv(t, fakeaws.Options{LoginSessionLife: 8 * time.Hour, LoginTokenLife: time.Hour}, "AWS_PROFILE=sso")

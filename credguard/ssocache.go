@@ -2,6 +2,8 @@ package credguard
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,13 +136,20 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // lockCache takes an exclusive lock beside the cache file, shared by every
-// tf process (the SDK does not lock; see docs/credguard.md).
+// tf process (the SDK does not lock; see docs/credguard.md). It waits at
+// most lockWait: the holder keeps it across one bounded call at most, so a
+// longer wait means something is wrong, and this tf goes on without it.
 func lockCache(ctx context.Context, path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
 	fl := flock.New(path + ".tfguard.lock")
-	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	ok, err := fl.TryLockContext(wctx, 20*time.Millisecond)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("lock sso cache: another tf has held %s.tfguard.lock for %s; not waiting longer", path, lockWait)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock sso cache: %w", err)
 	}
@@ -150,6 +159,31 @@ func lockCache(ctx context.Context, path string) (unlock func(), err error) {
 	return func() { _ = fl.Unlock() }, nil
 }
 
+// fingerprint identifies one login's tokens without keeping them: a hash
+// of the refresh token (which a login replaces and tf follows through its
+// own refreshes), or of the access token where there is none (legacy).
+func (t cachedToken) fingerprint() string {
+	src := t.RefreshToken
+	if src == "" {
+		src = t.AccessToken
+	}
+	if src == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(src))
+	return hex.EncodeToString(sum[:16])
+}
+
+// cacheFingerprint is the fingerprint of the cache file at path, "" when
+// there is no usable one.
+func cacheFingerprint(path string) string {
+	t, err := readCache(path)
+	if err != nil {
+		return ""
+	}
+	return t.fingerprint()
+}
+
 // createTokenAPI is the one SSO-OIDC call the refresh needs.
 type createTokenAPI interface {
 	CreateToken(ctx context.Context, in *ssooidc.CreateTokenInput, optFns ...func(*ssooidc.Options)) (*ssooidc.CreateTokenOutput, error)
@@ -157,8 +191,13 @@ type createTokenAPI interface {
 
 // refreshCache renews the access token in path unless it still has more
 // than ahead left. Under the lock it re-reads the file, so of two processes
-// refreshing at once the second sees the first's token and skips.
-func refreshCache(ctx context.Context, path string, api createTokenAPI, now func() time.Time, ahead time.Duration) (tok cachedToken, refreshed bool, err error) {
+// refreshing at once the second sees the first's token and skips. A
+// CreateToken once sent is finished and its answer written even when ctx
+// is cancelled (terraform exited, Ctrl-C): the service may already have
+// rotated the refresh token, and dropping the answer would lose the
+// session. That part has its own deadline, callTimeout. rotated, when not
+// nil, is called under the lock with the old and the new token.
+func refreshCache(ctx context.Context, path string, api createTokenAPI, now func() time.Time, ahead time.Duration, rotated func(old, new cachedToken)) (tok cachedToken, refreshed bool, err error) {
 	unlock, err := lockCache(ctx, path)
 	if err != nil {
 		return tok, false, err
@@ -174,7 +213,12 @@ func refreshCache(ctx context.Context, path string, api createTokenAPI, now func
 	if !tok.canRefresh(now()) {
 		return tok, false, errors.New("the cached token has no usable refresh token or client registration")
 	}
-	out, err := api.CreateToken(ctx, &ssooidc.CreateTokenInput{
+	if err := ctx.Err(); err != nil {
+		return tok, false, err // not sent: nothing to finish
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	out, err := api.CreateToken(cctx, &ssooidc.CreateTokenInput{
 		ClientId:     aws.String(tok.ClientID),
 		ClientSecret: aws.String(tok.ClientSecret),
 		RefreshToken: aws.String(tok.RefreshToken),
@@ -183,6 +227,7 @@ func refreshCache(ctx context.Context, path string, api createTokenAPI, now func
 	if err != nil {
 		return tok, false, fmt.Errorf("refresh sso token: %w", err)
 	}
+	old := tok
 	tok.AccessToken = aws.ToString(out.AccessToken)
 	tok.ExpiresAt = now().Add(time.Duration(out.ExpiresIn) * time.Second)
 	if rt := aws.ToString(out.RefreshToken); rt != "" {
@@ -195,5 +240,21 @@ func refreshCache(ctx context.Context, path string, api createTokenAPI, now func
 	if err := writeFileAtomic(path, b); err != nil {
 		return tok, false, err
 	}
+	if rotated != nil {
+		rotated(old, tok)
+	}
 	return tok, true, nil
+}
+
+// refreshSSO refreshes the cached token of the SSO credential c (see
+// refreshCache) through an SSO-OIDC client built from the SDK's
+// configuration, and carries tf's login record over to the new token.
+func refreshSSO(ctx context.Context, o Options, c Credential, ahead time.Duration) (cachedToken, bool, error) {
+	api, err := oidcClient(ctx, o, c.SSORegion)
+	if err != nil {
+		return cachedToken{}, false, err
+	}
+	return refreshCache(ctx, c.CachePath, api, o.now, ahead, func(old, new cachedToken) {
+		carryLogin(o, c.SSOSession, old.fingerprint(), new.fingerprint())
+	})
 }

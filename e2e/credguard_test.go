@@ -380,12 +380,13 @@ func TestCredguardSessionEndingTooSoonLogsInAtTerminal(t *testing.T) {
 	c.mustTerraform("init", "-input=false", "-no-color")
 	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
 
-	// The person logged in through tf; the session has 4s left.
+	// The person logged in through tf; the session has 4s left. (The record
+	// holds for the tokens that login left in the cache, so it comes after.)
 	o := c.opts("apply")
+	c.ssoLogin(false, 4*time.Second, time.Hour, 2*time.Second)
 	if err := credguard.RecordLogin(o, rig.SSOSessionName, time.Now().Add(-8*time.Hour+4*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	c.ssoLogin(false, 4*time.Second, time.Hour, 2*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	o.Env, o.Interactive = c.environ(), true

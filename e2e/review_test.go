@@ -276,10 +276,11 @@ func TestReviewGuardedRunsHideWarnings(t *testing.T) {
 	}
 }
 
-// Every AWS call tf makes uses http.DefaultClient (no timeout): an SSO-OIDC
-// endpoint that accepts but never answers hangs the preflight forever in CI,
-// and, holding the cache lock, every other tf on that cache with it.
-func TestReviewPreflightHangsOnUnresponsiveEndpoint(t *testing.T) {
+// Every AWS call tf makes has a deadline and the SSO cache lock is waited
+// for with a bound: an SSO-OIDC endpoint that accepts but never answers
+// does not hang the preflight in CI, nor another tf on the same cache.
+// (Review defect 6.)
+func TestPreflightBoundedAgainstUnresponsiveEndpoint(t *testing.T) {
 	l := newLab(t)
 	l.seedSSOCache(5 * time.Minute) // due for a refresh ahead of time
 	hole := blackhole(t)
@@ -301,10 +302,10 @@ func TestReviewPreflightHangsOnUnresponsiveEndpoint(t *testing.T) {
 	}
 }
 
-// StartGitHubOIDC fetches the first credentials with context.Background():
-// an ID-token endpoint that does not answer hangs tf, and SIGTERM/SIGINT (a
-// cancelled CI job) do not stop it.
-func TestReviewGitHubOIDCStartIgnoresSignals(t *testing.T) {
+// The GitHub OIDC endpoint's first fetch is bounded and interruptible: an
+// ID-token endpoint that does not answer does not hang tf, and SIGTERM (a
+// cancelled CI job) ends it. (Review defect 6.)
+func TestGitHubOIDCStartStopsOnSignals(t *testing.T) {
 	l := newLab(t)
 	hole := blackhole(t)
 	cmd, buf := l.command([]string{"CI=true", "GITHUB_ACTIONS=true", "TFGUARD_GITHUB_OIDC_ROLE=arn:aws:iam::123456789012:role/CI",
@@ -339,9 +340,11 @@ func oidcEnv(t *testing.T) []string {
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + fakeGitHubOIDC(t), "ACTIONS_ID_TOKEN_REQUEST_TOKEN=req-token", "AWS_ENDPOINT_URL_STS=" + f.STSURL}
 }
 
-// With github_oidc_role, terraform never sees the job's env keys (Env()
-// drops them), yet the preflight judges those keys first and refuses.
-func TestReviewGitHubOIDCPreflightJudgesDroppedKeys(t *testing.T) {
+// With github_oidc_role the endpoint starts before the preflight, which
+// judges the environment terraform really gets: the job's exported keys
+// (which Env() drops) do not get the run refused, and terraform never sees
+// them. (Review defect 10.)
+func TestGitHubOIDCPreflightJudgesWhatTerraformGets(t *testing.T) {
 	l := newLab(t)
 	env := oidcEnv(t)
 	code, out := l.run(env, "apply", "-auto-approve")
@@ -358,10 +361,11 @@ func TestReviewGitHubOIDCPreflightJudgesDroppedKeys(t *testing.T) {
 	}
 }
 
-// github_oidc_role is silently ignored when preflight = off, and when the
-// job lacks `id-token: write` (no ACTIONS_ID_TOKEN_REQUEST_URL): terraform
-// runs with whatever the job has, and nobody is told.
-func TestReviewGitHubOIDCSilentlyOff(t *testing.T) {
+// github_oidc_role works with preflight = off (the endpoint is not part of
+// the preflight), and a job without `id-token: write` (no
+// ACTIONS_ID_TOKEN_REQUEST_URL) is told so on stderr instead of running
+// silently with whatever the job has. (Review defect 10.)
+func TestGitHubOIDCOnWithPreflightOffAndToldWithoutIDToken(t *testing.T) {
 	l := newLab(t)
 	env := oidcEnv(t)
 	code, out := l.run(append(env, "TFGUARD_PREFLIGHT=off"), "apply", "-auto-approve")
@@ -425,9 +429,9 @@ func TestReviewQuickCommandsRefused(t *testing.T) {
 	}
 }
 
-// Ctrl-C at the "[y/N]" offer does nothing: tf catches SIGINT and keeps
-// blocking in a plain read of stdin until Enter.
-func TestReviewCtrlCAtProfileOffer(t *testing.T) {
+// Ctrl-C at the "[y/N]" profile offer ends tf at once (the read of stdin
+// gives way to the signal). (Review defect 16.)
+func TestCtrlCAtProfileOfferEndsTF(t *testing.T) {
 	l := newLab(t)
 	cmd, _ := l.command(append(sessionKeys(3*time.Minute), "AWS_PROFILE=sso"), "apply", "-auto-approve")
 	cmd.Stdout, cmd.Stderr = nil, nil
@@ -461,6 +465,10 @@ func TestReviewCtrlCAtProfileOffer(t *testing.T) {
 	_, _ = ptmx.Write([]byte{3}) // Ctrl-C
 	select {
 	case <-done:
+		time.Sleep(200 * time.Millisecond) // the last output
+		if n := strings.Count(text(), "credentials will not last the run"); n != 1 {
+			t.Fatalf("the refusal was printed %d times, want once:\n%s", n, text())
+		}
 		return
 	case <-time.After(5 * time.Second):
 	}
@@ -493,9 +501,9 @@ func TestReviewRepoTfguardPicksTerraform(t *testing.T) {
 
 var _ = context.Background
 
-// Sound (passes): Ctrl-C while tf waits for the device-code approval ends tf
-// at once with 130, before terraform starts.
-func TestReviewSoundCtrlCDuringDeviceLogin(t *testing.T) {
+// Ctrl-C while tf waits for the preflight's device-code approval ends tf at
+// once with 130, before terraform starts. (A control of the review.)
+func TestCtrlCStopsPreflightDeviceLogin(t *testing.T) {
 	f := fakeaws.Start(t, fakeaws.NewLedger(nil), fakeaws.Options{})
 	l := newLab(t)
 	cmd, _ := l.command([]string{"AWS_PROFILE=legacy", "AWS_ENDPOINT_URL_SSO_OIDC=" + f.OIDCURL}, "apply", "-auto-approve")
@@ -539,22 +547,26 @@ func TestReviewSoundCtrlCDuringDeviceLogin(t *testing.T) {
 	}
 }
 
-// After terraform has run, tf swallows signals ("tf finishes its work"),
-// and recovery's renewal may ask a person to log in: Ctrl-C at that device
-// code prompt does nothing; tf waits until the code expires (10 minutes at
-// AWS) or is approved. (Here the login is not even needed: see
-// review_legacy_recovery_forces_login.txtar.)
-func TestReviewCtrlCIgnoredDuringRecoveryLogin(t *testing.T) {
+// After terraform has run tf ignores signals while it finishes its work,
+// but a login recovery's renewal waits on (a device code) stops at Ctrl-C:
+// the session ended mid-apply, recovery asks for a login, the person
+// presses Ctrl-C and tf ends at once. (Review defect 8.)
+func TestCtrlCStopsRecoveryLogin(t *testing.T) {
 	c := cgStart(t, rig.LockDynamoDB, 8*time.Second)
-	c.ssoLogin(true, time.Hour, time.Hour, time.Hour)
+	c.ssoLogin(false, time.Hour, time.Hour, time.Hour)
 	c.mustTerraform("init", "-input=false", "-no-color")
 	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
 	c.env["TF_VAR_run"] = "2"
-	kill := time.AfterFunc(5*time.Second, c.r.Ledger.KillAll)
-	defer kill.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := startInPTY(t, ctx, c.ws.Dir, c.environ(), "apply", "-auto-approve", "-input=false", "-no-color")
+	// Once terraform is in its 8s resource (its credentials fetched), the
+	// session ends and every credential dies: recovery has to log in.
+	p.waitFor("the long resource", func(s string) bool { return strings.Contains(s, "terraform_data.long: Creating...") })
+	if err := c.r.Identity.EndSession(rig.SSOSessionName); err != nil {
+		t.Fatal(err)
+	}
+	c.r.Ledger.KillAll()
 	p.waitFor("recovery's device login", func(s string) bool { return strings.Contains(s, "waiting for approval") })
 	_, _ = p.ptmx.Write([]byte{3}) // Ctrl-C
 	done := make(chan struct{})

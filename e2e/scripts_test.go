@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,7 +120,35 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 		"sso":       cmdSSO,
 		"identity":  cmdIdentity,
 		"fault":     cmdFault,
+		"github":    cmdGitHub,
 	}
+}
+
+// github oidc ROLE   make this a GitHub Actions job with `id-token: write`
+// whose only AWS credentials are tf's OIDC endpoint for ROLE: a fake
+// ID-token service, ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, GITHUB_ACTIONS=true,
+// TFGUARD_GITHUB_OIDC_ROLE=ROLE; env keys and AWS_PROFILE unset.
+func cmdGitHub(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || args[0] != "oidc" {
+		ts.Fatalf("usage: github oidc ROLE")
+	}
+	state(ts).mustRig(ts)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer gh-request-token" || r.URL.Query().Get("audience") != "sts.amazonaws.com" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"count":1,"value":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOngifQ.c2ln"}`)
+	}))
+	ts.Defer(srv.Close)
+	for k := range rig.EnvCredentials(fakeaws.Issued{Expires: time.Now()}) {
+		ts.Setenv(k, "")
+	}
+	ts.Setenv(rig.EnvProfile, "")
+	ts.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token?api-version=2.0")
+	ts.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
+	ts.Setenv("GITHUB_ACTIONS", "true")
+	ts.Setenv("TFGUARD_GITHUB_OIDC_ROLE", args[1])
 }
 
 // rig start [-lock dynamodb|lockfile|both] [-workspace NAME] [-sleep N] [-name KEY]

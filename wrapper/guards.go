@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,20 +59,58 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// In a GitHub OIDC job the endpoint may be the only credential there
+	// is: it is up before the resume, and the command reuses it.
+	if err := g.startOIDC(ctx, inv); err != nil {
+		fmt.Fprintf(inv.Stderr, "tf: %v\n", err)
+	}
 	out := recovery.Resume(ctx, recoveryRun(inv, nil))
-	switch out.Kind {
-	case recovery.NeedsPerson:
+	if out.Kind == recovery.NeedsPerson {
 		// Pending: refused until the condition printed changes. Closed:
 		// refused this once, so the report is read; the next command runs.
+		g.closeOIDC()
 		return ExitRecoveryIncomplete, true
 	}
 	return 0, false
+}
+
+// startOIDC starts the GitHub OIDC credentials endpoint when it is
+// configured (github_oidc_role, in CI), once, and gives terraform's
+// environment to it. A job that cannot request ID tokens is told so in one
+// line and runs with its own credentials. ctx (signals) stops the start.
+func (g *guards) startOIDC(ctx context.Context, inv *Invocation) error {
+	if g.oidc != nil || !inv.CI || inv.Config.GitHubOIDCRole == "" {
+		return nil
+	}
+	if !hasEnv(inv.Env, credguard.EnvActionsIDTokenURL) || !hasEnv(inv.Env, credguard.EnvActionsIDTokenToken) {
+		fmt.Fprintf(inv.Stderr, "tf: github_oidc_role is set, but this job cannot request GitHub ID tokens (no %s: give it `permissions: id-token: write`); terraform runs with the job's own credentials\n", credguard.EnvActionsIDTokenURL)
+		return nil
+	}
+	srv, err := credguard.StartGitHubOIDC(ctx, credOptions(inv), inv.Config.GitHubOIDCRole)
+	if err != nil {
+		return fmt.Errorf("github_oidc_role is set but the OIDC credentials endpoint could not start: %w", err)
+	}
+	g.oidc = srv
+	inv.Env = srv.Env(inv.Env)
+	return nil
+}
+
+func (g *guards) closeOIDC() {
+	if g.oidc != nil {
+		g.oidc.Close()
+		g.oidc = nil
+	}
 }
 
 // Before runs the credential guard: it refuses a run its credentials
 // cannot finish (or renews them first) and keeps SSO tokens fresh while
 // terraform runs. Last, it starts the lock watch (recovery's evidence).
 func (g *guards) Before(ctx context.Context, inv *Invocation) error {
+	// The OIDC endpoint comes first, whatever the preflight setting: the
+	// preflight then judges the environment terraform will really get.
+	if err := g.startOIDC(ctx, inv); err != nil {
+		return err
+	}
 	if inv.Config.Preflight {
 		if err := g.preflight(ctx, inv); err != nil {
 			return err
@@ -85,14 +124,20 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) error {
 
 func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 	o := credOptions(inv)
+	if g.oidc != nil {
+		o.GitHubOIDCURL = g.oidc.URL
+	}
 	if plan := savedPlan(inv); plan != "" {
 		if types, err := planResourceTypes(ctx, inv, plan); err == nil {
 			o.PlanResourceTypes = types
 		}
 	}
 	if _, err := credguard.Preflight(ctx, o); err != nil {
-		env, ok := offerProfile(inv, err)
+		env, ok, shown := offerProfile(ctx, inv, err)
 		if !ok {
+			if shown {
+				return shownError{err} // the offer printed it already
+			}
 			return err
 		}
 		inv.Env, o.Env = env, env
@@ -100,16 +145,7 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 			return err
 		}
 	}
-	// The hook's ctx ends when Before returns; these live until After.
-	if inv.CI && inv.Config.GitHubOIDCRole != "" && hasEnv(inv.Env, "ACTIONS_ID_TOKEN_REQUEST_URL") {
-		srv, err := credguard.StartGitHubOIDC(context.Background(), o, inv.Config.GitHubOIDCRole)
-		if err != nil {
-			return fmt.Errorf("github_oidc_role is set but the OIDC credentials endpoint could not start: %w", err)
-		}
-		g.oidc = srv
-		inv.Env = srv.Env(inv.Env)
-		o.Env = inv.Env
-	}
+	// The hook's ctx ends when Before returns; the refresher lives until After.
 	g.stopRefresher = credguard.StartRefresher(context.Background(), o)
 	return nil
 }
@@ -123,11 +159,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 		g.stopRefresher()
 	}
 	observed := g.watch.Stop()
-	defer func() {
-		if g.oidc != nil {
-			g.oidc.Close()
-		}
-	}()
+	defer g.closeOIDC()
 	o := credOptions(inv)
 	if res.ExitCode == 0 || (res.ExitCode == 2 && inv.Command.Words[0] == "plan") { // guarded commands always have Words
 		if err := credguard.RecordDuration(o, strings.Join(inv.Command.Words, " "), res.End.Sub(res.Start)); err != nil {
@@ -141,6 +173,10 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 	run := recoveryRun(inv, res)
 	run.Observed = observed
 	run.Renew = func(ctx context.Context, env []string) ([]string, error) {
+		// tf ignores signals while it finishes its work, but a login
+		// waiting for a person stops at Ctrl-C or SIGTERM.
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		ro := o
 		ro.Env = env
 		return env, credguard.Renew(ctx, ro)
@@ -154,30 +190,32 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 // offerProfile: when exported session keys are what will not last, and
 // AWS_PROFILE names the profile they were exported from (which terraform's
 // SDK can refresh), a person at a terminal is offered that profile for this
-// run. It returns the environment without the exported keys when accepted.
-func offerProfile(inv *Invocation, err error) ([]string, bool) {
+// run. It returns the environment without the exported keys when accepted;
+// shown says the refusal was printed with the offer. Ctrl-C (ctx) ends the
+// question at once.
+func offerProfile(ctx context.Context, inv *Invocation, err error) (env []string, ok, shown bool) {
 	var short *credguard.ShortError
 	profile, _ := lookupEnv(inv.Env, "AWS_PROFILE")
 	if !inv.Interactive || profile == "" || !errors.As(err, &short) {
-		return nil, false
+		return nil, false, false
 	}
 	for _, e := range short.Short {
 		if e.Kind != credguard.KindEnvSession {
-			return nil, false // something else is short too: the profile would not fix it
+			return nil, false, false // something else is short too: the profile would not fix it
 		}
 	}
 	fmt.Fprintf(inv.Stderr, "tf: %v\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", err, profile)
-	answer, rerr := bufio.NewReader(os.Stdin).ReadString('\n')
+	answer, rerr := readLine(ctx, os.Stdin)
 	if rerr != nil && answer == "" {
 		fmt.Fprintln(inv.Stderr)
-		return nil, false
+		return nil, false, true
 	}
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return nil, false
+		return nil, false, true
 	}
 	// Without the exported keys the SDK falls through to AWS_PROFILE.
 	exported := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"}
-	env := make([]string, 0, len(inv.Env))
+	env = make([]string, 0, len(inv.Env))
 	for _, kv := range inv.Env {
 		k, _, _ := strings.Cut(kv, "=")
 		if !slices.Contains(exported, k) {
@@ -185,8 +223,35 @@ func offerProfile(inv *Invocation, err error) ([]string, bool) {
 		}
 	}
 	fmt.Fprintf(inv.Stderr, "tf: running with profile %s; the exported keys are left out of this run only\n", profile)
-	return env, true
+	return env, true, true
 }
+
+// readLine reads one line from r, or gives up when ctx ends (the read is
+// left to finish in the background; tf is about to exit).
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	type line struct {
+		s   string
+		err error
+	}
+	got := make(chan line, 1)
+	go func() {
+		s, err := bufio.NewReader(r).ReadString('\n')
+		got <- line{s, err}
+	}()
+	select {
+	case l := <-got:
+		return l.s, l.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// shownError is an error already printed to the person: tf exits with its
+// code without printing it again.
+type shownError struct{ err error }
+
+func (e shownError) Error() string { return "" }
+func (e shownError) Unwrap() error { return e.err }
 
 // credOptions maps tf's configuration onto the credential guard's options.
 func credOptions(inv *Invocation) credguard.Options {
