@@ -415,9 +415,16 @@ func Classify(stderr []byte) Classification {
 		c.LockBucket, c.LockfileKey = m[1], m[2]
 	}
 	if c.ReleaseFailed {
-		if m := pt.releaseLockID.FindStringSubmatch(flat); m != nil {
+		// The ID is evidence of ownership: it is read only from the release
+		// diagnostic itself, never from trace logs or other diagnostics
+		// (another run's Lock Info, a -lock-timeout retry) elsewhere.
+		relText := strings.Join(release, " ")
+		if relText == "" {
+			relText = flat // pre-1.0 "Error releasing the state lock!" without a box
+		}
+		if m := pt.releaseLockID.FindStringSubmatch(relText); m != nil {
 			c.LockID = m[1]
-		} else if m := pt.unlockLockID.FindStringSubmatch(flat); m != nil {
+		} else if m := pt.unlockLockID.FindStringSubmatch(relText); m != nil {
 			c.LockID = m[1]
 		}
 	}

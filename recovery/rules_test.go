@@ -394,3 +394,17 @@ func TestFenceIsCheckedAgainRightBeforeThePush(t *testing.T) {
 		t.Fatalf("%+v\nstate %s", o, x.w.state)
 	}
 }
+
+// The printed ID is evidence only inside the release diagnostic: another
+// run's Lock Info or trace lines elsewhere in stderr never name this run's
+// lock.
+func TestPrintedLockIDComesOnlyFromTheReleaseDiagnostic(t *testing.T) {
+	stderr := "2026-11-26T10:00:00.000Z [DEBUG] backend/s3: lock ID \"cccccccc-0000-4000-8000-00000000000d\" held by someone\n" +
+		"\nError: Error acquiring the state lock\n\nError message: operation error DynamoDB: PutItem, ConditionalCheckFailedException\nLock Info:\n  ID:        cccccccc-0000-4000-8000-00000000000d\n  Path:      b/k\n\n" +
+		saveExpired +
+		"Error: Error releasing the state lock\n\nError message: unable to retrieve file from S3 bucket 'b' with key 'k.tflock': operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n"
+	c := Classify([]byte(stderr))
+	if !c.ReleaseFailed || c.LockID != "" {
+		t.Fatalf("release failed %v, lock ID %q", c.ReleaseFailed, c.LockID)
+	}
+}
