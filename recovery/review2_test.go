@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	rv2Persist = "Error: Failed to save state\n\nError saving state: failed to upload state: operation error S3: PutObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n\nError: Failed to persist state to backend\n\n"
+	rv2Persist         = "Error: Failed to save state\n\nError saving state: failed to upload state: operation error S3: PutObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n\nError: Failed to persist state to backend\n\n"
 	rv2ReleaseLockfile = "Error: Error releasing the state lock\n\nError message: unable to retrieve file from S3 bucket 'b' with key 'k.tflock': operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n"
 	rv2PullExpired     = "Error: error loading state: operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n"
 )
