@@ -338,3 +338,32 @@ func TestReview2InterruptIsReportedAsInterrupt(t *testing.T) {
 		t.Errorf("interrupted during prove: retry_on %q (%s), want %q", out.RetryOn, out.Summary, retryInterrupted)
 	}
 }
+
+// TestReview2NoErroredFileStopIsConsistent: terraform could not save and
+// left no errored.tfstate this run wrote (read-only checkout). tf says "the
+// lock is kept so nobody builds on the old state", then prints as the way to
+// "finish by hand (push first, unlock last)" only `force-unlock` of that
+// lock, with no push and no step that records the run's changes; and it
+// says "its journal and backup stay in ..." although there is no backup.
+func TestReview2NoErroredFileStopIsConsistent(t *testing.T) {
+	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
+	started := time.Now().Add(-time.Minute)
+	w := &world{}
+	w.write(stateJSONFor("L", 1, "base"))
+	id := "66666666-6666-6666-6666-666666666666"
+	w.ddb = lockRec(id, whoAmI(), started.Add(time.Second))
+	release := "Error: Error releasing the state lock\n\nError message: failed to retrieve lock info for lock ID \"" + id + "\": Unable to retrieve item from DynamoDB table \"t\": operation error DynamoDB: GetItem, https response error StatusCode: 400, api error ExpiredTokenException: The security token included in the request is expired\n"
+	r := rv2Run(dir, w, nil, []string{"apply"}, rv2Persist+release, started, nil)
+	buf := &bytes.Buffer{}
+	r.Out = buf
+	out := Recover(context.Background(), r)
+	next := strings.Join(out.Next, "\n")
+	if strings.Contains(next, "force-unlock") && !strings.Contains(next, "state push") && !strings.Contains(next, "import") {
+		t.Errorf("the only manual step offered unlocks a state that lacks the run's changes, contradicting %q:\n%s", "the lock is kept", next)
+	}
+	if strings.Contains(buf.String(), "backup stay") {
+		if _, err := os.Stat(filepath.Join(out.RecoveryDir, backupName)); err != nil {
+			t.Errorf("the report names a backup that does not exist:\n%s", buf)
+		}
+	}
+}
