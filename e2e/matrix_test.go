@@ -316,7 +316,7 @@ func (m *matrixRun) run() string {
 	case strings.Contains(rerr, "RECOVERED"):
 	case strings.Contains(rerr, "the state is locked"):
 		outcome = "waits: locked by another run"
-	case strings.Contains(rerr, "may hold changes someone else recorded"), strings.Contains(rerr, "differ"):
+	case strings.Contains(rerr, "may have moved on since the run started"), strings.Contains(rerr, "differ"):
 		outcome = "stops: the backend moved on (diff shown)"
 	case strings.Contains(rerr, "RECOVERY NEEDS YOU"):
 		outcome = "stops: needs a person"

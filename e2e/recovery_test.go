@@ -499,7 +499,7 @@ func TestRecoveryRefusesDrift(t *testing.T) {
 		t.Fatalf("setup: remote %+v not ahead of %+v", before, s.errored)
 	}
 	o, out, _ := s.helper(recSpec{Mode: "recover"})
-	if o == nil || o.Kind != recovery.NeedsPerson || o.Pending || !strings.Contains(o.Summary, "may hold changes someone else recorded") ||
+	if o == nil || o.Kind != recovery.NeedsPerson || o.Pending || !strings.Contains(o.Summary, "may have moved on since the run started") ||
 		o.Diff == nil || len(o.Diff.Changed) == 0 {
 		t.Fatalf("outcome %+v\n%s", o, out)
 	}

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/tfguard/tf/tfdir"
 )
@@ -250,6 +252,8 @@ func (o StateObject) String() string {
 type backendReader interface {
 	ReadLocks(ctx context.Context) (Locks, error)
 	StateObject(ctx context.Context) (StateObject, error)
+	// TakeLock locks the state for tf itself (see awsBackend.TakeLock).
+	TakeLock(ctx context.Context, info LockInfo) error
 }
 
 // awsBackend reads with the SDK, with the credentials terraform's backend
@@ -350,4 +354,52 @@ func (l *awsBackend) StateObject(ctx context.Context) (StateObject, error) {
 	}
 	return StateObject{Exists: true, ETag: strings.Trim(aws.ToString(res.ETag), `"`), VersionID: aws.ToString(res.VersionId),
 		LastModified: aws.ToTime(res.LastModified), Size: aws.ToInt64(res.ContentLength)}, nil
+}
+
+// errLockHeld: TakeLock found a lock record already there.
+var errLockHeld = errors.New("the state is locked")
+
+// TakeLock creates lock records for info the way terraform does (a
+// conditional DynamoDB put, a .tflock object created only if absent), for
+// every lock kind the backend uses. When one is already there it removes
+// what it created and returns errLockHeld.
+func (l *awsBackend) TakeLock(ctx context.Context, info LockInfo) error {
+	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
+	defer cancel()
+	raw, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	var tookFile bool
+	if l.b.UseLockfile {
+		_, err := l.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(l.b.Bucket), Key: aws.String(l.b.StateKey() + ".tflock"),
+			Body: bytes.NewReader(raw), IfNoneMatch: aws.String("*"), ContentType: aws.String("application/json")})
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "PreconditionFailed" || apiErr.ErrorCode() == "ConditionalRequestConflict") {
+			return errLockHeld
+		}
+		if err != nil {
+			return fmt.Errorf("create lockfile: %w", err)
+		}
+		tookFile = true
+	}
+	if l.b.Table != "" {
+		_, err := l.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.b.Table),
+			Item: map[string]ddbtypes.AttributeValue{
+				"LockID": &ddbtypes.AttributeValueMemberS{Value: l.b.LockPath()},
+				"Info":   &ddbtypes.AttributeValueMemberS{Value: string(raw)},
+			},
+			ConditionExpression: aws.String("attribute_not_exists(LockID)")})
+		if err != nil {
+			if tookFile {
+				_, _ = l.s3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(l.b.Bucket), Key: aws.String(l.b.StateKey() + ".tflock")})
+			}
+			var ccf *ddbtypes.ConditionalCheckFailedException
+			if errors.As(err, &ccf) {
+				return errLockHeld
+			}
+			return fmt.Errorf("create DynamoDB lock: %w", err)
+		}
+	}
+	return nil
 }

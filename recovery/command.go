@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // CommandOptions are the flags of `tf guard recover`.
@@ -136,7 +137,20 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 			return out
 		}
 	}
-	fenced := held.Held() // every record present is the one the person named
+	// Every record present is the one the person named. It fences
+	// errored.tfstate only if that file was written while the lock existed:
+	// an older file (an earlier incident) may predate changes others made.
+	fenced := held.Held()
+	if fenced && errored != nil {
+		st := stampFile(errPath)
+		for _, rec := range held.All() {
+			created, err := time.Parse(time.RFC3339Nano, rec.Created)
+			if err != nil || st == nil || st.ModTime.Before(created.Add(-time.Second)) {
+				fenced = false
+				p("errored.tfstate was written before lock %s was taken (%s): that lock does not fence it", rec.ID, rec.Created)
+			}
+		}
+	}
 	var remote *StateSummary
 	var diff StateDiff
 	if errored != nil {
@@ -241,7 +255,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	if use == UseRemote {
 		return st.keepRemote(ctx)
 	}
-	if !fenced && errored != nil {
+	if errored != nil && !held.Held() {
 		j.Route = RouteChosen
 	}
 	return st.sequence(ctx)
@@ -263,11 +277,24 @@ func (s *seqState) keepRemote(ctx context.Context) Outcome {
 	if st := s.close(ctx); st != nil {
 		return s.stop(st)
 	}
+	if s.j.GivenLockID != "" {
+		// The person named the lock as abandoned: with the backend's state
+		// kept, nothing is left for it to fence.
+		s.j.LockID, s.j.Evidence = s.j.GivenLockID, EvidenceGiven
+		if st := s.unlock(ctx); st != nil {
+			return s.stop(st)
+		}
+		_ = s.j.record(StepUnlock, "done", s.note, s.r.Now())
+		s.note = ""
+	}
 	if err := s.j.finish(Abandoned); err != nil {
 		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})
 	}
 	o := s.outcome(Abandoned)
 	o.Summary = "kept the backend's state as you chose; errored.tfstate is kept in " + filepath.Join(s.j.dir(), backupName)
+	if s.j.GivenLockID != "" {
+		o.Summary += "; released lock " + s.j.GivenLockID + " as you named it"
+	}
 	o.Saved = []string{filepath.Join(s.j.dir(), backupName)}
 	report(s.r, &o)
 	return o

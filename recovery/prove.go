@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,9 @@ const (
 	// EvidenceGiven: a person named the ID (--lock-id) and tf checked it is
 	// the lock on this state.
 	EvidenceGiven = "given"
+	// EvidenceTaken: tf took this lock itself, to push on the "unchanged"
+	// route with no moment between its last check and the push.
+	EvidenceTaken = "taken"
 )
 
 // Routes that justify a push by tf itself.
@@ -61,7 +65,10 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 			continue
 		}
 		ev := ""
-		if mayHold {
+		switch {
+		case j.Evidence == EvidenceTaken && j.LockID != "" && rec.Info.ID == j.LockID:
+			ev = EvidenceTaken // tf's own, taken for the push
+		case mayHold:
 			ev = s.evidenceFor(kind, rec)
 		}
 		if ev == "" || (v.id != "" && v.id != rec.Info.ID) {
@@ -91,7 +98,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 // mayHoldLock says whether a lock of this run's can exist at all, and why
 // not when it cannot: a run with -lock=false holds none, a run that never
 // acquired holds none, and a run whose terraform reported no failure to
-// release holds none (a person's --lock-id is checked separately).
+// release holds none. A person's --lock-id cannot overrule that proof.
 func (s *seqState) mayHoldLock() (bool, string) {
 	j := s.j
 	takes := takesLock(j.Args)
@@ -99,8 +106,6 @@ func (s *seqState) mayHoldLock() (bool, string) {
 		takes = j.Observed.TakesLock
 	}
 	switch {
-	case j.GivenLockID != "":
-		return true, ""
 	case !takes:
 		return false, "the run held no lock (-lock=false)"
 	case j.Class.AcquireFailed:
@@ -120,13 +125,9 @@ func (s *seqState) knownOwnID() string {
 	if s.j.Class.LockID != "" {
 		return s.j.Class.LockID
 	}
-	if o := s.j.Observed; o != nil {
-		for _, kind := range s.j.Backend.LockModes() {
-			if kw := o.Locks[kind]; kw != nil {
-				if last := kw.last(); last != nil && kw.LastID == last.Lock.Info.ID {
-					return last.Lock.Info.ID
-				}
-			}
+	for _, kind := range s.j.Backend.LockModes() {
+		if seen := s.observedRecord(kind); seen != nil {
+			return seen.Lock.Info.ID
 		}
 	}
 	return ""
@@ -141,6 +142,8 @@ func (s *seqState) evidenceFor(kind string, rec *Lock) string {
 		observed = nil // the two disagree: only terraform's own word stands
 	}
 	switch {
+	case j.Evidence == EvidenceTaken && j.LockID != "" && rec.Info.ID == j.LockID:
+		return EvidenceTaken
 	case j.GivenLockID != "":
 		// A person's word, checked against the run's own evidence: a lock
 		// the run proved to be its own elsewhere cannot be another.
@@ -161,8 +164,11 @@ func (s *seqState) evidenceFor(kind string, rec *Lock) string {
 
 // observedRecord is the record the watch saw last for kind, if it is
 // acceptable as evidence: the last successful read saw it (nothing replaced
-// it before terraform's end), it was created after the run started, by
-// this user@host (necessary, never sufficient).
+// or removed it before terraform's end), it is the one and only record that
+// appeared while the run ran (a lock that changed hands during the run,
+// someone's force-unlock and a new apply, disqualifies the observation), it
+// was created after the run started, by this user@host (necessary, never
+// sufficient).
 func (s *seqState) observedRecord(kind string) *Sighting {
 	o := s.j.Observed
 	if o == nil {
@@ -170,11 +176,18 @@ func (s *seqState) observedRecord(kind string) *Sighting {
 	}
 	kw := o.Locks[kind]
 	last := kw.last()
-	if last == nil || kw.LastID != last.Lock.Info.ID {
+	if last == nil || kw.LastID != last.Lock.Info.ID || last.Gone {
 		return nil
 	}
+	since := o.Started.Add(-2 * time.Second)
+	for _, seen := range kw.Sightings {
+		c, err := time.Parse(time.RFC3339Nano, seen.Lock.Info.Created)
+		if (err != nil || !c.Before(since)) && !seen.Lock.Same(&last.Lock) {
+			return nil
+		}
+	}
 	created, err := time.Parse(time.RFC3339Nano, last.Lock.Info.Created)
-	if err != nil || created.Before(o.Started.Add(-2*time.Second)) {
+	if err != nil || created.Before(since) {
 		return nil
 	}
 	if s.j.Who != "" && last.Lock.Info.Who != s.j.Who {
@@ -242,7 +255,7 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 	default:
 		why += fmt.Sprintf("; the state object changed since the run started (then: %s; now: %s)", j.Observed.StartState, so)
 	}
-	return s.drift(StepProve, "the backend may hold changes someone else recorded: "+why)
+	return s.drift(StepProve, "the backend may have moved on since the run started: "+why)
 }
 
 func describeEvidence(ev string) string {
@@ -313,13 +326,20 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		}
 		lockFalse = true
 	case RouteUnchanged:
+		// Take the lock first, then check the object again: nobody can
+		// write between that check and the push.
+		if st := s.takeOwnLock(ctx); st != nil {
+			return st
+		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
 			return st
 		}
 		if o := j.Observed; !rem.Empty && (o == nil || o.StartState == nil || !o.StartState.Same(so)) {
+			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
+		lockFalse = true
 	case RouteChosen:
 	default:
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
@@ -337,12 +357,85 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
 	}
 	j.Pushed = e
-	if lockFalse {
+	switch {
+	case j.Evidence == EvidenceTaken:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding the state the run started from", e, j.LockID)
+	case lockFalse:
 		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
-	} else {
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual: the backend still held the state the run started from", e)
+	default:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
 	}
 	return nil
+}
+
+// takeOwnLock takes the state lock for tf (once: a resumed journal knows
+// the ID), or finds it still held.
+func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
+	j := s.j
+	rd, st := s.reader(ctx, StepPush)
+	if st != nil {
+		return st
+	}
+	if j.Evidence == EvidenceTaken && j.LockID != "" {
+		// An earlier attempt took it (or may have: its answer was lost). If
+		// it is there it is tf's; if not, tf takes a new one. Either way
+		// the state object is checked again under it before the push.
+		locks, st := s.readLocks(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		for _, rec := range locks.All() {
+			if rec.ID == j.LockID {
+				return nil
+			}
+		}
+	}
+	info := LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
+		Who: whoAmI(), Created: s.r.Now().UTC().Format(time.RFC3339Nano), Path: j.Backend.LockPath()}
+	// Journaled before it exists: a kill right after leaves an ID that
+	// the next tf recognises as its own.
+	j.LockID, j.Evidence = info.ID, EvidenceTaken
+	if err := j.save(); err != nil {
+		return &stepStop{step: StepPush, retry: retryDisk, err: err}
+	}
+	if err := rd.TakeLock(ctx, info); err != nil {
+		if errors.Is(err, errLockHeld) {
+			j.LockID, j.Evidence = "", "" // certainly not created
+			_ = j.save()
+		}
+		if st := interrupted(ctx, StepPush); st != nil {
+			return st
+		}
+		if errors.Is(err, errLockHeld) {
+			locks, _ := s.readLocks(ctx, StepPush)
+			var holder *LockInfo
+			if all := locks.All(); len(all) > 0 {
+				holder = all[0]
+			}
+			return &stepStop{step: StepPush, retry: retryHolder, holder: holder, err: errors.New("another run took the lock since tf checked the state")}
+		}
+		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("tf could not lock the state: %w", err)}
+	}
+	return nil
+}
+
+// releaseOwnLock releases the lock tf took itself (before a stop).
+func (s *seqState) releaseOwnLock(ctx context.Context) {
+	if s.j.Evidence != EvidenceTaken || s.j.LockID == "" {
+		return
+	}
+	_, _, _ = s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, s.j.LockID))
+	s.j.LockID, s.j.Evidence = "", ""
+	_ = s.j.save()
+}
+
+// newLockID is a random UUID, as terraform's lock IDs are.
+func newLockID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // verify pulls the state again: what was pushed must be there, while this

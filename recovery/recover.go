@@ -175,10 +175,24 @@ func Recover(ctx context.Context, r Run) Outcome {
 	}
 	defer lk.unlock()
 	if Pending(r.Dir, r.Env) {
-		// Only the manual steps (state push, force-unlock) run while a
-		// recovery is pending; one of them died of expiry too. The earlier
-		// recovery comes first.
-		if o := resumeLocked(ctx, r, root); o.Kind == NeedsPerson && o.Pending {
+		// A recovery is already pending here: of this state (only the
+		// manual steps, state push and force-unlock, run meanwhile, and one
+		// of them failed too), or of another state the directory pointed at
+		// before. The earlier one comes first; tf keeps one at a time and
+		// never overwrites it.
+		o := resumeLocked(ctx, r, root)
+		if o.Kind == Elsewhere {
+			out := Outcome{Kind: NeedsPerson, Class: c, Summary: "this run could not save its state either, but " + o.Summary +
+				"; tf keeps one recovery at a time per data directory and leaves this run's files as terraform left them"}
+			if fresh {
+				out.Saved = []string{errPath}
+			}
+			out.Next = append(append([]string{}, o.Next...),
+				"# then, for this run's state (errored.tfstate and its lock):", "tf guard recover")
+			report(r, &out)
+			return out
+		}
+		if o.Pending {
 			return o
 		}
 	}
@@ -204,7 +218,11 @@ func Recover(ctx context.Context, r Run) Outcome {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
 	if err := j.open(); err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error(), Error: err.Error()}
+		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not write the recovery journal: " + err.Error(), Error: err.Error()}
+		if fresh {
+			o.Saved = []string{errPath}
+		}
+		o.Next = []string{"# fix the data directory (" + root + "), then:", "tf guard recover"}
 		report(r, &o)
 		return o
 	}
@@ -225,7 +243,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})
 	}
 	if c.PersistFailed && !fresh {
-		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
+		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
 			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find. " +
 			"The lock is kept so nobody builds on the old state")})
 	}
@@ -239,7 +257,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	// The backend did not answer: try again a few times, briefly, in this
 	// run; then the journal waits for the next command.
 	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
-		if o.Kind != NeedsPerson || !o.Pending || o.RetryOn != string(retryBackend) {
+		if o.Kind != NeedsPerson || !o.Pending || o.RetryOn != string(retryBackend) || ctx.Err() != nil {
 			return o
 		}
 		fmt.Fprintf(r.Out, "tf: the backend did not answer; trying again in %s\n", wait)
@@ -371,6 +389,9 @@ type stepStop struct {
 	final  bool
 	holder *LockInfo
 	diff   *StateDiff
+	// noState: the run's state exists nowhere; its changes must be
+	// reconciled by hand before the lock goes.
+	noState bool
 }
 
 // seqState is the working memory of one pass over the steps.
@@ -494,14 +515,27 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	fl := s.r.Flavor
 	var next []string
 	switch {
+	case st.noState:
+		next = append(next,
+			"# the changes this run made are recorded in no state: reconcile them before anyone applies again",
+			fl+" plan -lock=false   # shows what terraform would create again; the run's output above names what it made",
+			fl+" import -lock=false ADDRESS ID   # for each resource the run created",
+		)
+		if id := s.knownOwnID(); id != "" {
+			next = append(next, "# only then release the run's lock:", unlockCommand(fl, id))
+		}
 	case st.holder != nil:
 		next = append(next,
 			fmt.Sprintf("# the state is locked: %s since %s (%s, ID %s). tf never removes a lock it cannot prove is this run's.", st.holder.Who, st.holder.Created, st.holder.Operation, st.holder.ID),
 			"# wait for that run to finish, then:",
 			"tf guard recover")
-		if own := s.knownOwnID(); own != "" && own != st.holder.ID {
+		may, none := s.mayHoldLock()
+		switch own := s.knownOwnID(); {
+		case !may:
+			next = append(next, "# it is not this run's lock: "+none+". If that run is certainly dead, whoever owns it releases it with "+s.r.Flavor+" force-unlock; tf will not")
+		case own != "" && own != st.holder.ID:
 			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
-		} else {
+		default:
 			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
 				"tf guard recover --lock-id "+shellQuote(st.holder.ID))
 		}
@@ -623,6 +657,9 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 func (s *seqState) credentials(ctx context.Context) *stepStop {
 	if c := s.j.Class.Cause; s.r.Renew != nil && (c == CauseExpired || c == CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
+		if st := interrupted(ctx, StepCredentials); err != nil && st != nil {
+			return st
+		}
 		if err != nil {
 			return &stepStop{step: StepCredentials, retry: retryCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err)}
 		}
@@ -661,10 +698,21 @@ func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepSt
 // reader returns the backend reader, or a retryable stop.
 func (s *seqState) reader(ctx context.Context, step string) (backendReader, *stepStop) {
 	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
+	if st := interrupted(ctx, step); err != nil && st != nil {
+		return nil, st
+	}
 	if err != nil {
 		return nil, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the backend with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
 	}
 	return rd, nil
+}
+
+// interrupted is the stop for a read cut short by Ctrl-C or SIGTERM.
+func interrupted(ctx context.Context, step string) *stepStop {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return &stepStop{step: step, retry: retryInterrupted, err: errors.New("interrupted: tf stopped before finishing this step; nothing of it was done")}
 }
 
 func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
@@ -673,6 +721,9 @@ func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop
 		return Locks{}, st
 	}
 	l, err := rd.ReadLocks(ctx)
+	if st := interrupted(ctx, step); err != nil && st != nil {
+		return Locks{}, st
+	}
 	if err != nil {
 		return Locks{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the lock records with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
 	}
@@ -685,6 +736,9 @@ func (s *seqState) readStateObject(ctx context.Context, step string) (StateObjec
 		return StateObject{}, st
 	}
 	so, err := rd.StateObject(ctx)
+	if st := interrupted(ctx, step); err != nil && st != nil {
+		return StateObject{}, st
+	}
 	if err != nil {
 		return StateObject{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the state object with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
 	}

@@ -71,7 +71,11 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		if o.Pending {
 			p("this recovery stays pending: the next guarded command here, or `tf guard recover`, continues it")
 		} else if o.RecoveryDir != "" {
-			p("tf has closed this recovery; its journal and backup stay in %s", o.RecoveryDir)
+			what := "its journal stays"
+			if o.Errored != nil {
+				what = "its journal and backup stay"
+			}
+			p("tf has closed this recovery; %s in %s", what, o.RecoveryDir)
 		}
 	}
 	if len(o.Next) > 0 {

@@ -24,6 +24,8 @@ type Sighting struct {
 	Lock  Lock      `json:"lock"`
 	First time.Time `json:"first_seen"`
 	Last  time.Time `json:"last_seen"`
+	// Gone: a later read found no record after this one.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // KindWatch is what the watch saw of one lock kind.
@@ -98,8 +100,6 @@ func watchSchedule(n int) time.Duration {
 		return 100 * time.Millisecond
 	case n < 60:
 		return time.Second
-	case n < 40:
-		return 2 * time.Second
 	}
 	return 5 * time.Second
 }
@@ -177,6 +177,9 @@ func (w *Watch) read(ctx context.Context, rd backendReader, now func() time.Time
 		l := locks.Kind(kind)
 		if l == nil {
 			kw.LastID = ""
+			if last := kw.last(); last != nil {
+				last.Gone = true
+			}
 			continue
 		}
 		kw.LastID = l.Info.ID

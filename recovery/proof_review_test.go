@@ -1,8 +1,8 @@
 package recovery
 
-// Reproductions of the second adversarial review of recovery (act on proof).
-// Each test asserts the behaviour the rules of issue 8 call for; each FAILS
-// while the defect it names is there.
+// Situations found by the second adversarial review of recovery (after the
+// act-on-proof rewrite). Each test asserts the behaviour the rules call for
+// and failed on the code before its fix; the comments tell the situation.
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func rv2Pushed(w *world) bool {
 	return false
 }
 
-// TestReview2ObservedRecordThatReplacedOursIsNotOurs: lockfile mode (no ID
+// TestObservedLockThatChangedHandsIsNotEvidence: lockfile mode (no ID
 // in terraform's text). While our apply ran, a second terminal of the same
 // user force-unlocked our lock (taking it for a stale one) and started its
 // own apply, which now holds the lock. The watch saw our record, then the
@@ -63,7 +63,7 @@ func rv2Pushed(w *world) bool {
 // "last observed" one, same user@host, created during our run, still there:
 // tf takes it for ours, pushes -lock=false under a live apply and releases
 // that apply's lock.
-func TestReview2ObservedRecordThatReplacedOursIsNotOurs(t *testing.T) {
+func TestObservedLockThatChangedHandsIsNotEvidence(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	who := whoAmI()
 	started := time.Now().Add(-5 * time.Minute)
@@ -96,11 +96,11 @@ func TestReview2ObservedRecordThatReplacedOursIsNotOurs(t *testing.T) {
 	}
 }
 
-// TestReview2ObservedReplacementNotPrintedAsOurs: the same situation, but
+// TestManualStepsNeverNameAReplacementLockAsOurs: the same situation, but
 // the credentials are still expired at recovery (the usual first stop). The
 // manual commands printed call the other run's lock "this run's" and tell
 // the person to force-unlock it.
-func TestReview2ObservedReplacementNotPrintedAsOurs(t *testing.T) {
+func TestManualStepsNeverNameAReplacementLockAsOurs(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	who := whoAmI()
 	started := time.Now().Add(-5 * time.Minute)
@@ -125,12 +125,12 @@ func TestReview2ObservedReplacementNotPrintedAsOurs(t *testing.T) {
 	}
 }
 
-// TestReview2NoLockRunNeverOffersLockID: a -lock=false apply dies of
+// TestRunWithoutLockIsNeverOfferedLockID: a -lock=false apply dies of
 // expiry while another run (same runner user) holds the lock. tf knows the
 // run held no lock, yet its stop tells the person to run
 // `tf guard recover --lock-id <that live lock>` "only if you know that lock
 // belongs to the run that failed here".
-func TestReview2NoLockRunNeverOffersLockID(t *testing.T) {
+func TestRunWithoutLockIsNeverOfferedLockID(t *testing.T) {
 	res := runCell(t, cell{"lockfile", "lockfalse", "colleague-running"})
 	if res.out.Kind != NeedsPerson {
 		t.Fatalf("outcome %s", res.out.Kind)
@@ -141,10 +141,10 @@ func TestReview2NoLockRunNeverOffersLockID(t *testing.T) {
 	}
 }
 
-// TestReview2GivenLockIDCannotOverrideNoLockProof: following that printed
+// TestLockIDCannotOverruleProofOfNoLock: following that printed
 // advice, tf pushes with -lock=false under the other run's live lock and
 // releases it, although its own journal proves the run held no lock.
-func TestReview2GivenLockIDCannotOverrideNoLockProof(t *testing.T) {
+func TestLockIDCannotOverruleProofOfNoLock(t *testing.T) {
 	res := runCell(t, cell{"lockfile", "lockfalse", "colleague-running"})
 	w := res.w
 	w.calls = nil
@@ -160,14 +160,14 @@ func TestReview2GivenLockIDCannotOverrideNoLockProof(t *testing.T) {
 	}
 }
 
-// TestReview2ElsewhereRecoveryNotOrphaned: a recovery of state A is pending
+// TestPendingRecoveryOfAnotherStateIsNeverOverwritten: a recovery of state A is pending
 // (credentials still expired). The directory is re-initialised for state B;
 // tf says A's recovery is pending and "to finish it: point this directory at
 // that state again, then tf guard recover". A run on B then dies of expiry
 // too: its recovery overwrites PENDING, and when the person points the
 // directory back at A, nothing is pending: A's stale lock and backup are
 // forgotten, and the printed way to finish was false.
-func TestReview2ElsewhereRecoveryNotOrphaned(t *testing.T) {
+func TestPendingRecoveryOfAnotherStateIsNeverOverwritten(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "a")
 	started := time.Now().Add(-time.Minute)
 	w := &world{failNext: map[string]string{"state pull": rv2PullExpired}}
@@ -207,14 +207,14 @@ func TestReview2ElsewhereRecoveryNotOrphaned(t *testing.T) {
 	}
 }
 
-// TestReview2GivenLockOlderErroredNotPushedUnderFence: an errored.tfstate
+// TestNamedLockDoesNotFenceAnOlderErroredFile: an errored.tfstate
 // from an old incident lingers (serial inflated to 14 by failed persists);
 // since then a colleague applied (remote serial 12, resource "colleague").
 // Today a run was killed and left lock X. A person clears it with
 // `tf guard recover --yes --lock-id X`: tf pushes the old errored.tfstate
 // with -lock=false "under the fence" of X, although it was written long
 // before X existed, and the colleague's resource is gone from the state.
-func TestReview2GivenLockOlderErroredNotPushedUnderFence(t *testing.T) {
+func TestNamedLockDoesNotFenceAnOlderErroredFile(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	w := &world{}
 	w.write(stateJSONFor("L", 12, "base", "colleague"))
@@ -237,26 +237,31 @@ func TestReview2GivenLockOlderErroredNotPushedUnderFence(t *testing.T) {
 // raceRunner lets a colleague's apply land between tf's last check of the
 // state object and its own state push (terraform's start-up takes seconds).
 type raceRunner struct {
-	w    *world
-	done bool
+	w     *world
+	done  bool
+	wrote bool // the colleague could take the lock and wrote
 }
 
 func (r *raceRunner) Run(ctx context.Context, c tfCall) ([]byte, []byte, error) {
 	if !r.done && len(c.Args) > 1 && c.Args[0] == "state" && c.Args[1] == "push" {
 		r.done = true
+		// The colleague's apply takes the lock to write, as terraform does.
 		r.w.mu.Lock()
-		r.w.write(stateJSONFor("L", 2, "base", "long", "colleague"))
+		if r.w.ddb == nil && r.w.lockfile == nil {
+			r.w.write(stateJSONFor("L", 2, "base", "long", "colleague"))
+			r.wrote = true
+		}
 		r.w.mu.Unlock()
 	}
 	return r.w.Run(ctx, c)
 }
 
-// TestReview2UnchangedRouteRaceBeforePush: route "unchanged" (a -lock=false
+// TestUnchangedRoutePushesUnderItsOwnLock: route "unchanged" (a -lock=false
 // run, state object as the run started) checks the object, then starts
 // `terraform state push`, which takes the lock only seconds later. A
 // colleague's apply in between is overwritten (terraform's serial check
 // passes: 4 > 2) and tf prints RECOVERED.
-func TestReview2UnchangedRouteRaceBeforePush(t *testing.T) {
+func TestUnchangedRoutePushesUnderItsOwnLock(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	started := time.Now().Add(-time.Minute)
 	w := &world{}
@@ -266,18 +271,19 @@ func TestReview2UnchangedRouteRaceBeforePush(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, erroredFile), stateJSONFor("L", 4, "base", "long", "new"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := Recover(context.Background(), rv2Run(dir, w, &raceRunner{w: w}, []string{"apply", "-lock=false"}, rv2Persist, started, obs))
-	if !bytes.Contains(w.state, []byte(`"colleague"`)) {
+	rr := &raceRunner{w: w}
+	out := Recover(context.Background(), rv2Run(dir, w, rr, []string{"apply", "-lock=false"}, rv2Persist, started, obs))
+	if rr.wrote && !bytes.Contains(w.state, []byte(`"colleague"`)) {
 		t.Errorf("a write that landed between tf's check and its push was overwritten (outcome %s: %s)", out.Kind, out.Summary)
 	}
 }
 
-// TestReview2UseRemoteKeepsNamedLockSilently: `tf guard recover --yes
+// TestKeepRemoteReleasesTheNamedLock: `tf guard recover --yes
 // --lock-id X --use remote` on a workspace with a dead run's lock X and its
 // errored.tfstate: tf moves errored.tfstate away, says "abandoned ... as you
 // chose" (exit 0), and leaves lock X held without a word: the next plan
 // fails on the lock the person had named.
-func TestReview2UseRemoteKeepsNamedLockSilently(t *testing.T) {
+func TestKeepRemoteReleasesTheNamedLock(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	w := &world{}
 	w.write(stateJSONFor("L", 2, "base"))
@@ -302,6 +308,13 @@ func (c cancelReader) ReadLocks(ctx context.Context) (Locks, error) {
 	return c.w.ReadLocks(ctx)
 }
 
+func (c cancelReader) TakeLock(ctx context.Context, info LockInfo) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.w.TakeLock(ctx, info)
+}
+
 func (c cancelReader) StateObject(ctx context.Context) (StateObject, error) {
 	if err := ctx.Err(); err != nil {
 		return StateObject{}, err
@@ -309,11 +322,11 @@ func (c cancelReader) StateObject(ctx context.Context) (StateObject, error) {
 	return c.w.StateObject(ctx)
 }
 
-// TestReview2InterruptIsReportedAsInterrupt: Ctrl-C arrives as the prove
+// TestInterruptDuringAReadIsReportedAsInterrupt: Ctrl-C arrives as the prove
 // step begins. The lock read fails with "context canceled" and tf reports a
 // backend that did not answer (retry on "backend", in CI: retried 4 times
 // with waits) instead of "interrupted".
-func TestReview2InterruptIsReportedAsInterrupt(t *testing.T) {
+func TestInterruptDuringAReadIsReportedAsInterrupt(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	started := time.Now().Add(-time.Minute)
 	w := &world{}
@@ -339,13 +352,13 @@ func TestReview2InterruptIsReportedAsInterrupt(t *testing.T) {
 	}
 }
 
-// TestReview2NoErroredFileStopIsConsistent: terraform could not save and
+// TestNoStateStopAsksToReconcileBeforeUnlock: terraform could not save and
 // left no errored.tfstate this run wrote (read-only checkout). tf says "the
 // lock is kept so nobody builds on the old state", then prints as the way to
 // "finish by hand (push first, unlock last)" only `force-unlock` of that
 // lock, with no push and no step that records the run's changes; and it
 // says "its journal and backup stay in ..." although there is no backup.
-func TestReview2NoErroredFileStopIsConsistent(t *testing.T) {
+func TestNoStateStopAsksToReconcileBeforeUnlock(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	started := time.Now().Add(-time.Minute)
 	w := &world{}
