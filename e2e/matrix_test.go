@@ -315,7 +315,7 @@ func (m *matrixRun) run() string {
 	switch {
 	case strings.Contains(rerr, "RECOVERED"):
 	case strings.Contains(rerr, "the state is locked"):
-		outcome = "waits: locked by another run"
+		outcome = "waits: a lock tf cannot prove is its own"
 	case strings.Contains(rerr, "may have moved on since the run started"), strings.Contains(rerr, "differ"):
 		outcome = "stops: the backend moved on (diff shown)"
 	case strings.Contains(rerr, "RECOVERY NEEDS YOU"):

@@ -622,21 +622,59 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// fault expire-next OP N   REVIEW: the next N requests for OP (S3 or
-// DynamoDB) are answered as if their credentials had expired.
+// fault expire-next OP N                 the next N requests for OP (S3 or
+//                                        DynamoDB) get the expired-token answer
+// fault deny OP[,OP...] [after DURATION] from then on, AccessDenied for OP
+// fault reset OP[,OP...] [after DURATION] from then on, the connection is reset
+//   ... after DURATION times N           only the first N such requests
+// fault deny-source PREFIX               credentials from that ledger source
+//                                        get AccessDenied
+// fault clear                            no more injected failures
 func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
-	if !neg && len(args) == 2 && args[0] == "deny-source" {
-		r := state(ts).mustRig(ts)
-		r.S3Proxy.DenySource(args[1])
-		r.DynamoDBProxy.DenySource(args[1])
-		return
+	usage := "usage: fault expire-next OP N | fault deny|reset OP[,OP...] [after DURATION [times N]] | fault deny-source PREFIX | fault clear"
+	if neg || len(args) == 0 {
+		ts.Fatalf("%s", usage)
 	}
-	if neg || len(args) != 3 || args[0] != "expire-next" {
-		ts.Fatalf("usage: fault expire-next OP N | fault deny-source PREFIX")
-	}
-	n, err := strconv.Atoi(args[2])
-	ts.Check(err)
 	r := state(ts).mustRig(ts)
-	r.S3Proxy.FailNext(args[1], n)
-	r.DynamoDBProxy.FailNext(args[1], n)
+	proxies := []*rig.Proxy{r.S3Proxy, r.DynamoDBProxy}
+	switch {
+	case args[0] == "clear" && len(args) == 1:
+		for _, p := range proxies {
+			p.ClearFaults()
+		}
+	case args[0] == "deny-source" && len(args) == 2:
+		for _, p := range proxies {
+			p.DenySource(args[1])
+		}
+	case args[0] == "expire-next" && len(args) == 3:
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		for _, p := range proxies {
+			p.FailNext(args[1], n)
+		}
+	case (args[0] == "deny" || args[0] == "reset") && (len(args) == 2 || len(args) == 4 && args[2] == "after" || len(args) == 6 && args[2] == "after" && args[4] == "times"):
+		var after time.Duration
+		n := -1
+		if len(args) >= 4 {
+			d, err := time.ParseDuration(args[3])
+			ts.Check(err)
+			after = d
+		}
+		if len(args) == 6 {
+			var err error
+			n, err = strconv.Atoi(args[5])
+			ts.Check(err)
+		}
+		kind := rig.FaultDeny
+		if args[0] == "reset" {
+			kind = rig.FaultReset
+		}
+		for _, op := range strings.Split(args[1], ",") {
+			for _, p := range proxies {
+				p.AddFault(op, kind, after, n)
+			}
+		}
+	default:
+		ts.Fatalf("%s", usage)
+	}
 }

@@ -2,7 +2,10 @@
 
 package recovery
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // Test hooks, compiled only with -tags tfguard_testhooks (the e2e tests
 // build tf that way). Release builds ignore the variables below entirely.
@@ -19,7 +22,14 @@ const EnvTestNoObserve = "TFGUARD_TEST_NO_OBSERVE"
 // TestHooks says whether this build honours the test variables.
 const TestHooks = true
 
+// EnvTestPauseAt: when set to a step name, tf waits 3 s right after
+// journaling that step as begun (tests send signals then).
+const EnvTestPauseAt = "TFGUARD_TEST_PAUSE_AT"
+
 func testKillAt(env []string, step string) {
+	if envLookup(env, EnvTestPauseAt) == step {
+		time.Sleep(3 * time.Second)
+	}
 	if envLookup(env, EnvTestKillAt) != step {
 		return
 	}
@@ -34,4 +44,6 @@ func testNoObserve(env []string) bool { return envLookup(env, EnvTestNoObserve) 
 
 // IsTestVariable says whether name is one of the test hooks above (the
 // wrapper must not reject them as unknown configuration).
-func IsTestVariable(name string) bool { return name == EnvTestKillAt || name == EnvTestNoObserve }
+func IsTestVariable(name string) bool {
+	return name == EnvTestKillAt || name == EnvTestNoObserve || name == EnvTestPauseAt
+}

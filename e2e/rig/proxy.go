@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
@@ -63,13 +65,67 @@ type Proxy struct {
 	mu   sync.Mutex
 	seen []Request
 
-	// failNext: REVIEW fault knob: answer the next N requests for an op as
-	// if their credentials had expired.
-	failNext map[string]int
-	// denySource: REVIEW authz knob: credentials whose ledger Source starts
-	// with one of these get AccessDenied (as if the bucket/table policy only
-	// allowed the backend's assume_role role).
+	// faults are injected failures (tests): per operation, what to answer.
+	faults []faultRule
+	// denySource: credentials whose ledger Source starts with one of these
+	// get AccessDenied (as if the bucket/table policy only allowed the
+	// backend's assume_role role).
 	denySource []string
+}
+
+// Fault is an injected failure.
+type Fault string
+
+// Faults the proxy can inject.
+const (
+	// FaultExpire answers as if the request's credentials had expired.
+	FaultExpire Fault = "expire"
+	// FaultDeny answers AWS's AccessDenied for the operation's IAM action.
+	FaultDeny Fault = "deny"
+	// FaultReset drops the connection without an answer (connection reset).
+	FaultReset Fault = "reset"
+)
+
+type faultRule struct {
+	op   string
+	kind Fault
+	from time.Time
+	left int // requests still to fail; -1: until cleared
+}
+
+// AddFault makes requests for op fail with kind, from after on, n times
+// (n < 0: until ClearFaults).
+func (p *Proxy) AddFault(op string, kind Fault, after time.Duration, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, faultRule{op: op, kind: kind, from: time.Now().Add(after), left: n})
+}
+
+// ClearFaults removes every injected failure.
+func (p *Proxy) ClearFaults() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults, p.denySource = nil, nil
+}
+
+// FailNext makes the next n requests for op get the expired-token answer.
+func (p *Proxy) FailNext(op string, n int) { p.AddFault(op, FaultExpire, 0, n) }
+
+func (p *Proxy) takeFault(op string) Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for i := range p.faults {
+		f := &p.faults[i]
+		if f.op != op || now.Before(f.from) || f.left == 0 {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+		}
+		return f.kind
+	}
+	return ""
 }
 
 // DenySource makes requests signed by credentials whose Source starts with
@@ -99,24 +155,55 @@ func (p *Proxy) denied(key string) bool {
 	return false
 }
 
-// FailNext makes the next n requests for op get the expired-token answer.
-func (p *Proxy) FailNext(op string, n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failNext == nil {
-		p.failNext = map[string]int{}
+// iamAction is the IAM action AWS names when it denies op.
+func (p *Proxy) iamAction(op string) string {
+	if p.service == ServiceDynamoDB {
+		return "dynamodb:" + op
 	}
-	p.failNext[op] += n
+	switch op {
+	case "HeadObject":
+		return "s3:GetObject"
+	case "ListObjectsV2", "ListObjects":
+		return "s3:ListBucket"
+	}
+	return "s3:" + op
 }
 
-func (p *Proxy) takeFail(op string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failNext[op] > 0 {
-		p.failNext[op]--
-		return true
+// writeDenied answers as AWS does when a policy denies op: S3 403
+// AccessDenied, DynamoDB 400 AccessDeniedException, naming principal,
+// action and resource.
+func (p *Proxy) writeDenied(w http.ResponseWriter, r *http.Request, op string) {
+	action := p.iamAction(op)
+	principal := "arn:aws:sts::111122223333:assumed-role/RigAdmin/rig"
+	if p.service == ServiceS3 {
+		resource := "arn:aws:s3:::" + strings.TrimPrefix(r.URL.Path, "/")
+		msg := "User: " + principal + " is not authorized to perform: " + action + " on resource: \"" + resource +
+			"\" because no identity-based policy allows the " + action + " action"
+		reqID, hostID := randomID(16), randomBase64(76)
+		h := w.Header()
+		h.Set("x-amz-request-id", reqID)
+		h.Set("x-amz-id-2", hostID)
+		h.Set("Server", "AmazonS3")
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + "<Error><Code>AccessDenied</Code><Message>" + xmlEscape(msg) +
+			"</Message><RequestId>" + reqID + "</RequestId><HostId>" + hostID + "</HostId></Error>"
+		h.Set("Content-Type", "application/xml")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(body))
+		return
 	}
-	return false
+	body := `{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: ` + principal + ` is not authorized to perform: ` +
+		action + ` on resource: arn:aws:dynamodb:us-east-1:111122223333:table/` + LockTable + ` because no identity-based policy allows the ` + action + ` action"}`
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.0")
+	h.Set("x-amz-crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(body))
 }
 
 // NewProxy returns a proxy for service forwarding to target.
@@ -151,23 +238,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			outcome = UnknownKey
 		}
 	}
-	if outcome == Forwarded && p.takeFail(op) {
-		outcome = Expired
-	}
-	if outcome == Forwarded && p.denied(key) {
-		p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: "denied"})
-		if p.service == ServiceS3 {
-			writeS3Error(w, r, MissingAuth, key) // 403 AccessDenied
-		} else {
-			body := `{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User is not authorized to perform: dynamodb:GetItem"}`
-			h := w.Header()
-			h.Set("Content-Type", "application/x-amz-json-1.0")
-			h.Set("x-amz-crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
-			h.Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(body))
+	fault := Fault("")
+	if outcome == Forwarded {
+		fault = p.takeFault(op)
+		if fault == "" && p.denied(key) {
+			fault = FaultDeny
 		}
+	}
+	switch fault {
+	case FaultExpire:
+		outcome = Expired
+	case FaultDeny:
+		p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: "denied"})
+		p.writeDenied(w, r, op)
 		return
+	case FaultReset:
+		p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: "reset"})
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // RST, not FIN: "connection reset by peer"
+				}
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
 	}
 	p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: outcome})
 	if outcome == Forwarded {
