@@ -21,6 +21,8 @@ const (
 	EnvDefaultProfile       = "AWS_DEFAULT_PROFILE"
 	EnvAccessKeyID          = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey      = "AWS_SECRET_ACCESS_KEY"
+	EnvAccessKeyAlt         = "AWS_ACCESS_KEY" // read by the SDK when AWS_ACCESS_KEY_ID is unset
+	EnvSecretKeyAlt         = "AWS_SECRET_KEY" // read by the SDK when AWS_SECRET_ACCESS_KEY is unset
 	EnvSessionToken         = "AWS_SESSION_TOKEN"
 	EnvCredentialExpiration = "AWS_CREDENTIAL_EXPIRATION"
 	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
@@ -59,6 +61,10 @@ type Config struct {
 	RefreshAhead time.Duration
 	// RefreshEvery is how often the background refresher looks (default 1m).
 	RefreshEvery time.Duration
+	// RefuseUnknown refuses a run with a credential whose lifetime cannot
+	// be known before it (setting unknown_lifetime = refuse); by default
+	// such a run starts after a warning.
+	RefuseUnknown bool
 	// GitHubOIDCRole, when set, opts in to serving terraform renewable
 	// credentials for this role in GitHub Actions (see StartGitHubOIDC).
 	GitHubOIDCRole string
@@ -92,9 +98,12 @@ type Options struct {
 	Dir string
 	// Env is the environment terraform will get (os.Environ() usually).
 	Env []string
-	// Command is the terraform command ("apply", "plan", ...), used to find
-	// the durations of earlier runs.
+	// Command is the terraform command ("apply", "plan", "state push", ...):
+	// it decides the requirement (see Required) and names the history of
+	// earlier runs.
 	Command string
+	// Args are terraform's arguments; -var and -var-file are read from them.
+	Args []string
 	// PlanResourceTypes are the resource types a saved plan changes (from
 	// `terraform show -json PLAN`, see PlanResourceTypes); they add the
 	// slow-resource margin.
