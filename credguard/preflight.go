@@ -50,6 +50,9 @@ type Report struct {
 	RequiredWhy []string      `json:"required_why"`
 	Entries     []Entry       `json:"credentials"`
 	Notes       []string      `json:"notes,omitempty"`
+	// History is the recorded run lengths of the command here (time at
+	// prompts left out), oldest first; empty for quick commands.
+	History []time.Duration `json:"history_ns,omitempty"`
 }
 
 // ShortError says the run was refused before terraform started: at least
@@ -184,6 +187,9 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 func assess(ctx context.Context, o Options, act bool) (Report, error) {
 	var r Report
 	r.Required, r.RequiredWhy = Required(o)
+	if o.Command != "" && !quickCommands[o.Command] {
+		r.History = loadDurations(o, o.Command)
+	}
 	creds, notes, err := Discover(ctx, o)
 	if err != nil {
 		return r, err
