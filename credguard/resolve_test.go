@@ -73,9 +73,9 @@ func TestVariablePrecedenceDecidesTheProfile(t *testing.T) {
 // makes the consumer unknown: it is not judged as the environment's keys.
 func TestValuesOnlyTheRunKnowsAreUnknown(t *testing.T) {
 	for name, src := range map[string]string{
-		"local":             "locals {\n  p = \"static\"\n}\nprovider \"aws\" {\n  profile = local.p\n}\n",
-		"function":          "provider \"aws\" {\n  profile = lower(\"STATIC\")\n}\n",
-		"variable no value": "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n",
+		"local":                   "locals {\n  p = \"static\"\n}\nprovider \"aws\" {\n  profile = local.p\n}\n",
+		"function":                "provider \"aws\" {\n  profile = lower(\"STATIC\")\n}\n",
+		"variable no value":       "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n",
 		"role from a data source": "provider \"aws\" {\n  assume_role {\n    role_arn = data.x.y\n  }\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
