@@ -71,7 +71,9 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 	for _, e := range r.Entries {
 		fmt.Fprintf(w, "%s, used by %s: %s\n", e.Name, strings.Join(e.UsedBy, ", "), e.Detail)
 		for _, n := range e.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
+			if !strings.Contains(e.Detail, n) {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
 		}
 	}
 	for _, n := range r.Notes {

@@ -169,7 +169,7 @@ provider "google" {
 	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "bad.tf") {
 		t.Fatalf("want a note naming bad.tf, got %v %q", err, notes)
 	}
-	if ent := find(t, entriesOf(creds), "credential of providers in bad.tf"); ent.Kind != KindUnknown {
+	if ent := find(t, entriesOf(creds), "unknown credential"); ent.Kind != KindUnknown || !strings.Contains(ent.UsedBy[0], "bad.tf") {
 		t.Fatalf("want bad.tf's providers unknown, got %+v", ent)
 	}
 }

@@ -34,12 +34,16 @@ func Discover(ctx context.Context, o Options) ([]Credential, []string, error) {
 			return nil, notes, err
 		}
 		cred := resolveConsumer(ctx, o, c)
-		if i, ok := index[cred.key()]; ok {
+		key := cred.key()
+		if len(c.Unknown) > 0 {
+			key += "|" + c.Name // each has its own reason
+		}
+		if i, ok := index[key]; ok {
 			out[i].UsedBy = append(out[i].UsedBy, c.Name)
 			continue
 		}
 		cred.UsedBy = []string{c.Name}
-		index[cred.key()] = len(out)
+		index[key] = len(out)
 		out = append(out, cred)
 	}
 	return out, notes, nil
@@ -51,7 +55,7 @@ func Discover(ctx context.Context, o Options) ([]Credential, []string, error) {
 // role on top of whichever that is.
 func resolveConsumer(ctx context.Context, o Options, c consumer) Credential {
 	if len(c.Unknown) > 0 {
-		return Credential{Name: "credential of " + c.Name, Kind: KindUnknown,
+		return Credential{Name: "unknown credential", Kind: KindUnknown,
 			Notes: append([]string{"which credential terraform uses is decided during the run"}, c.Unknown...)}
 	}
 	var base Credential
