@@ -122,6 +122,9 @@ type rootModule struct {
 	// without a providers map) uses the default `aws` provider configuration.
 	defaultUsed bool
 	hasDefault  bool // an unaliased provider "aws" block exists
+	// backend is the configuration's backend "s3" block, used before
+	// `terraform init` has recorded one.
+	backend *consumer
 }
 
 // providerConsumers reads the `provider "aws"` blocks of the root module's
@@ -183,6 +186,9 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	if m.usesAWS && m.defaultUsed && !m.hasDefault {
 		m.providers = append(m.providers, consumer{Name: `provider "aws" (default, no provider block)`})
 	}
+	if m.backend != nil && !hasBackend {
+		m.providers = append([]consumer{*m.backend}, m.providers...)
+	}
 	return m.providers, m.notes, m.usesAWS
 }
 
@@ -220,13 +226,48 @@ func (m *rootModule) readBody(ctx *hcl.EvalContext, o Options, body *hclsyntax.B
 			}
 		case blk.Type == "terraform":
 			for _, inner := range blk.Body.Blocks {
-				if (inner.Type == "required_providers" && inner.Body.Attributes["aws"] != nil) ||
-					(inner.Type == "backend" && len(inner.Labels) == 1 && inner.Labels[0] == "s3") {
+				if inner.Type == "required_providers" && inner.Body.Attributes["aws"] != nil {
 					m.usesAWS = true
+				}
+				if inner.Type == "backend" && len(inner.Labels) == 1 && inner.Labels[0] == "s3" {
+					m.usesAWS = true
+					b := backendBlockConsumer(ctx, o, inner)
+					m.backend = &b
 				}
 			}
 		}
 	}
+}
+
+// backendBlockConsumer reads a backend "s3" block of the configuration
+// (before `terraform init` records it; settings there are literal, and
+// -backend-config values are not known yet).
+func backendBlockConsumer(ctx *hcl.EvalContext, o Options, blk *hclsyntax.Block) consumer {
+	c := consumer{Name: `backend "s3"`}
+	get := func(body *hclsyntax.Body, name string) setting {
+		s := evalSetting(ctx, body, name, "backend ")
+		if s.unknown != "" {
+			c.Unknown = append(c.Unknown, s.unknown)
+		}
+		return s
+	}
+	c.Profile = get(blk.Body, "profile").str()
+	if get(blk.Body, "access_key").set {
+		c.HasStaticKeys = true
+		c.SessionToken = get(blk.Body, "token").set
+	}
+	c.ConfigFiles = expandPaths(o, get(blk.Body, "shared_config_files").strs())
+	c.CredentialsFiles = expandPaths(o, get(blk.Body, "shared_credentials_files").strs())
+	c.RoleARN = get(blk.Body, "role_arn").str()
+	for _, inner := range blk.Body.Blocks {
+		switch inner.Type {
+		case "assume_role":
+			c.RoleARN = get(inner.Body, "role_arn").str()
+		case "assume_role_with_web_identity":
+			c.WebIdentity = true
+		}
+	}
+	return c
 }
 
 // isDefaultProviderRef: `provider = aws` (no alias).
