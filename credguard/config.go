@@ -148,7 +148,8 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 			// Nothing here says what the run uses (tf guard check in an
 			// empty directory, a configuration elsewhere): assume the
 			// environment's credential, as a provider without a block uses.
-			return []consumer{{Name: "environment (no configuration here)"}}, nil, true
+			return []consumer{{Name: "environment (no configuration here)"}},
+				[]string{"no *.tf files and no backend recorded in " + o.Dir + ": judged as if a provider used the environment's credential (run this where the configuration is, or give -chdir)"}, true
 		}
 		// No configuration: no provider; a recorded backend is all there is.
 		return nil, nil, false

@@ -213,3 +213,25 @@ func TestCheckNamesTheBackendAndFailsOnAMissingProfile(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 }
+
+// In a directory without *.tf files or a backend record, the check says
+// what it assumed, and the entry and the note say the same thing.
+func TestCheckWithoutConfigurationSaysWhatItAssumed(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=static")
+	var out bytes.Buffer
+	if code := Check(context.Background(), e.opts, &out, false); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, "profile static, used by environment (no configuration here): static keys do not expire") ||
+		!strings.Contains(text, "note: no *.tf files and no backend recorded in "+e.dir) || strings.Contains(text, "provider block") {
+		t.Fatalf("check output:\n%s", text)
+	}
+	// A recorded backend is then all there is.
+	writeBackendRecord(t, e.dir, `{"bucket":"b","key":"k","region":"us-east-1"}`)
+	out.Reset()
+	Check(context.Background(), e.opts, &out, false)
+	if text := out.String(); !strings.Contains(text, `used by backend "s3"`) || strings.Contains(text, "environment (") || strings.Contains(text, "note:") {
+		t.Fatalf("check output:\n%s", text)
+	}
+}
