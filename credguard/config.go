@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/tfguard/tf/tfdir"
 )
@@ -171,7 +173,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	}
 	vars, varNotes := variableValues(o, bodies)
 	m.notes = append(m.notes, varNotes...)
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}}
+	ctx := evalContext(o, vars)
 	for _, body := range bodies {
 		m.readBody(ctx, o, body)
 	}
@@ -290,6 +292,45 @@ func mapsDefaultAWS(e hclsyntax.Expression) bool {
 		}
 	}
 	return false
+}
+
+// evalContext is what a root-module expression can see before the run:
+// var.*, path.module/root/cwd, terraform.workspace, and terraform's pure
+// string and collection functions whose cty versions behave the same (plus
+// pathexpand). Anything else (locals,
+// data sources, file(), timestamp()) makes the value unknown.
+func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
+	cwd, err := filepath.Abs(o.Dir)
+	if err != nil {
+		cwd = o.Dir
+	}
+	pathexpand := function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			if p == "~" || strings.HasPrefix(p, "~/") {
+				p = filepath.Join(o.home(), strings.TrimPrefix(p, "~"))
+			}
+			return cty.StringVal(p), nil
+		},
+	})
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":       cty.ObjectVal(vars),
+			"path":      cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal("."), "root": cty.StringVal("."), "cwd": cty.StringVal(cwd)}),
+			"terraform": cty.ObjectVal(map[string]cty.Value{"workspace": cty.StringVal(o.workspace())}),
+		},
+		Functions: map[string]function.Function{
+			"lower": stdlib.LowerFunc, "upper": stdlib.UpperFunc, "format": stdlib.FormatFunc,
+			"join": stdlib.JoinFunc, "split": stdlib.SplitFunc,
+			"trimspace": stdlib.TrimSpaceFunc, "trimprefix": stdlib.TrimPrefixFunc, "trimsuffix": stdlib.TrimSuffixFunc,
+			"replace": stdlib.ReplaceFunc, "lookup": stdlib.LookupFunc, "merge": stdlib.MergeFunc,
+			"concat": stdlib.ConcatFunc, "element": stdlib.ElementFunc, "contains": stdlib.ContainsFunc,
+			"tostring": stdlib.MakeToFunc(cty.String), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+			"pathexpand": pathexpand,
+		},
+	}
 }
 
 // setting is one evaluated credential setting.

@@ -74,7 +74,7 @@ func TestVariablePrecedenceDecidesTheProfile(t *testing.T) {
 func TestValuesOnlyTheRunKnowsAreUnknown(t *testing.T) {
 	for name, src := range map[string]string{
 		"local":                   "locals {\n  p = \"static\"\n}\nprovider \"aws\" {\n  profile = local.p\n}\n",
-		"function":                "provider \"aws\" {\n  profile = lower(\"STATIC\")\n}\n",
+		"file()":                  "provider \"aws\" {\n  profile = trimspace(file(\"profile.txt\"))\n}\n",
 		"variable no value":       "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n",
 		"role from a data source": "provider \"aws\" {\n  assume_role {\n    role_arn = data.x.y\n  }\n}\n",
 	} {
@@ -233,5 +233,40 @@ func TestCheckWithoutConfigurationSaysWhatItAssumed(t *testing.T) {
 	Check(context.Background(), e.opts, &out, false)
 	if text := out.String(); !strings.Contains(text, `used by backend "s3"`) || strings.Contains(text, "environment (") || strings.Contains(text, "note:") {
 		t.Fatalf("check output:\n%s", text)
+	}
+}
+
+// Pure functions, path.module and terraform.workspace are evaluated as
+// terraform evaluates them.
+func TestPureExpressionsAreEvaluated(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "TF_WORKSPACE=static")
+	e.writeTF("aws.conf", "[profile fromfile]\ncredential_process = /bin/true\n")
+	e.writeTF("main.tf", `variable "env" {
+  default = "STATIC"
+}
+provider "aws" {
+  profile = lower(var.env)
+}
+provider "aws" {
+  alias   = "b"
+  profile = terraform.workspace
+}
+provider "aws" {
+  alias               = "c"
+  profile             = join("", ["from", "file"])
+  shared_config_files = [format("%s/aws.conf", path.cwd)]
+}
+provider "aws" {
+  alias               = "d"
+  profile             = "fromfile"
+  shared_config_files = ["${path.module}/aws.conf"]
+}
+`)
+	m := credNames(t, e.opts)
+	if c := m["profile static"]; c.Kind != KindStatic || len(c.UsedBy) != 2 {
+		t.Fatalf("lower(var.env), terraform.workspace: %v", m)
+	}
+	if c := m["profile fromfile"]; c.Kind != KindProcess || len(c.UsedBy) != 2 || len(m) != 2 {
+		t.Fatalf("path.cwd, path.module: %v", m)
 	}
 }
