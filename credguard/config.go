@@ -297,8 +297,8 @@ func mapsDefaultAWS(e hclsyntax.Expression) bool {
 // evalContext is what a root-module expression can see before the run:
 // var.*, path.module/root/cwd, terraform.workspace, and terraform's pure
 // string and collection functions whose cty versions behave the same (plus
-// pathexpand). Anything else (locals,
-// data sources, file(), timestamp()) makes the value unknown.
+// pathexpand). Anything else (locals, data sources, file(), timestamp(),
+// coalesce(), which skips "" in terraform only) makes the value unknown.
 func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
 	cwd, err := filepath.Abs(o.Dir)
 	if err != nil {
