@@ -174,6 +174,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	vars, varNotes := variableValues(o, bodies)
 	m.notes = append(m.notes, varNotes...)
 	ctx := evalContext(o, vars)
+	evalLocals(ctx, bodies)
 	for _, body := range bodies {
 		m.readBody(ctx, o, body)
 	}
@@ -295,9 +296,9 @@ func mapsDefaultAWS(e hclsyntax.Expression) bool {
 }
 
 // evalContext is what a root-module expression can see before the run:
-// var.*, path.module/root/cwd, terraform.workspace, and terraform's pure
+// var.*, local.* (see evalLocals), path.module/root/cwd, terraform.workspace, and terraform's pure
 // string and collection functions whose cty versions behave the same (plus
-// pathexpand). Anything else (locals, data sources, file(), timestamp(),
+// pathexpand). Anything else (data sources, resources, file(), timestamp(),
 // coalesce(), which skips "" in terraform only) makes the value unknown.
 func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
 	cwd, err := filepath.Abs(o.Dir)
@@ -331,6 +332,41 @@ func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
 			"pathexpand": pathexpand,
 		},
 	}
+}
+
+// evalLocals sets local.* to the locals whose values are known before the
+// run (a local may use variables, pure functions and other locals);
+// the others stay unknown.
+func evalLocals(ctx *hcl.EvalContext, bodies []*hclsyntax.Body) {
+	exprs := map[string]hcl.Expression{}
+	vals := map[string]cty.Value{}
+	for _, body := range bodies {
+		for _, blk := range body.Blocks {
+			if blk.Type != "locals" {
+				continue
+			}
+			for name, a := range blk.Body.Attributes {
+				exprs[name] = a.Expr
+				vals[name] = cty.DynamicVal
+			}
+		}
+	}
+	for range len(exprs) + 1 {
+		ctx.Variables["local"] = cty.ObjectVal(vals)
+		changed := false
+		for name, e := range exprs {
+			if vals[name].IsWhollyKnown() {
+				continue
+			}
+			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				vals[name], changed = v, true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	ctx.Variables["local"] = cty.ObjectVal(vals)
 }
 
 // setting is one evaluated credential setting.

@@ -73,10 +73,10 @@ func TestVariablePrecedenceDecidesTheProfile(t *testing.T) {
 // makes the consumer unknown: it is not judged as the environment's keys.
 func TestValuesOnlyTheRunKnowsAreUnknown(t *testing.T) {
 	for name, src := range map[string]string{
-		"local":                   "locals {\n  p = \"static\"\n}\nprovider \"aws\" {\n  profile = local.p\n}\n",
-		"file()":                  "provider \"aws\" {\n  profile = trimspace(file(\"profile.txt\"))\n}\n",
-		"variable no value":       "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n",
-		"role from a data source": "provider \"aws\" {\n  assume_role {\n    role_arn = data.x.y\n  }\n}\n",
+		"local from a data source": "locals {\n  p = data.x.y\n}\nprovider \"aws\" {\n  profile = local.p\n}\n",
+		"file()":                   "provider \"aws\" {\n  profile = trimspace(file(\"profile.txt\"))\n}\n",
+		"variable no value":        "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n",
+		"role from a data source":  "provider \"aws\" {\n  assume_role {\n    role_arn = data.x.y\n  }\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, fakeaws.Options{}, "AWS_ACCESS_KEY_ID=AKIASTATIC", "AWS_SECRET_ACCESS_KEY=s")
@@ -242,10 +242,14 @@ func TestPureExpressionsAreEvaluated(t *testing.T) {
 	e := newEnv(t, fakeaws.Options{}, "TF_WORKSPACE=static")
 	e.writeTF("aws.conf", "[profile fromfile]\ncredential_process = /bin/true\n")
 	e.writeTF("main.tf", `variable "env" {
-  default = "STATIC"
+  default = "prod"
+}
+locals {
+  envs = { prod = "STATIC" }
+  p    = lower(local.envs[var.env])
 }
 provider "aws" {
-  profile = lower(var.env)
+  profile = local.p
 }
 provider "aws" {
   alias   = "b"
