@@ -296,10 +296,11 @@ func mapsDefaultAWS(e hclsyntax.Expression) bool {
 }
 
 // evalContext is what a root-module expression can see before the run:
-// var.*, local.* (see evalLocals), path.module/root/cwd, terraform.workspace, and terraform's pure
-// string and collection functions whose cty versions behave the same (plus
-// pathexpand). Anything else (data sources, resources, file(), timestamp(),
-// coalesce(), which skips "" in terraform only) makes the value unknown.
+// var.*, local.* (see evalLocals), path.module/root/cwd,
+// terraform.workspace, and terraform's pure string and collection functions
+// whose cty versions behave the same (plus pathexpand). Anything else (data
+// sources, resources, file(), timestamp(), coalesce(), which skips "" in
+// terraform only) makes the value unknown.
 func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
 	cwd, err := filepath.Abs(o.Dir)
 	if err != nil {
