@@ -25,7 +25,7 @@ func readSyscall() string {
 // stdinWatch measures how long terraform sits blocked reading its standard
 // input, which is where it waits at "Enter a value:" (the approval of an
 // apply, a variable it asks for): the run-length history learns only from
-// the time terraform worked. It looks, every 100 ms, at what each thread
+// the time terraform worked. It looks, every 250 ms, at what each thread
 // of tf's children is blocked in (/proc/PID/task/TID/syscall: read on
 // descriptor 0), so nothing of terraform's stdin, stdout or terminal is
 // touched. Where /proc cannot tell (another OS, no permission, a
@@ -38,7 +38,7 @@ type stdinWatch struct {
 	seen   bool // a child's syscall file could be read
 }
 
-const stdinWatchEvery = 100 * time.Millisecond
+const stdinWatchEvery = 250 * time.Millisecond
 
 func startStdinWatch() *stdinWatch {
 	w := &stdinWatch{stop: make(chan struct{}), done: make(chan struct{})}
