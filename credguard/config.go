@@ -555,7 +555,7 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 			readFile(filepath.Join(o.Dir, n), false)
 		}
 	}
-	for _, f := range CommandLineVars(o.Args) {
+	for _, f := range CommandLineVars(o.cliArgs()) {
 		if f.File != "" {
 			p := f.File
 			if !filepath.IsAbs(p) {

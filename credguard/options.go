@@ -169,16 +169,36 @@ func (o Options) home() string {
 	return h
 }
 
+// cliArgs are terraform's arguments as terraform sees them: TF_CLI_ARGS and
+// TF_CLI_ARGS_<command> (split at spaces) come first, then the command line.
+func (o Options) cliArgs() []string {
+	var args []string
+	args = append(args, strings.Fields(o.getenv("TF_CLI_ARGS"))...)
+	if cmd, _, _ := strings.Cut(o.Command, " "); cmd != "" {
+		args = append(args, strings.Fields(o.getenv("TF_CLI_ARGS_"+cmd))...)
+	}
+	return append(args, o.Args...)
+}
+
+// envPath is a file named by the environment as terraform's SDK opens it:
+// a relative path is relative to terraform's working directory.
+func (o Options) envPath(f string) string {
+	if filepath.IsAbs(f) || o.Dir == "" {
+		return f
+	}
+	return filepath.Join(o.Dir, f)
+}
+
 func (o Options) configFiles() []string {
 	if f := o.getenv(EnvConfigFile); f != "" {
-		return []string{f}
+		return []string{o.envPath(f)}
 	}
 	return []string{filepath.Join(o.home(), ".aws", "config")}
 }
 
 func (o Options) credentialsFiles() []string {
 	if f := o.getenv(EnvCredentialsFile); f != "" {
-		return []string{f}
+		return []string{o.envPath(f)}
 	}
 	return []string{filepath.Join(o.home(), ".aws", "credentials")}
 }

@@ -274,3 +274,23 @@ provider "aws" {
 		t.Fatalf("path.cwd, path.module: %v", m)
 	}
 }
+
+// TF_CLI_ARGS_<command> -var-file values count, before the command line's;
+// AWS_CONFIG_FILE relative to terraform's working directory.
+func TestCLIArgsEnvAndRelativeConfigFile(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{})
+	e.writeTF("main.tf", "variable \"p\" {}\nprovider \"aws\" {\n  profile = var.p\n}\n")
+	e.writeTF("ci.tfvars", "p = \"fromfile\"\n")
+	e.writeTF("aws.conf", "[profile fromfile]\ncredential_process = /bin/true\n")
+	o := e.opts
+	o.Command = "plan"
+	o.Env = append(o.Env, "TF_CLI_ARGS_plan=-var-file=ci.tfvars", "AWS_CONFIG_FILE=aws.conf")
+	if c := credNames(t, o)["profile fromfile"]; c.Kind != KindProcess {
+		t.Fatalf("got %v", credNames(t, o))
+	}
+	o.Args = []string{"plan", "-var", "p=static"} // the command line comes after
+	o.Env = append(o.Env, "AWS_CONFIG_FILE="+filepath.Join(e.home, ".aws", "config"))
+	if c := credNames(t, o)["profile static"]; c.Kind != KindStatic {
+		t.Fatalf("got %v", credNames(t, o))
+	}
+}
