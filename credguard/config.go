@@ -158,7 +158,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	}
 	m := rootModule{}
 	p := hclparse.NewParser()
-	var bodies []*hclsyntax.Body
+	var bodies, overrides []*hclsyntax.Body
 	for _, path := range files {
 		f, diags := p.ParseHCLFile(path)
 		if diags.HasErrors() {
@@ -167,14 +167,23 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 			m.providers = append(m.providers, consumer{Name: "providers in " + filepath.Base(path), Unknown: []string{"the file does not parse"}})
 			continue
 		}
-		if body, ok := f.Body.(*hclsyntax.Body); ok {
+		body, ok := f.Body.(*hclsyntax.Body)
+		switch base := filepath.Base(path); {
+		case !ok:
+		case base == "override.tf" || strings.HasSuffix(base, "_override.tf"):
+			overrides = append(overrides, body)
+		default:
 			bodies = append(bodies, body)
 		}
 	}
-	vars, varNotes := variableValues(o, bodies)
+	// Override files come last and replace what they name: variables and
+	// locals by name (later wins below), provider blocks by alias.
+	mergeProviderOverrides(bodies, overrides)
+	all := append(append([]*hclsyntax.Body{}, bodies...), overrides...)
+	vars, varNotes := variableValues(o, all)
 	m.notes = append(m.notes, varNotes...)
 	ctx := evalContext(o, vars)
-	evalLocals(ctx, bodies)
+	evalLocals(ctx, all)
 	for _, body := range bodies {
 		m.readBody(ctx, o, body)
 	}
@@ -237,6 +246,58 @@ func (m *rootModule) readBody(ctx *hcl.EvalContext, o Options, body *hclsyntax.B
 					m.usesAWS = true
 					b := backendBlockConsumer(ctx, o, inner)
 					m.backend = &b
+				}
+			}
+		}
+	}
+}
+
+// mergeProviderOverrides applies the provider "aws" blocks of override
+// files to the primary block with the same alias, as terraform does: each
+// attribute replaces the primary's, and a nested block type (assume_role)
+// replaces all the primary's blocks of that type.
+func mergeProviderOverrides(bodies, overrides []*hclsyntax.Body) {
+	alias := func(b *hclsyntax.Block) string {
+		if a, ok := b.Body.Attributes["alias"]; ok {
+			if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				return v.AsString()
+			}
+		}
+		return ""
+	}
+	isAWS := func(b *hclsyntax.Block) bool {
+		return b.Type == "provider" && len(b.Labels) == 1 && b.Labels[0] == "aws"
+	}
+	for _, ob := range overrides {
+		for _, over := range ob.Blocks {
+			if !isAWS(over) {
+				continue
+			}
+			for _, body := range bodies {
+				for _, prim := range body.Blocks {
+					if !isAWS(prim) || alias(prim) != alias(over) {
+						continue
+					}
+					merged := *prim.Body
+					merged.Attributes = hclsyntax.Attributes{}
+					for k, v := range prim.Body.Attributes {
+						merged.Attributes[k] = v
+					}
+					for k, v := range over.Body.Attributes {
+						merged.Attributes[k] = v
+					}
+					replaced := map[string]bool{}
+					for _, ib := range over.Body.Blocks {
+						replaced[ib.Type] = true
+					}
+					merged.Blocks = nil
+					for _, ib := range prim.Body.Blocks {
+						if !replaced[ib.Type] {
+							merged.Blocks = append(merged.Blocks, ib)
+						}
+					}
+					merged.Blocks = append(merged.Blocks, over.Body.Blocks...)
+					prim.Body = &merged
 				}
 			}
 		}
@@ -467,8 +528,10 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 				continue
 			}
 			name := blk.Labels[0]
-			vars[name] = cty.DynamicVal
-			stringTyped[name] = true
+			if _, declared := vars[name]; !declared { // an override file may only change it
+				vars[name] = cty.DynamicVal
+				stringTyped[name] = true
+			}
 			if t, ok := blk.Body.Attributes["type"]; ok {
 				kw := hcl.ExprAsKeyword(t.Expr)
 				stringTyped[name] = kw == "string"

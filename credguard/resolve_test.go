@@ -294,3 +294,15 @@ func TestCLIArgsEnvAndRelativeConfigFile(t *testing.T) {
 		t.Fatalf("got %v", credNames(t, o))
 	}
 }
+
+// Override files change the primary provider block (by alias) and
+// variables, as terraform merges them; they add no provider of their own.
+func TestOverrideFilesAreMerged(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{})
+	e.writeTF("main.tf", "variable \"p\" {\n  default = \"nope\"\n}\nprovider \"aws\" {\n  profile = \"nope\"\n}\nprovider \"aws\" {\n  alias   = \"b\"\n  profile = var.p\n}\n")
+	e.writeTF("main_override.tf", "variable \"p\" {\n  default = \"static\"\n}\nprovider \"aws\" {\n  profile = \"static\"\n}\n")
+	m := credNames(t, e.opts)
+	if c := m["profile static"]; c.Kind != KindStatic || len(c.UsedBy) != 2 || len(m) != 1 {
+		t.Fatalf("got %v", m)
+	}
+}
