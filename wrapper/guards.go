@@ -74,18 +74,18 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) error {
 	}
 	r, err := credguard.Preflight(ctx, o)
 	if err != nil {
-		env, ok := offerProfile(ctx, inv, o, err)
-		if !ok {
-			return err
-		}
-		inv.Env, o.Env = env, env
-		if r, err = credguard.Preflight(ctx, o); err != nil {
-			return err
+		if env, ok := offerProfile(ctx, inv, o, err); ok {
+			inv.Env, o.Env = env, env
+			r, err = credguard.Preflight(ctx, o)
 		}
 	}
-	// Nothing silent: every warning and unknown, once, before terraform.
+	// Nothing silent: every warning and unknown, once, before terraform
+	// starts (or before the refusal).
 	for _, w := range r.Warnings() {
 		fmt.Fprintf(inv.Stderr, "tf: %s\n", w)
+	}
+	if err != nil {
+		return err
 	}
 	// The hook's ctx ends when Before returns; these live until After.
 	if inv.CI && inv.Config.GitHubOIDCRole != "" && hasEnv(inv.Env, "ACTIONS_ID_TOKEN_REQUEST_URL") {
