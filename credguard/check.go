@@ -140,6 +140,15 @@ func ProfileServes(ctx context.Context, o Options, profile string) (bool, string
 	case e.Verdict == VerdictOK, e.Verdict == VerdictRefreshed:
 		return true, e.Detail
 	}
+	// An SSO profile (or a role assumed from one) that needs a login: at a
+	// terminal the run logs in first, and then it renews itself.
+	base := c
+	for base.Kind == KindAssumeRole && base.Source != nil {
+		base = *base.Source
+	}
+	if (base.Kind == KindSSOSession || base.Kind == KindLegacySSO) && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
+		return true, "an SSO profile: tf logs in first (" + e.Detail + ")"
+	}
 	return false, "profile " + profile + ": " + e.Detail
 }
 

@@ -191,6 +191,15 @@ func TestProfileServesOnlyWhenItLasts(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v", profile, ok, why, want)
 		}
 	}
+	// At a terminal an SSO profile that needs a login is worth offering:
+	// the run logs in first.
+	o := e.opts
+	o.Interactive = true
+	for profile, want := range map[string]bool{"legacy": true, "nope": false} {
+		if ok, why := ProfileServes(context.Background(), o, profile); ok != want {
+			t.Errorf("at a terminal, %s: %v (%s), want %v", profile, ok, why, want)
+		}
+	}
 }
 
 // tf guard check names the S3 backend as the user of the credential it
