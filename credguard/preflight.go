@@ -226,7 +226,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 	case KindStatic:
 		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
 	case KindProcess:
-		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process renews itself when its credentials expire; how long it can is not checked"
 	case KindWebIdentity:
 		switch {
 		case !c.Expires:
