@@ -89,16 +89,24 @@ func (e *ShortError) Error() string {
 	return "credentials will not last the run: " + b.String()
 }
 
-// human formats a duration for people: 1h5m, 12m, 40s.
+// human formats a duration for people: 1h5m, 3h, 12m, 2m30s, 40s.
 func human(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
 	switch {
 	case d >= time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+		d = d.Round(time.Minute)
+		if m := (d % time.Hour) / time.Minute; m != 0 {
+			return fmt.Sprintf("%dh%dm", d/time.Hour, m)
+		}
+		return fmt.Sprintf("%dh", d/time.Hour)
 	case d >= time.Minute:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+		d = d.Round(time.Second)
+		if s := (d % time.Minute) / time.Second; s != 0 {
+			return fmt.Sprintf("%dm%ds", d/time.Minute, s)
+		}
+		return fmt.Sprintf("%dm", d/time.Minute)
 	default:
 		return d.Round(time.Second).String()
 	}

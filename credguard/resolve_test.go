@@ -315,3 +315,47 @@ func TestOverrideFilesAreMerged(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 }
+
+// tf guard check shows the history and why it counts; --reset-history
+// forgets it for this directory and workspace only.
+func TestHistoryShownAndReset(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=static")
+	for _, d := range []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Hour} {
+		if err := RecordDuration(e.opts, "apply", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := e.opts
+	other.Env = append(other.Env, "TF_WORKSPACE=staging")
+	if err := RecordDuration(other, "apply", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	Check(context.Background(), e.opts, &out, false)
+	for _, want := range []string{"required: 15m (floor 15m; history: apply here worked up to 2m (second-longest of the last 3 runs) x1.25 = 2m30s)",
+		"history: the last 3 apply runs here worked 1m, 2m, 3h (time at prompts left out)", "tf guard check --reset-history"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := ResetHistory(e.opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadDurations(e.opts, "apply"); len(got) != 0 {
+		t.Fatalf("after reset: %v", got)
+	}
+	if got := loadDurations(other, "apply"); len(got) != 1 {
+		t.Fatalf("another workspace's history was reset too: %v", got)
+	}
+}
+
+func TestHumanDurations(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		150 * time.Second: "2m30s", 3 * time.Hour: "3h", 65 * time.Minute: "1h5m", 15 * time.Minute: "15m",
+		299 * time.Second: "4m59s", 40 * time.Second: "40s", -2 * time.Minute: "2m", 90*time.Minute + 29*time.Second: "1h30m",
+	} {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
