@@ -84,7 +84,7 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 
 // historyLine says what the run-length history of the command holds here.
 func historyLine(o Options, r Report) string {
-	if quickCommands[o.Command] {
+	if isQuick(o.Command) {
 		return "history: not used for `" + o.Command + "` (a quick command)"
 	}
 	if len(r.History) == 0 {

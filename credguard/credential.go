@@ -284,23 +284,21 @@ func envCredential(o Options) (Credential, bool) {
 	return c, true
 }
 
-// expirationLayouts are the time formats AWS_CREDENTIAL_EXPIRATION is
-// written in by the tools that export it: RFC 3339 (aws configure
-// export-credentials), and its neighbours with a space for the T, without
-// a colon in the offset, or without an offset (UTC).
-var expirationLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02 15:04:05.999999999Z0700",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999 -0700 MST",
-}
-
+// parseExpiration reads AWS_CREDENTIAL_EXPIRATION in the formats the tools
+// that export it write: RFC 3339 (aws configure export-credentials), and
+// its neighbours with a space for the T, without a colon in the offset, or
+// without an offset (UTC).
 func parseExpiration(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
-	for _, l := range expirationLayouts {
+	for _, l := range []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700",
+		"2006-01-02 15:04:05.999999999Z0700",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999 -0700 MST",
+	} {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, true
 		}

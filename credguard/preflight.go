@@ -112,12 +112,15 @@ func human(d time.Duration) string {
 	}
 }
 
-// quickCommands finish in seconds and take the lock only for that long:
-// they are held to QuickFloor, not to an apply's floor, and earlier runs
-// do not raise it.
-var quickCommands = map[string]bool{
-	"force-unlock": true, "state push": true, "state rm": true, "state mv": true,
-	"state replace-provider": true, "taint": true, "untaint": true, "import": true,
+// isQuick: commands that finish in seconds and take the lock only for that
+// long; they are held to QuickFloor, not to an apply's floor, and earlier
+// runs do not raise it.
+func isQuick(command string) bool {
+	switch command {
+	case "force-unlock", "state push", "state rm", "state mv", "state replace-provider", "taint", "untaint", "import":
+		return true
+	}
+	return false
 }
 
 // QuickFloor is what the quick commands (force-unlock, state push|rm|mv|
@@ -138,7 +141,7 @@ const PlanFloorCap = 10 * time.Minute
 // plan adds the margin of its slow resource types.
 func Required(o Options) (time.Duration, []string) {
 	cfg := o.Config.withDefaults()
-	if quickCommands[o.Command] {
+	if isQuick(o.Command) {
 		return QuickFloor, []string{"`" + o.Command + "` is a quick command: floor " + human(QuickFloor) + ", its history does not count"}
 	}
 	floor := cfg.MinLifetime
@@ -195,7 +198,7 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 func assess(ctx context.Context, o Options, act bool) (Report, error) {
 	var r Report
 	r.Required, r.RequiredWhy = Required(o)
-	if o.Command != "" && !quickCommands[o.Command] {
+	if o.Command != "" && !isQuick(o.Command) {
 		r.History = loadDurations(o, o.Command)
 	}
 	creds, notes, err := Discover(ctx, o)

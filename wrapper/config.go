@@ -272,9 +272,9 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 	if files.WorkDir != "" {
 		// Repository content: the keys that pick an executable or lower
 		// safety count only once the user trusted this exact file.
-		restricted := restrictedKeys
+		restricted := isRestricted
 		if isTrusted(trustStorePath(files.User), files.WorkDir) {
-			restricted = nil
+			restricted = func(string) bool { return false }
 		}
 		if err := applyFile(&c, byName, files.WorkDir, restricted); err != nil {
 			return Config{}, err
@@ -286,7 +286,7 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 	return c, nil
 }
 
-func applyFile(c *Config, keys map[string]configKey, path string, restricted map[string]bool) error {
+func applyFile(c *Config, keys map[string]configKey, path string, restricted func(key string) bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -316,7 +316,7 @@ func applyFile(c *Config, keys map[string]configKey, path string, restricted map
 		if !known {
 			return &ConfigError{Where: where, Key: key, Err: unknownKey()}
 		}
-		if restricted[key] {
+		if restricted != nil && restricted(key) {
 			// Still checked, so a bad value is reported wherever it is.
 			if err := k.apply(&Config{}, val, dir); err != nil {
 				return &ConfigError{Where: where, Key: key, Err: err}

@@ -249,12 +249,15 @@ func recoveryRun(inv *Invocation, res *Result) recovery.Run {
 	return r
 }
 
-// applyValueFlags are apply's options that take a value, which Go's flag
+// applyTakesValue: apply's options that take a value, which Go's flag
 // package (terraform's) also accepts as the next argument: `-var-file
 // prod.tfvars` names no plan.
-var applyValueFlags = map[string]bool{
-	"var": true, "var-file": true, "target": true, "replace": true, "lock-timeout": true,
-	"parallelism": true, "state": true, "state-out": true, "backup": true,
+func applyTakesValue(name string) bool {
+	switch name {
+	case "var", "var-file", "target", "replace", "lock-timeout", "parallelism", "state", "state-out", "backup":
+		return true
+	}
+	return false
 }
 
 // applyPositional is the first argument after apply's options (its plan
@@ -274,7 +277,7 @@ func applyPositional(args []string) string {
 			break
 		}
 		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if applyValueFlags[name] && !hasVal {
+		if applyTakesValue(name) && !hasVal {
 			i++ // its value
 		}
 	}

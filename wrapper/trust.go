@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -19,24 +19,14 @@ import (
 // user config file: one `<sha256 hex> <absolute path>` per line.
 const TrustFileName = "trusted"
 
-// restrictedKeys pick the executable tf runs or lower its safety: a
+// RestrictedKeys pick the executable tf runs or lower its safety: a
 // working-directory .tfguard (repository content) sets them only once the
-// user has trusted that exact file with `tf guard trust`.
-var restrictedKeys = map[string]bool{
-	"terraform": true, "ci": true, "preflight": true, "recovery": true,
-	"report_file": true, "github_oidc_role": true,
+// user has trusted that exact file with `tf guard trust`. Sorted.
+func RestrictedKeys() []string {
+	return []string{"ci", "github_oidc_role", "preflight", "recovery", "report_file", "terraform"}
 }
 
-// RestrictedKeys lists the keys a working-directory file sets only once
-// trusted, sorted.
-func RestrictedKeys() []string {
-	var out []string
-	for k := range restrictedKeys {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func isRestricted(key string) bool { return slices.Contains(RestrictedKeys(), key) }
 
 // trustStorePath is the trust list beside the user config file, "" when
 // there is no user config location.
