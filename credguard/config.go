@@ -618,7 +618,7 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 			readFile(filepath.Join(o.Dir, n), false)
 		}
 	}
-	for _, f := range CommandLineVars(o.cliArgs()) {
+	for _, f := range commandLineVars(o.cliArgs()) {
 		if f.File != "" {
 			p := f.File
 			if !filepath.IsAbs(p) {
@@ -634,17 +634,17 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 	return vars, notes
 }
 
-// CommandLineVar is one -var or -var-file option, in command-line order.
-type CommandLineVar struct {
+// commandLineVar is one -var or -var-file option, in command-line order.
+type commandLineVar struct {
 	Name, Value string // -var NAME=VALUE
 	File        string // -var-file FILE
 }
 
-// CommandLineVars reads -var and -var-file options (either `-opt value` or
+// commandLineVars reads -var and -var-file options (either `-opt value` or
 // `-opt=value`, one or two dashes, as Go's flag package accepts them) from
 // terraform's arguments.
-func CommandLineVars(args []string) []CommandLineVar {
-	var out []CommandLineVar
+func commandLineVars(args []string) []commandLineVar {
+	var out []commandLineVar
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -662,11 +662,11 @@ func CommandLineVars(args []string) []CommandLineVar {
 			val = args[i]
 		}
 		if name == "var-file" {
-			out = append(out, CommandLineVar{File: val})
+			out = append(out, commandLineVar{File: val})
 			continue
 		}
 		if k, v, ok := strings.Cut(val, "="); ok {
-			out = append(out, CommandLineVar{Name: strings.TrimSpace(k), Value: v})
+			out = append(out, commandLineVar{Name: strings.TrimSpace(k), Value: v})
 		}
 	}
 	return out
