@@ -35,8 +35,13 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 	}
 	code := 0
 	for _, e := range r.Entries {
-		if e.Verdict == VerdictShort {
+		switch e.Verdict {
+		case VerdictShort:
 			code = ExitShort
+		case VerdictError:
+			if code == 0 {
+				code = 1
+			}
 		}
 	}
 	if asJSON {
@@ -62,16 +67,103 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nrequired: %s (%s)\n", human(r.Required), strings.Join(r.RequiredWhy, "; "))
+	fmt.Fprintln(w, historyLine(o, r))
 	for _, e := range r.Entries {
 		fmt.Fprintf(w, "%s, used by %s: %s\n", e.Name, strings.Join(e.UsedBy, ", "), e.Detail)
 		for _, n := range e.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
+			if !strings.Contains(e.Detail, n) {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
 		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	return code
+}
+
+// historyLine says what the run-length history of the command holds here.
+func historyLine(o Options, r Report) string {
+	if isQuick(o.Command) {
+		return "history: not used for `" + o.Command + "` (a quick command)"
+	}
+	if len(r.History) == 0 {
+		return "history: no earlier successful " + o.Command + " recorded here (directory and workspace)"
+	}
+	var ds []string
+	for _, d := range r.History {
+		ds = append(ds, human(d))
+	}
+	return fmt.Sprintf("history: the last %d %s runs here worked %s (time at prompts left out); the second-longest counts, so one outlier cannot raise the requirement. Forget it: tf guard check --reset-history",
+		len(r.History), o.Command, strings.Join(ds, ", "))
+}
+
+// Warnings are the lines a guarded run prints before terraform starts: every
+// credential whose verdict is a warning, unknown or an error, and every note
+// on what could not be read. One line each; they never hold a secret (names,
+// kinds, times and file paths only).
+func (r Report) Warnings() []string {
+	var out []string
+	for _, e := range r.Entries {
+		used := ""
+		if len(e.UsedBy) > 0 {
+			used = " (used by " + strings.Join(e.UsedBy, ", ") + ")"
+		}
+		switch e.Verdict {
+		case VerdictWarn:
+			out = append(out, "warning: "+e.Name+used+": "+e.Detail)
+		case VerdictUnknown:
+			out = append(out, "unknown: "+e.Name+used+": "+e.Detail)
+		case VerdictError:
+			out = append(out, "error: "+e.Name+used+": "+e.Detail+" (terraform will fail on it too)")
+		}
+	}
+	for _, n := range r.Notes {
+		out = append(out, "unknown: "+n)
+	}
+	return out
+}
+
+// ProfileServes says whether profile would give the run credentials that
+// last (or renew themselves) for what it requires; why says what it gives.
+// tf offers a profile instead of short exported keys only when it does.
+func ProfileServes(ctx context.Context, o Options, profile string) (bool, string) {
+	c, err := resolveProfile(ctx, o, profile, nil, nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	req, _ := Required(o)
+	e := evaluate(ctx, o, c, req, false)
+	switch {
+	case e.UnknownLifetime, e.Verdict == VerdictUnknown:
+		return false, "profile " + profile + " gives credentials of unknown lifetime: " + e.Detail
+	case e.Verdict == VerdictOK, e.Verdict == VerdictRefreshed:
+		return true, e.Detail
+	}
+	// An SSO profile (or a role assumed from one) that needs a login: at a
+	// terminal the run logs in first, and then it renews itself.
+	base := c
+	for base.Kind == KindAssumeRole && base.Source != nil {
+		base = *base.Source
+	}
+	if (base.Kind == KindSSOSession || base.Kind == KindLegacySSO) && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
+		return true, "an SSO profile: tf logs in first (" + e.Detail + ")"
+	}
+	return false, "profile " + profile + ": " + e.Detail
+}
+
+// SSOInUse names the SSO credentials the configuration here uses: what
+// `tf guard login` would log in.
+func SSOInUse(ctx context.Context, o Options) ([]string, error) {
+	creds, _, err := Discover(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range ssoCredentials(creds) {
+		names = append(names, c.Name)
+	}
+	return names, nil
 }
 
 func validUntil(e Entry, now time.Time) string {

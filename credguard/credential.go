@@ -64,6 +64,9 @@ type Credential struct {
 	Source *Credential `json:"source,omitempty"`
 	// Notes say what was assumed or skipped.
 	Notes []string `json:"notes,omitempty"`
+	// Err says why the credential cannot work at all (a profile that does
+	// not exist): terraform will fail with it too.
+	Err string `json:"error,omitempty"`
 }
 
 // key identifies a credential for de-duplication.
@@ -93,36 +96,74 @@ func (c Credential) lastsUntil() time.Time {
 	return time.Time{}
 }
 
-// resolveProfile describes the credential a profile gives.
-func resolveProfile(ctx context.Context, o Options, profile string, files []string) (Credential, error) {
+// resolveProfile describes the credential a profile gives; files and
+// credFiles replace the environment's config and credentials files when set
+// (shared_config_files, shared_credentials_files).
+func resolveProfile(ctx context.Context, o Options, profile string, files, credFiles []string) (Credential, error) {
 	cfgFiles := o.configFiles()
 	if len(files) > 0 {
 		cfgFiles = files
 	}
+	credsFiles := o.credentialsFiles()
+	if len(credFiles) > 0 {
+		credsFiles = credFiles
+	}
 	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(lo *config.LoadSharedConfigOptions) {
 		lo.ConfigFiles = cfgFiles
-		lo.CredentialsFiles = o.credentialsFiles()
+		lo.CredentialsFiles = credsFiles
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("read profile %q from %s: %w", profile, strings.Join(cfgFiles, ", "), err)
+		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), err)
 	}
 	return describeShared(o, sc), nil
 }
 
+// describeShared follows the SDK's own order for a profile: a
+// source_profile chain, keys (from the credentials or config file, even
+// under an SSO profile's name), credential_source, a web identity token
+// file, SSO, login_session, credential_process, then the container endpoint
+// or the instance metadata service; role_arn puts a role on top.
 func describeShared(o Options, sc config.SharedConfig) Credential {
 	c := Credential{Name: "profile " + sc.Profile, Profile: sc.Profile}
+	role := func(src Credential, how string) Credential {
+		return Credential{Name: "profile " + sc.Profile, Profile: sc.Profile, Kind: KindAssumeRole, RoleARN: sc.RoleARN,
+			Refreshable: true, Source: &src,
+			Notes: []string{"the SDK assumes " + sc.RoleARN + " again from " + how + " while that lasts"}}
+	}
 	switch {
-	case sc.RoleARN != "" && (sc.Source != nil || sc.CredentialSource != ""):
-		c.Kind, c.RoleARN, c.Refreshable = KindAssumeRole, sc.RoleARN, true
-		if sc.Source != nil {
-			src := describeShared(o, *sc.Source)
-			c.Source = &src
-			c.Notes = append(c.Notes, "the SDK assumes "+sc.RoleARN+" again from "+src.Name+" while that lasts")
-		} else {
-			c.Notes = append(c.Notes, "credential_source "+sc.CredentialSource+" renews itself")
+	case sc.Source != nil:
+		src := describeShared(o, *sc.Source)
+		if sc.RoleARN == "" {
+			return src
+		}
+		return role(src, src.Name)
+	case sc.Credentials.HasKeys() && sc.Credentials.SessionToken != "":
+		c.Kind = KindUnknown
+		c.Notes = append(c.Notes, "session keys in the profile (the SDK signs with them before anything else the profile names): lifetime unknown, cannot be refreshed")
+	case sc.Credentials.HasKeys():
+		c.Kind = KindStatic
+		c.Notes = append(c.Notes, "static keys do not expire")
+	case sc.CredentialSource != "":
+		switch sc.CredentialSource {
+		case "Environment":
+			src, ok := envCredential(o)
+			if !ok {
+				src = Credential{Name: "env keys", Kind: KindUnknown, Err: "credential_source = Environment, but no keys are exported (" + EnvAccessKeyID + ", " + EnvSecretAccessKey + ")"}
+			}
+			if sc.RoleARN != "" {
+				return role(src, "the keys in the environment")
+			}
+			return src
+		default:
+			src := Credential{Name: "credential_source " + sc.CredentialSource, Kind: KindUnknown,
+				Notes: []string{"credential_source " + sc.CredentialSource + ": the SDK renews these itself; their lifetime is not checked"}}
+			if sc.RoleARN != "" {
+				return role(src, "credential_source "+sc.CredentialSource)
+			}
+			return src
 		}
 	case sc.WebIdentityTokenFile != "":
-		c = webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+		return webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
 	case sc.SSOSession != nil:
 		c.Kind, c.SSOSession, c.StartURL, c.SSORegion = KindSSOSession, sc.SSOSession.Name, sc.SSOSession.SSOStartURL, sc.SSOSession.SSORegion
 		c.CachePath = cachePath(o.home(), c.SSOSession)
@@ -137,15 +178,12 @@ func describeShared(o Options, sc config.SharedConfig) Credential {
 	case sc.CredentialProcess != "":
 		c.Kind, c.Refreshable = KindProcess, true
 		c.Notes = append(c.Notes, "credential_process: the SDK runs it again when its credentials expire; its lifetime is not checked")
-	case sc.Credentials.HasKeys() && sc.Credentials.SessionToken != "":
-		c.Kind = KindEnvSession
-		c.Notes = append(c.Notes, "session keys in the profile: lifetime unknown, cannot be refreshed")
-	case sc.Credentials.HasKeys():
-		c.Kind = KindStatic
-		c.Notes = append(c.Notes, "static keys do not expire")
 	default:
 		c.Kind = KindUnknown
-		c.Notes = append(c.Notes, "profile has no credentials tf understands; the SDK will try the container endpoint or IMDS")
+		c.Notes = append(c.Notes, "profile has no credentials tf understands; the SDK will try the container endpoint or the instance metadata service")
+	}
+	if sc.RoleARN != "" && sc.Source == nil && c.Kind != KindWebIdentity {
+		return role(c, c.Name)
 	}
 	return c
 }
@@ -227,26 +265,58 @@ func jwtExpiry(tok string) (time.Time, bool) {
 	return time.Unix(n, 0), true
 }
 
-// envCredential describes exported keys.
-func envCredential(o Options) (Credential, bool, error) {
-	if o.getenv(EnvAccessKeyID) == "" || o.getenv(EnvSecretAccessKey) == "" {
-		return Credential{}, false, nil
+// envCredential describes exported keys (AWS_ACCESS_KEY_ID, else the
+// older AWS_ACCESS_KEY the SDK still reads). An AWS_CREDENTIAL_EXPIRATION
+// that cannot be read leaves the lifetime unknown: it never refuses a run.
+func envCredential(o Options) (Credential, bool) {
+	id, secret := o.getenv(EnvAccessKeyID), o.getenv(EnvSecretAccessKey)
+	if id == "" {
+		id = o.getenv(EnvAccessKeyAlt)
+	}
+	if secret == "" {
+		secret = o.getenv(EnvSecretKeyAlt)
+	}
+	if id == "" || secret == "" {
+		return Credential{}, false
 	}
 	c := Credential{Name: "env keys", Kind: KindStatic}
 	if o.getenv(EnvSessionToken) == "" {
 		c.Notes = append(c.Notes, "static keys do not expire")
-		return c, true, nil
+		return c, true
 	}
 	c.Kind = KindEnvSession
 	exp := o.getenv(EnvCredentialExpiration)
 	if exp == "" {
 		c.Notes = append(c.Notes, "session keys without "+EnvCredentialExpiration+": lifetime unknown, cannot be refreshed during the run")
-		return c, true, nil
+		return c, true
 	}
-	t, err := time.Parse(time.RFC3339, exp)
-	if err != nil {
-		return c, true, fmt.Errorf("%s=%q is not an RFC 3339 time (like 2026-01-02T15:04:05Z): %w", EnvCredentialExpiration, exp, err)
+	t, ok := parseExpiration(exp)
+	if !ok {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s=%q is not a time tf can read (like 2026-01-02T15:04:05Z): lifetime unknown", EnvCredentialExpiration, exp))
+		return c, true
 	}
 	c.Expires, c.ValidUntil = true, t
-	return c, true, nil
+	return c, true
+}
+
+// parseExpiration reads AWS_CREDENTIAL_EXPIRATION in the formats the tools
+// that export it write: RFC 3339 (aws configure export-credentials), and
+// its neighbours with a space for the T, without a colon in the offset, or
+// without an offset (UTC).
+func parseExpiration(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700",
+		"2006-01-02 15:04:05.999999999Z0700",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999 -0700 MST",
+	} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -7,89 +7,73 @@ import (
 )
 
 // Discover finds every AWS credential the run will use: the backend's, each
-// AWS provider's, and the environment's, in the order terraform's AWS SDK
-// picks them (keys in configuration, profile in configuration, env keys,
-// AWS_WEB_IDENTITY_TOKEN_FILE, AWS_PROFILE, the default profile). The notes
-// say what was not read.
+// AWS provider's (the implicit default provider included), each resolved
+// as terraform's AWS SDK resolves it. A consumer whose credential depends
+// on a value that only exists during the run is reported as unknown. The
+// notes say what was not read. Discover fails only when the context does:
+// what it cannot read becomes an unknown credential or a note, never a
+// reason to stop the run.
 func Discover(ctx context.Context, o Options) ([]Credential, []string, error) {
 	var consumers []consumer
 	var notes []string
 	b, ok, err := backendConsumer(o)
 	if err != nil {
-		return nil, nil, err
+		notes = append(notes, err.Error())
+		consumers = append(consumers, consumer{Name: `backend`, Unknown: []string{"the backend record could not be read: " + err.Error()}})
 	}
 	if ok {
 		consumers = append(consumers, b)
 	}
-	ps, pn, usesAWS, err := providerConsumers(o.Dir)
-	if err != nil {
-		return nil, nil, err
-	}
+	ps, pn, _ := providerConsumers(o, ok)
 	notes = append(notes, pn...)
 	consumers = append(consumers, ps...)
-	if len(ps) == 0 && usesAWS {
-		consumers = append(consumers, consumer{Name: "environment (providers without a provider block)"})
-	}
 	var out []Credential
 	index := map[string]int{}
 	for _, c := range consumers {
-		for _, s := range c.Skipped {
-			notes = append(notes, c.Name+": "+s+" (skipped)")
-		}
-		cred, err := resolveConsumer(ctx, o, c)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, notes, err
 		}
-		if i, ok := index[cred.key()]; ok {
+		cred := resolveConsumer(ctx, o, c)
+		key := cred.key()
+		if len(c.Unknown) > 0 {
+			key += "|" + c.Name // each has its own reason
+		}
+		if i, ok := index[key]; ok {
 			out[i].UsedBy = append(out[i].UsedBy, c.Name)
 			continue
 		}
 		cred.UsedBy = []string{c.Name}
-		index[cred.key()] = len(out)
+		index[key] = len(out)
 		out = append(out, cred)
 	}
 	return out, notes, nil
 }
 
-func resolveConsumer(ctx context.Context, o Options, c consumer) (Credential, error) {
+// resolveConsumer follows the order of terraform's AWS configuration: keys
+// in the configuration; a profile in the configuration; then the
+// environment's default chain (see envChain). An assume_role block puts a
+// role on top of whichever that is.
+func resolveConsumer(ctx context.Context, o Options, c consumer) Credential {
+	if len(c.Unknown) > 0 {
+		return Credential{Name: "unknown credential", Kind: KindUnknown,
+			Notes: append([]string{"which credential terraform uses is decided during the run"}, c.Unknown...)}
+	}
 	var base Credential
 	switch {
+	case c.HasStaticKeys && c.SessionToken:
+		base = Credential{Name: "keys in " + c.Name, Kind: KindUnknown, Notes: []string{"session keys written in the configuration: lifetime unknown, cannot be refreshed"}}
 	case c.HasStaticKeys:
 		base = Credential{Name: "keys in " + c.Name, Kind: KindStatic, Notes: []string{"keys written in the configuration; static keys do not expire"}}
 	case c.Profile != "":
 		var err error
-		if base, err = resolveProfile(ctx, o, c.Profile, c.ConfigFiles); err != nil {
-			base = Credential{Name: "profile " + c.Profile, Profile: c.Profile, Kind: KindUnknown, Notes: []string{err.Error()}}
+		if base, err = resolveProfile(ctx, o, c.Profile, c.ConfigFiles, c.CredentialsFiles); err != nil {
+			base = Credential{Name: "profile " + c.Profile, Profile: c.Profile, Kind: KindUnknown, Err: err.Error()}
 		}
 	default:
-		env, ok, err := envCredential(o)
-		if err != nil {
-			return Credential{}, err
-		}
-		switch {
-		case ok:
-			base = env
-		case o.getenv(EnvWebIdentityTokenFile) != "":
-			base = webIdentity(Credential{Name: "web identity (" + EnvWebIdentityTokenFile + ")"}, o.getenv(EnvWebIdentityTokenFile), o.getenv(EnvRoleARN), o.now())
-		default:
-			profile := o.getenv(EnvProfile)
-			if profile == "" {
-				profile = o.getenv(EnvDefaultProfile)
-			}
-			explicit := profile != ""
-			if !explicit {
-				profile = "default"
-			}
-			if base, err = resolveProfile(ctx, o, profile, c.ConfigFiles); err != nil {
-				base = Credential{Name: "profile " + profile, Profile: profile, Kind: KindUnknown, Notes: []string{err.Error()}}
-				if !explicit {
-					base = Credential{Name: "default chain", Kind: KindUnknown, Notes: []string{"no env keys or profile: the SDK will try the container endpoint or IMDS"}}
-				}
-			}
-		}
+		base = envChain(ctx, o, c)
 	}
 	if c.RoleARN == "" && !c.WebIdentity {
-		return base, nil
+		return base
 	}
 	role := c.RoleARN
 	if role == "" {
@@ -100,7 +84,37 @@ func resolveConsumer(ctx context.Context, o Options, c consumer) (Credential, er
 		Name: fmt.Sprintf("role %s via %s", role, base.Name), Kind: KindAssumeRole, RoleARN: role,
 		Refreshable: true, Source: &src,
 		Notes: []string{"terraform assumes the role again while " + base.Name + " lasts"},
-	}, nil
+	}
+}
+
+// envChain is the credential the SDK finds with nothing in the
+// configuration: keys in the environment (AWS_ACCESS_KEY_ID, else
+// AWS_ACCESS_KEY), AWS_WEB_IDENTITY_TOKEN_FILE, the profile AWS_PROFILE
+// names (else AWS_DEFAULT_PROFILE, else "default"), and without a default
+// profile the container endpoint or the instance metadata service.
+func envChain(ctx context.Context, o Options, c consumer) Credential {
+	if env, ok := envCredential(o); ok {
+		return env
+	}
+	if f := o.getenv(EnvWebIdentityTokenFile); f != "" {
+		return webIdentity(Credential{Name: "web identity (" + EnvWebIdentityTokenFile + ")"}, f, o.getenv(EnvRoleARN), o.now())
+	}
+	profile := o.getenv(EnvProfile)
+	if profile == "" {
+		profile = o.getenv(EnvDefaultProfile)
+	}
+	explicit := profile != ""
+	if !explicit {
+		profile = "default"
+	}
+	cred, err := resolveProfile(ctx, o, profile, c.ConfigFiles, c.CredentialsFiles)
+	if err == nil {
+		return cred
+	}
+	if explicit {
+		return Credential{Name: "profile " + profile, Profile: profile, Kind: KindUnknown, Err: err.Error()}
+	}
+	return Credential{Name: "default chain", Kind: KindUnknown, Notes: []string{"no keys or profile in the environment: the SDK will try the container endpoint or the instance metadata service"}}
 }
 
 // remaining is how long c can still provide working credentials from now;

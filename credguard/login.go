@@ -243,7 +243,7 @@ func Login(ctx context.Context, o Options, profile string) error {
 		return err
 	}
 	if profile != "" {
-		c, err := resolveProfile(ctx, o, profile, nil)
+		c, err := resolveProfile(ctx, o, profile, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,8 @@ const (
 	EnvDefaultProfile       = "AWS_DEFAULT_PROFILE"
 	EnvAccessKeyID          = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey      = "AWS_SECRET_ACCESS_KEY"
+	EnvAccessKeyAlt         = "AWS_ACCESS_KEY" // read by the SDK when AWS_ACCESS_KEY_ID is unset
+	EnvSecretKeyAlt         = "AWS_SECRET_KEY" // read by the SDK when AWS_SECRET_ACCESS_KEY is unset
 	EnvSessionToken         = "AWS_SESSION_TOKEN"
 	EnvCredentialExpiration = "AWS_CREDENTIAL_EXPIRATION"
 	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
@@ -58,6 +60,10 @@ type Config struct {
 	RefreshAhead time.Duration
 	// RefreshEvery is how often the background refresher looks (default 1m).
 	RefreshEvery time.Duration
+	// RefuseUnknown refuses a run with a credential whose lifetime cannot
+	// be known before it (setting unknown_lifetime = refuse); by default
+	// such a run starts after a warning.
+	RefuseUnknown bool
 	// GitHubOIDCRole, when set, opts in to serving terraform renewable
 	// credentials for this role in GitHub Actions (see StartGitHubOIDC).
 	GitHubOIDCRole string
@@ -91,9 +97,12 @@ type Options struct {
 	Dir string
 	// Env is the environment terraform will get (os.Environ() usually).
 	Env []string
-	// Command is the terraform command ("apply", "plan", ...), used to find
-	// the durations of earlier runs.
+	// Command is the terraform command ("apply", "plan", "state push", ...):
+	// it decides the requirement (see Required) and names the history of
+	// earlier runs.
 	Command string
+	// Args are terraform's arguments; -var and -var-file are read from them.
+	Args []string
 	// PlanResourceTypes are the resource types a saved plan changes (from
 	// `terraform show -json PLAN`, see PlanResourceTypes); they add the
 	// slow-resource margin.
@@ -158,16 +167,36 @@ func (o Options) home() string {
 	return h
 }
 
+// cliArgs are terraform's arguments as terraform sees them: TF_CLI_ARGS and
+// TF_CLI_ARGS_<command> (split at spaces) come first, then the command line.
+func (o Options) cliArgs() []string {
+	var args []string
+	args = append(args, strings.Fields(o.getenv("TF_CLI_ARGS"))...)
+	if cmd, _, _ := strings.Cut(o.Command, " "); cmd != "" {
+		args = append(args, strings.Fields(o.getenv("TF_CLI_ARGS_"+cmd))...)
+	}
+	return append(args, o.Args...)
+}
+
+// envPath is a file named by the environment as terraform's SDK opens it:
+// a relative path is relative to terraform's working directory.
+func (o Options) envPath(f string) string {
+	if filepath.IsAbs(f) || o.Dir == "" {
+		return f
+	}
+	return filepath.Join(o.Dir, f)
+}
+
 func (o Options) configFiles() []string {
 	if f := o.getenv(EnvConfigFile); f != "" {
-		return []string{f}
+		return []string{o.envPath(f)}
 	}
 	return []string{filepath.Join(o.home(), ".aws", "config")}
 }
 
 func (o Options) credentialsFiles() []string {
 	if f := o.getenv(EnvCredentialsFile); f != "" {
-		return []string{f}
+		return []string{o.envPath(f)}
 	}
 	return []string{filepath.Join(o.home(), ".aws", "credentials")}
 }

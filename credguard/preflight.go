@@ -19,6 +19,9 @@ const (
 	VerdictShort     Verdict = "too short"
 	VerdictWarn      Verdict = "warning"
 	VerdictUnknown   Verdict = "unknown"
+	// VerdictError: the credential cannot work at all (a profile that does
+	// not exist); terraform will fail with the same reason, before any lock.
+	VerdictError Verdict = "error"
 )
 
 // Entry is one row of a Report.
@@ -30,6 +33,11 @@ type Entry struct {
 	LastsKnown bool          `json:"lasts_known"`
 	Verdict    Verdict       `json:"verdict"`
 	Detail     string        `json:"detail"`
+	// UnknownLifetime: nobody can tell before the run how long this
+	// credential lasts (exported session keys without an expiry, the
+	// container endpoint, a setting only known during the run). It is
+	// refused only with Config.RefuseUnknown.
+	UnknownLifetime bool `json:"unknown_lifetime"`
 }
 
 // Report is what Preflight found.
@@ -39,6 +47,9 @@ type Report struct {
 	RequiredWhy []string      `json:"required_why"`
 	Entries     []Entry       `json:"credentials"`
 	Notes       []string      `json:"notes,omitempty"`
+	// History is the recorded run lengths of the command here (time at
+	// prompts left out), oldest first; empty for quick commands.
+	History []time.Duration `json:"history_ns,omitempty"`
 }
 
 // ShortError says the run was refused before terraform started: at least
@@ -59,7 +70,9 @@ func (e *ShortError) Error() string {
 		if len(s.UsedBy) > 0 {
 			b.WriteString(" (used by " + strings.Join(s.UsedBy, ", ") + ")")
 		}
-		if s.LastsKnown {
+		if s.UnknownLifetime {
+			b.WriteString(" has an unknown lifetime")
+		} else if s.LastsKnown {
 			if s.Lasts <= 0 {
 				b.WriteString(" has expired")
 			} else {
@@ -73,35 +86,75 @@ func (e *ShortError) Error() string {
 	return "credentials will not last the run: " + b.String()
 }
 
-// human formats a duration for people: 1h5m, 12m, 40s.
+// human formats a duration for people: 1h5m, 3h, 12m, 2m30s, 40s.
 func human(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
 	switch {
 	case d >= time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+		d = d.Round(time.Minute)
+		if m := (d % time.Hour) / time.Minute; m != 0 {
+			return fmt.Sprintf("%dh%dm", d/time.Hour, m)
+		}
+		return fmt.Sprintf("%dh", d/time.Hour)
 	case d >= time.Minute:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+		d = d.Round(time.Second)
+		if s := (d % time.Minute) / time.Second; s != 0 {
+			return fmt.Sprintf("%dm%ds", d/time.Minute, s)
+		}
+		return fmt.Sprintf("%dm", d/time.Minute)
 	default:
 		return d.Round(time.Second).String()
 	}
 }
 
-// Required is how long the run's credentials must last: the configured
-// floor, raised by the longest recorded earlier run of the same command in
-// this working directory and workspace (plus a quarter), plus the margin
-// for slow resource types in a saved plan.
+// isQuick: commands that finish in seconds and take the lock only for that
+// long; they are held to QuickFloor, not to an apply's floor, and earlier
+// runs do not raise it.
+func isQuick(command string) bool {
+	switch command {
+	case "force-unlock", "state push", "state rm", "state mv", "state replace-provider", "taint", "untaint", "import":
+		return true
+	}
+	return false
+}
+
+// QuickFloor is what the quick commands (force-unlock, state push|rm|mv|
+// replace-provider, taint, untaint, import of one address) require.
+const QuickFloor = 2 * time.Minute
+
+// PlanFloorCap caps the floor of a plan: a plan writes nothing, so fresh
+// credentials of the shortest kind (15-minute STS sessions) must be able to
+// run one. Earlier plans here still raise the requirement.
+const PlanFloorCap = 10 * time.Minute
+
+// Required is how long the run's credentials must last. It depends on the
+// command: quick commands need QuickFloor; a plan needs the configured
+// floor capped at PlanFloorCap; apply, destroy and refresh need the floor.
+// Except for quick commands, the history of earlier runs of the same
+// command in this working directory and workspace raises it to 1.25 x the
+// second-longest recorded run (so one outlier cannot move it), and a saved
+// plan adds the margin of its slow resource types.
 func Required(o Options) (time.Duration, []string) {
 	cfg := o.Config.withDefaults()
-	req := cfg.MinLifetime
-	why := []string{"floor " + human(cfg.MinLifetime)}
+	if isQuick(o.Command) {
+		return QuickFloor, []string{"`" + o.Command + "` is a quick command: floor " + human(QuickFloor) + ", its history does not count"}
+	}
+	floor := cfg.MinLifetime
+	why := []string{"floor " + human(floor)}
+	if o.Command == "plan" && floor > PlanFloorCap {
+		floor = PlanFloorCap
+		why = []string{"floor " + human(floor) + " for a plan (min_lifetime " + human(cfg.MinLifetime) + ", capped)"}
+	}
+	req := floor
 	if o.Command != "" {
-		if exp := expectedDuration(loadDurations(o, o.Command)); exp > 0 {
+		h := loadDurations(o, o.Command)
+		if exp := expectedDuration(h); exp > 0 {
 			if r := exp + exp/4; r > req {
 				req = r
 			}
-			why = append(why, "longest earlier "+o.Command+" took "+human(exp))
+			why = append(why, fmt.Sprintf("history: %s here worked up to %s (second-longest of the last %d runs) x1.25 = %s", o.Command, human(exp), len(h), human(exp+exp/4)))
 		}
 	}
 	if m, names := slowMargin(o.PlanResourceTypes); m > 0 {
@@ -121,7 +174,12 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	var short []Entry
-	for _, e := range r.Entries {
+	for i, e := range r.Entries {
+		if e.UnknownLifetime && o.Config.RefuseUnknown {
+			e.Verdict = VerdictShort
+			e.Detail += "; unknown lifetimes are refused here (unknown_lifetime = refuse)"
+			r.Entries[i] = e
+		}
 		if e.Verdict == VerdictShort {
 			short = append(short, e)
 		}
@@ -137,6 +195,9 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 func assess(ctx context.Context, o Options, act bool) (Report, error) {
 	var r Report
 	r.Required, r.RequiredWhy = Required(o)
+	if o.Command != "" && !isQuick(o.Command) {
+		r.History = loadDurations(o, o.Command)
+	}
 	creds, notes, err := Discover(ctx, o)
 	if err != nil {
 		return r, err
@@ -154,16 +215,32 @@ func assess(ctx context.Context, o Options, act bool) (Report, error) {
 
 // evaluate judges one credential; act allows refresh and login.
 func evaluate(ctx context.Context, o Options, c Credential, required time.Duration, act bool) Entry {
+	e := judge(ctx, o, c, required, act)
+	e.UnknownLifetime = e.UnknownLifetime || e.Verdict == VerdictUnknown ||
+		(e.Kind == KindEnvSession && !e.Expires)
+	return e
+}
+
+func judge(ctx context.Context, o Options, c Credential, required time.Duration, act bool) Entry {
 	now := o.now()
 	e := Entry{Credential: c}
 	e.Lasts, e.LastsKnown = remaining(c, now)
 	switch c.Kind {
+	case KindUnknown:
+		if c.Err != "" {
+			e.Verdict, e.Detail = VerdictError, c.Err
+			break
+		}
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
+		if len(c.Notes) > 0 {
+			e.Detail = "lifetime unknown: " + strings.Join(c.Notes, "; ")
+		}
 	case KindStatic:
 		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
 	case KindGitHubOIDC:
 		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
-	case KindUnknown, KindProcess:
-		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown; not checked"
+	case KindProcess:
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process renews itself when its credentials expire; how long it can is not checked"
 	case KindWebIdentity:
 		switch {
 		case !c.Expires:
@@ -185,6 +262,7 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 		e.Source = &s
 		e.Lasts, e.LastsKnown = src.Lasts, src.LastsKnown
 		e.Verdict, e.Detail = src.Verdict, "source "+src.Name+": "+src.Detail
+		e.UnknownLifetime = src.UnknownLifetime
 	case KindSSOSession, KindLegacySSO:
 		e = evaluateSSO(ctx, o, e, required, act)
 	case KindLoginSession:
@@ -196,7 +274,7 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if !e.Expires {
-		e.Verdict, e.Detail = VerdictWarn, "session keys with no "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed"
+		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run"
 		return e
 	}
 	left := e.ValidUntil.Sub(now)

@@ -1,14 +1,19 @@
 package credguard
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // loginRecord is what tf remembers about a login it performed: the
@@ -95,9 +100,10 @@ func carryLogin(o Options, key, oldFP, newFP string) {
 	}
 }
 
+// keepDurations is how many earlier runs of a command the history keeps.
 const keepDurations = 10
 
-func durationsPath(o Options, command string) (string, error) {
+func durationsDir(o Options) (string, error) {
 	d, err := o.stateDir()
 	if err != nil {
 		return "", err
@@ -106,16 +112,37 @@ func durationsPath(o Options, command string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "durations", hashName(dir+"\x00"+o.workspace()), command+".json"), nil
+	return filepath.Join(d, "durations", hashName(dir+"\x00"+o.workspace())), nil
 }
 
-// RecordDuration remembers how long a run of command took in this working
-// directory and workspace (the wrapper calls it after each guarded run).
+func durationsPath(o Options, command string) (string, error) {
+	d, err := durationsDir(o)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, strings.ReplaceAll(command, " ", "-")+".json"), nil
+}
+
+// RecordDuration remembers how long terraform worked in a run of command in
+// this working directory and workspace (the wrapper calls it after each
+// successful guarded run, with the time at prompts left out). Concurrent
+// runs are serialised by a file lock beside the history, so none is lost.
 func RecordDuration(o Options, command string, d time.Duration) error {
 	p, err := durationsPath(o, command)
 	if err != nil {
 		return fmt.Errorf("find tf state dir: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
+	}
+	lock := flock.New(p + ".lock")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ok, err := lock.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !ok {
+		return fmt.Errorf("lock %s: %w", p+".lock", errors.Join(err, ctx.Err()))
+	}
+	defer lock.Unlock()
 	list := loadDurations(o, command)
 	list = append(list, d)
 	if len(list) > keepDurations {
@@ -123,6 +150,19 @@ func RecordDuration(o Options, command string, d time.Duration) error {
 	}
 	b, _ := json.Marshal(list)
 	return writeFileAtomic(p, b)
+}
+
+// ResetHistory forgets the recorded run lengths of every command in this
+// working directory and workspace (`tf guard check --reset-history`).
+func ResetHistory(o Options) (string, error) {
+	d, err := durationsDir(o)
+	if err != nil {
+		return "", fmt.Errorf("find tf state dir: %w", err)
+	}
+	if err := os.RemoveAll(d); err != nil {
+		return d, fmt.Errorf("remove %s: %w", d, err)
+	}
+	return d, nil
 }
 
 func loadDurations(o Options, command string) []time.Duration {
@@ -141,13 +181,18 @@ func loadDurations(o Options, command string) []time.Duration {
 	return list
 }
 
-// expectedDuration is the longest of the recent runs (a long apply is the
-// one that matters).
+// expectedDuration is the second-longest of the recent runs (the only one
+// when there is one): a long apply is the one that matters, but one run
+// that waited (a lunch break at a prompt tf could not see, a slow lock) must
+// not decide every later run.
 func expectedDuration(list []time.Duration) time.Duration {
 	if len(list) == 0 {
 		return 0
 	}
 	s := append([]time.Duration(nil), list...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)-1]
+	if len(s) == 1 {
+		return s[0]
+	}
+	return s[len(s)-2]
 }

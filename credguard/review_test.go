@@ -245,9 +245,9 @@ func TestRefreshInFlightFinishedAndWritten(t *testing.T) {
 	}
 }
 
-// RecordDuration is a read-modify-write without a lock: concurrent guarded
-// runs in one directory lose each other's records.
-func TestReviewDurationsLostUpdate(t *testing.T) {
+// Concurrent guarded runs in one directory all keep their record: the
+// history's read-modify-write happens under a file lock.
+func TestConcurrentRunsAllRecordTheirDurations(t *testing.T) {
 	e := newEnv(t, fakeaws.Options{})
 	const n = 8
 	for trial := 0; trial < 20; trial++ {
@@ -273,11 +273,12 @@ func TestReviewDurationsLostUpdate(t *testing.T) {
 	}
 }
 
-// Settings tf reads differently from terraform: only the presence of
-// access_key, non-literal profiles judged as the environment's credential, an
-// implicit default provider next to aliased ones, ~ and relative paths in
-// shared_config_files, keys in the credentials file that beat an SSO profile.
-func TestReviewConfigShapesJudgedWrong(t *testing.T) {
+// The credential judged is the one terraform uses: values, not presence, of
+// access_key; a profile from a variable's value; the implicit default
+// provider next to aliased ones; ~ and relative paths in shared_config_files;
+// AWS_ACCESS_KEY/AWS_SECRET_KEY; credential_source = Environment; keys in the
+// credentials file that the SDK prefers to an SSO profile's token.
+func TestJudgesTheCredentialTerraformUses(t *testing.T) {
 	now := time.Now()
 	shortEnv := []string{"AWS_ACCESS_KEY_ID=ASIAENV", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t",
 		"AWS_CREDENTIAL_EXPIRATION=" + now.Add(2*time.Minute).UTC().Format(time.RFC3339)}

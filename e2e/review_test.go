@@ -260,10 +260,10 @@ func exitsWithin(t *testing.T, cmd *exec.Cmd, d time.Duration, after func()) boo
 	}
 }
 
-// Verdicts documented as warnings (session keys without
-// AWS_CREDENTIAL_EXPIRATION; an SSO refresh ahead of time that failed) are
-// never shown by a guarded run: the report is dropped.
-func TestReviewGuardedRunsHideWarnings(t *testing.T) {
+// A guarded run prints its warnings before terraform starts: session keys
+// without AWS_CREDENTIAL_EXPIRATION, an SSO refresh ahead of time that
+// failed (and why).
+func TestGuardedRunPrintsWarningsBeforeTerraform(t *testing.T) {
 	l := newLab(t)
 	code, out := l.run(append(sessionKeys(0), "CI=true"), "apply", "-auto-approve")
 	if code != 0 || !strings.Contains(out, "AWS_CREDENTIAL_EXPIRATION") {
@@ -384,11 +384,10 @@ func TestGitHubOIDCOnWithPreflightOffAndToldWithoutIDToken(t *testing.T) {
 	}
 }
 
-// Errors that say nothing about credential lifetime end tf with 75 ("the
-// credential guard refused ... credentials would not last"): a file
-// terraform ignores (an editor's .#main.tf lock link, a hidden backup) and an
-// AWS_CREDENTIAL_EXPIRATION in another date format.
-func TestReviewNonCredentialErrorsExit75(t *testing.T) {
+// Only a refusal over lifetime ends tf with 75: files terraform ignores (an
+// editor's .#main.tf lock link, a hidden backup) are ignored, and an
+// AWS_CREDENTIAL_EXPIRATION in a neighbouring date format is read.
+func TestOnlyLifetimeRefusalsExit75(t *testing.T) {
 	t.Run("emacs lock link .#main.tf", func(t *testing.T) {
 		l := newLab(t)
 		if err := os.Symlink("user@host.4242:1700000000", filepath.Join(l.dir, ".#main.tf")); err != nil {
@@ -414,10 +413,10 @@ func TestReviewNonCredentialErrorsExit75(t *testing.T) {
 	})
 }
 
-// The 15m floor applies to every guarded command, however short: tf refuses
-// `force-unlock` and `state push` (the steps tf's own recovery prints) and
-// a plan with fresh STS-minimum (900s) keys.
-func TestReviewQuickCommandsRefused(t *testing.T) {
+// The requirement fits the command: `force-unlock` and `state push` (the
+// steps tf's own recovery prints) run with keys valid 10 more minutes, and a
+// plan runs with fresh STS-minimum (900s) keys.
+func TestQuickCommandsAndShortPlansRun(t *testing.T) {
 	l := newLab(t)
 	for _, args := range [][]string{{"force-unlock", "-force", "6f1d7b5e-0000-4000-8000-000000000000"}, {"state", "push", "errored.tfstate"}} {
 		if code, out := l.run(append(sessionKeys(10*time.Minute), "CI=true"), args...); code == 75 {
@@ -481,11 +480,10 @@ func TestCtrlCAtProfileOfferEndsTF(t *testing.T) {
 	t.Fatalf("Ctrl-C at the [y/N] prompt did nothing for 5s; only Enter ended tf (exit %d):\n%s", cmd.ProcessState.ExitCode(), text())
 }
 
-// A .tfguard in the working directory (repository content) picks the binary
-// tf runs as terraform for every command, guarded or not: `terraform fmt
-// -check` on a pull request runs the pull request's script with the job's
-// environment.
-func TestReviewRepoTfguardPicksTerraform(t *testing.T) {
+// A .tfguard in the working directory (repository content) cannot pick the
+// binary tf runs as terraform until the user trusts it: `terraform fmt
+// -check` on a pull request never runs the pull request's script.
+func TestUntrustedTfguardCannotPickTerraform(t *testing.T) {
 	l := newLab(t)
 	l.env["TFGUARD_TERRAFORM"] = ""
 	if err := os.MkdirAll(filepath.Join(l.dir, "tools"), 0o755); err != nil {

@@ -43,6 +43,9 @@ const (
 	CIAuto  = "auto"
 	CITrue  = "true"
 	CIFalse = "false"
+
+	UnknownAllow  = "allow"
+	UnknownRefuse = "refuse"
 )
 
 // Config is tf's own configuration after all sources are merged
@@ -61,6 +64,11 @@ type Config struct {
 	Login            string        // LoginNative, LoginAWSCLI or LoginNever
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
+	UnknownLifetime  string        // UnknownAllow or UnknownRefuse: a credential whose lifetime cannot be known
+
+	// Untrusted are the messages about restricted keys an untrusted
+	// working-directory file set (and that were ignored), one per key.
+	Untrusted []string
 
 	// Sources says where each key's value came from, for `tf guard doctor`.
 	Sources map[string]Source
@@ -200,6 +208,10 @@ func configKeys() []configKey {
 			c.CI = v
 			return oneOf(CIAuto, CITrue, CIFalse)(v)
 		}},
+		{"unknown_lifetime", UnknownAllow, "allow or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, the container endpoint) starts after a warning, or is refused (exit 75)", func(c *Config, v, _ string) error {
+			c.UnknownLifetime = v
+			return oneOf(UnknownAllow, UnknownRefuse)(v)
+		}},
 		{"github_oidc_role", "", "role ARN to assume again with GitHub Actions OIDC; empty: off", func(c *Config, v, _ string) error {
 			if v != "" && !strings.HasPrefix(v, "arn:") {
 				return fmt.Errorf("bad value %q: must be an IAM role ARN (arn:aws:iam::123456789012:role/name)", v)
@@ -252,11 +264,19 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 		}
 		c.Sources[k.name] = Source{Kind: "default"}
 	}
-	for _, path := range []string{files.User, files.WorkDir} {
-		if path == "" {
-			continue
+	if files.User != "" {
+		if err := applyFile(&c, byName, files.User, nil); err != nil {
+			return Config{}, err
 		}
-		if err := applyFile(&c, byName, path); err != nil {
+	}
+	if files.WorkDir != "" {
+		// Repository content: the keys that pick an executable or lower
+		// safety count only once the user trusted this exact file.
+		restricted := isRestricted
+		if isTrusted(trustStorePath(files.User), files.WorkDir) {
+			restricted = func(string) bool { return false }
+		}
+		if err := applyFile(&c, byName, files.WorkDir, restricted); err != nil {
 			return Config{}, err
 		}
 	}
@@ -266,7 +286,7 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 	return c, nil
 }
 
-func applyFile(c *Config, keys map[string]configKey, path string) error {
+func applyFile(c *Config, keys map[string]configKey, path string, restricted func(key string) bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -295,6 +315,14 @@ func applyFile(c *Config, keys map[string]configKey, path string) error {
 		k, known := keys[key]
 		if !known {
 			return &ConfigError{Where: where, Key: key, Err: unknownKey()}
+		}
+		if restricted != nil && restricted(key) {
+			// Still checked, so a bad value is reported wherever it is.
+			if err := k.apply(&Config{}, val, dir); err != nil {
+				return &ConfigError{Where: where, Key: key, Err: err}
+			}
+			c.Untrusted = append(c.Untrusted, untrustedMessage(where, key, path))
+			continue
 		}
 		if err := k.apply(c, val, dir); err != nil {
 			return &ConfigError{Where: where, Key: key, Err: err}
@@ -420,6 +448,8 @@ func (c Config) Value(key string) string {
 		return c.CI
 	case "github_oidc_role":
 		return c.GitHubOIDCRole
+	case "unknown_lifetime":
+		return c.UnknownLifetime
 	}
 	return ""
 }

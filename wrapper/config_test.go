@@ -28,7 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{Flavor: "terraform", Install: "auto", Recovery: true, Preflight: true,
 		MinLifetime: 15 * time.Minute, SSOSessionLength: 8 * time.Hour, SSORefreshAhead: 15 * time.Minute,
-		SSORefreshEvery: time.Minute, Login: "native", CI: "auto"}
+		SSORefreshEvery: time.Minute, Login: "native", CI: "auto", UnknownLifetime: "allow"}
 	got := c
 	got.Sources = nil
 	if !reflect.DeepEqual(got, want) {
@@ -55,6 +55,9 @@ preflight = off
 terraform = bin/terraform
 `)
 	env := []string{"PATH=/bin", "TFGUARD_MIN_LIFETIME=1h", "TFGUARD_CHAIN=/x/tf", "TFGUARD_CI=true"}
+	if _, err := trustFile(trustStorePath(user), wd); err != nil { // it sets preflight and terraform
+		t.Fatal(err)
+	}
 	c, err := LoadConfig(env, ConfigFiles{User: user, WorkDir: wd})
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +85,13 @@ terraform = bin/terraform
 }
 
 func TestLoadConfigBareTerraformName(t *testing.T) {
-	wd := writeFile(t, filepath.Join(t.TempDir(), ".tfguard"), "terraform = terraform-1.5\n")
-	c, err := LoadConfig(nil, ConfigFiles{WorkDir: wd})
+	dir := t.TempDir()
+	wd := writeFile(t, filepath.Join(dir, ".tfguard"), "terraform = terraform-1.5\n")
+	user := filepath.Join(dir, "user", "config")
+	if _, err := trustFile(trustStorePath(user), wd); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,7 @@ func GuardCommands() []*cli.Command {
 			Usage:  "show which terraform tf runs, how it was found, and every setting with where it came from",
 			Action: doctor,
 		},
+		trustCommand(),
 	}
 }
 

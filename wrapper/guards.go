@@ -37,6 +37,7 @@ type guards struct {
 	stopRefresher func()
 	oidc          *credguard.CredentialServer
 	watch         *recovery.Watch
+	stdin         *stdinWatch // how long terraform waits at prompts
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -132,21 +133,31 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 			o.PlanResourceTypes = types
 		}
 	}
-	if _, err := credguard.Preflight(ctx, o); err != nil {
-		env, ok, shown := offerProfile(ctx, inv, err)
-		if !ok {
-			if shown {
-				return shownError{err} // the offer printed it already
-			}
-			return err
+	r, err := credguard.Preflight(ctx, o)
+	shown := false
+	if err != nil {
+		var env []string
+		var ok bool
+		if env, ok, shown = offerProfile(ctx, inv, o, err); ok {
+			inv.Env, o.Env = env, env
+			r, err = credguard.Preflight(ctx, o)
+			shown = false
 		}
-		inv.Env, o.Env = env, env
-		if _, err := credguard.Preflight(ctx, o); err != nil {
-			return err
+	}
+	// Nothing silent: every warning and unknown, once, before terraform
+	// starts (or before the refusal).
+	for _, w := range r.Warnings() {
+		fmt.Fprintf(inv.Stderr, "tf: %s\n", w)
+	}
+	if err != nil {
+		if shown {
+			return shownError{err} // the offer printed it already
 		}
+		return err
 	}
 	// The hook's ctx ends when Before returns; the refresher lives until After.
 	g.stopRefresher = credguard.StartRefresher(context.Background(), o)
+	g.stdin = startStdinWatch()
 	return nil
 }
 
@@ -161,9 +172,19 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 	observed := g.watch.Stop()
 	defer g.closeOIDC()
 	o := credOptions(inv)
+	var waited time.Duration
+	watched := false
+	if g.stdin != nil {
+		waited, watched = g.stdin.Stop()
+	}
 	if res.ExitCode == 0 || (res.ExitCode == 2 && inv.Command.Words[0] == "plan") { // guarded commands always have Words
-		if err := credguard.RecordDuration(o, strings.Join(inv.Command.Words, " "), res.End.Sub(res.Start)); err != nil {
-			fmt.Fprintf(inv.Stderr, "tf: warning: could not record this run's duration: %v\n", err)
+		// Learn only from the time terraform worked: time blocked at a
+		// prompt is left out; where that cannot be seen, a run that may
+		// have waited for its approval is not learnt from.
+		if worked := res.End.Sub(res.Start) - waited; watched || !mayAskApproval(inv) {
+			if err := credguard.RecordDuration(o, strings.Join(inv.Command.Words, " "), worked); err != nil {
+				fmt.Fprintf(inv.Stderr, "tf: warning: could not record this run's duration: %v\n", err)
+			}
 		}
 		return res.ExitCode
 	}
@@ -193,7 +214,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 // run. It returns the environment without the exported keys when accepted;
 // shown says the refusal was printed with the offer. Ctrl-C (ctx) ends the
 // question at once.
-func offerProfile(ctx context.Context, inv *Invocation, err error) (env []string, ok, shown bool) {
+func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err error) (env []string, ok, shown bool) {
 	var short *credguard.ShortError
 	profile, _ := lookupEnv(inv.Env, "AWS_PROFILE")
 	if !inv.Interactive || profile == "" || !errors.As(err, &short) {
@@ -203,6 +224,11 @@ func offerProfile(ctx context.Context, inv *Invocation, err error) (env []string
 		if e.Kind != credguard.KindEnvSession {
 			return nil, false, false // something else is short too: the profile would not fix it
 		}
+	}
+	// Offer only a profile that would carry the run.
+	if ok, why := credguard.ProfileServes(ctx, o, profile); !ok {
+		fmt.Fprintf(inv.Stderr, "tf: AWS_PROFILE=%s is set too, but it would not carry this run either: %s\n", profile, why)
+		return nil, false, false
 	}
 	fmt.Fprintf(inv.Stderr, "tf: %v\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", err, profile)
 	answer, rerr := readLine(ctx, os.Stdin)
@@ -263,7 +289,9 @@ func credOptions(inv *Invocation) credguard.Options {
 		Dir:     inv.WorkDir,
 		Env:     inv.Env,
 		Command: cmd,
+		Args:    inv.Args,
 		Config: credguard.Config{
+			RefuseUnknown:  inv.Config.UnknownLifetime == UnknownRefuse,
 			MinLifetime:    inv.Config.MinLifetime,
 			SessionLength:  inv.Config.SSOSessionLength,
 			RefreshAhead:   inv.Config.SSORefreshAhead,
@@ -312,26 +340,53 @@ func recoveryRun(inv *Invocation, res *Result) recovery.Run {
 	return r
 }
 
+// applyTakesValue: apply's options that take a value, which Go's flag
+// package (terraform's) also accepts as the next argument: `-var-file
+// prod.tfvars` names no plan.
+func applyTakesValue(name string) bool {
+	switch name {
+	case "var", "var-file", "target", "replace", "lock-timeout", "parallelism", "state", "state-out", "backup":
+		return true
+	}
+	return false
+}
+
+// applyPositional is the first argument after apply's options (its plan
+// file or, in old terraform, a directory), "" when there is none.
+func applyPositional(args []string) string {
+	i := slices.Index(args, "apply")
+	if i < 0 {
+		return ""
+	}
+	for i++; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			break
+		}
+		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if applyTakesValue(name) && !hasVal {
+			i++ // its value
+		}
+	}
+	if i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
 // savedPlan is the plan file of `apply PLANFILE`, "" for any other run.
 func savedPlan(inv *Invocation) string {
 	if len(inv.Command.Words) != 1 || inv.Command.Words[0] != "apply" {
 		return ""
 	}
-	seen := false
-	last := ""
-	for _, a := range inv.Args {
-		if !seen {
-			seen = a == "apply"
-			continue
-		}
-		if !strings.HasPrefix(a, "-") {
-			last = a
-		}
-	}
-	if last == "" {
+	p := applyPositional(inv.Args)
+	if p == "" {
 		return ""
 	}
-	p := last
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(inv.WorkDir, p)
 	}
@@ -339,6 +394,21 @@ func savedPlan(inv *Invocation) string {
 		return ""
 	}
 	return p
+}
+
+// mayAskApproval: an apply or destroy that stops at "Enter a value:" for
+// its approval (no -auto-approve, no saved plan, input not disabled).
+func mayAskApproval(inv *Invocation) bool {
+	if len(inv.Command.Words) != 1 || (inv.Command.Words[0] != "apply" && inv.Command.Words[0] != "destroy") {
+		return false
+	}
+	for _, a := range inv.Args {
+		switch strings.TrimLeft(a, "-") {
+		case "auto-approve", "auto-approve=true", "input=false":
+			return false
+		}
+	}
+	return inv.Command.Words[0] == "destroy" || savedPlan(inv) == ""
 }
 
 // planResourceTypes asks terraform which resource types a saved plan
@@ -370,6 +440,7 @@ func guardProductCommands() []*cli.Command {
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 				&cli.StringFlag{Name: "command", Value: "apply", Usage: "the terraform command whose expected length counts"},
+				&cli.BoolFlag{Name: "reset-history", Usage: "forget the recorded run lengths of every command in this directory and workspace first"},
 			},
 			Action: func(c *cli.Context) error {
 				inv, err := sessionInvocation(c)
@@ -378,6 +449,13 @@ func guardProductCommands() []*cli.Command {
 				}
 				o := credOptions(inv)
 				o.Command = c.String("command")
+				if c.Bool("reset-history") {
+					dir, err := credguard.ResetHistory(o)
+					if err != nil {
+						return cli.Exit("tf guard check: "+err.Error(), 1)
+					}
+					fmt.Fprintf(c.App.Writer, "forgot the run-length history of this directory and workspace (%s)\n", dir)
+				}
 				return exitWith(credguard.Check(c.Context, o, c.App.Writer, c.Bool("json")))
 			},
 		},
@@ -391,6 +469,16 @@ func guardProductCommands() []*cli.Command {
 				inv, err := sessionInvocation(c)
 				if err != nil {
 					return err
+				}
+				if c.String("profile") == "" {
+					names, err := credguard.SSOInUse(c.Context, credOptions(inv))
+					if err != nil {
+						return cli.Exit("tf guard login: "+err.Error(), 1)
+					}
+					if len(names) == 0 {
+						fmt.Fprintln(c.App.Writer, "tf guard login: nothing to log in: no IAM Identity Center (SSO) credential is used here (see `tf guard check`)")
+						return nil
+					}
 				}
 				if !inv.Interactive {
 					return cli.Exit("tf guard login: no person at a terminal here (or CI is set); run it in a terminal, or `aws sso login --profile NAME`", ExitPreflight)

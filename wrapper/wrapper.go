@@ -99,6 +99,9 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 	if err != nil {
 		return nil, err
 	}
+	for _, m := range cfg.Untrusted {
+		fmt.Fprintf(p.Stderr, "tf: %s\n", m)
+	}
 	self := selfExecutable()
 	chain := chainOf(p.Environ)
 	cache, _ := os.UserCacheDir()
