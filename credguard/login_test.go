@@ -12,7 +12,7 @@ func TestSessionEndTextPastAndFuture(t *testing.T) {
 	if got := sessionEndText(now.Add(5*time.Minute), now); !strings.Contains(got, "ends at 12:05:00 UTC (in 5m)") {
 		t.Errorf("future: %q", got)
 	}
-	if got := sessionEndText(now.Add(-2*time.Hour), now); !strings.Contains(got, "ended at 10:00:00 UTC (2h0m ago)") || strings.Contains(got, "ends at") {
+	if got := sessionEndText(now.Add(-2*time.Hour), now); !strings.Contains(got, "ended at 10:00:00 UTC (2h ago)") || strings.Contains(got, "ends at") {
 		t.Errorf("past: %q", got)
 	}
 	if got := registrationEndText(now.Add(-time.Minute), now); !strings.Contains(got, "ended at") {
