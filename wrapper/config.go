@@ -68,7 +68,7 @@ type Config struct {
 
 // Source is where one configuration value came from.
 type Source struct {
-	Kind string // "default", "env" or "file"
+	Kind string // "default", "env", "file" or "name" (the name tf was run as)
 	Name string // the variable name or the file path
 	Line int    // line in the file (Kind "file")
 }
@@ -79,6 +79,8 @@ func (s Source) String() string {
 		return "env " + s.Name
 	case "file":
 		return fmt.Sprintf("%s:%d", s.Name, s.Line)
+	case "name":
+		return "run as " + s.Name
 	default:
 		return "default"
 	}

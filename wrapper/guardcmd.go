@@ -71,8 +71,19 @@ func newSession(ctx context.Context, p Process) *Session {
 		s.FindErr = err
 		s.Config, s.ConfigErr = LoadConfig(p.Environ, ConfigFiles{
 			User: UserConfigPath(p.getenv), WorkDir: filepath.Join(s.Cwd, WorkDirConfigName)})
+		if s.ConfigErr == nil {
+			s.Config = FlavorFromName(s.Config, s.runAs())
+		}
 	}
 	return s
+}
+
+// runAs is the name tf was started as (argv[0] without its directory).
+func (s *Session) runAs() string {
+	if len(s.Process.Args) == 0 {
+		return "tf"
+	}
+	return filepath.Base(s.Process.Args[0])
 }
 
 // runGuardCommand runs `tf guard ARGS...` with urfave/cli, which sees only
@@ -154,7 +165,7 @@ func doctor(c *cli.Context) error {
 			how += " (" + s.Terraform.Detail + ")"
 		}
 		fmt.Fprintf(w, "found via:     %s\n", how)
-		fmt.Fprintf(w, "flavor:        %s\n", s.Terraform.Flavor)
+		fmt.Fprintf(w, "flavor:        %s\n", flavorReason(s.Terraform, s.Config, s.runAs()))
 		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Terraform.Path, s.Process.Environ))
 	}
 	fmt.Fprintf(w, "config files:\n")
@@ -207,4 +218,28 @@ func orNone(s string) string {
 		return "(unknown)"
 	}
 	return s
+}
+
+// flavorReason says which tool tf runs and why, for doctor.
+func flavorReason(t Terraform, c Config, runAs string) string {
+	src := c.Sources["flavor"]
+	switch {
+	case t.How == FoundConfig:
+		return fmt.Sprintf("%s (the terraform setting, %s, names the binary)", t.Flavor, t.Detail)
+	case src.Kind == "name":
+		return fmt.Sprintf("%s (tf was run as %s; %s=%s or flavor = %s in a config file runs the other one)",
+			t.Flavor, src.Name, EnvName("flavor"), otherFlavor(t.Flavor), otherFlavor(t.Flavor))
+	case src.Kind == "default":
+		return fmt.Sprintf("%s (the default: tf was run as %s; link it as tofu, or set %s=tofu, to run OpenTofu)",
+			t.Flavor, runAs, EnvName("flavor"))
+	default:
+		return fmt.Sprintf("%s (flavor from %s)", t.Flavor, src)
+	}
+}
+
+func otherFlavor(f string) string {
+	if f == FlavorTofu {
+		return FlavorTerraform
+	}
+	return FlavorTofu
 }

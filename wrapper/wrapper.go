@@ -99,6 +99,9 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 	if err != nil {
 		return nil, err
 	}
+	if len(p.Args) > 0 {
+		cfg = FlavorFromName(cfg, p.Args[0])
+	}
 	self := selfExecutable()
 	chain := chainOf(p.Environ)
 	cache, _ := os.UserCacheDir()
@@ -203,4 +206,25 @@ func fdOf(f *os.File) uintptr {
 		return f.Fd()
 	}
 	return fd
+}
+
+// FlavorFromName lets the name tf was run as choose the flavor when no
+// setting does: tf linked as `tofu` runs OpenTofu, linked as `terraform` runs
+// terraform, so a link never runs the other tool on a state. Any other name
+// (`tf`, or a shell alias, which tf cannot see) keeps the default.
+func FlavorFromName(cfg Config, argv0 string) Config {
+	if cfg.Sources["flavor"].Kind != "default" {
+		return cfg // TFGUARD_FLAVOR or a file says otherwise
+	}
+	name := strings.TrimSuffix(strings.ToLower(filepath.Base(argv0)), ".exe")
+	if name != FlavorTofu && name != FlavorTerraform {
+		return cfg
+	}
+	sources := make(map[string]Source, len(cfg.Sources))
+	for k, v := range cfg.Sources {
+		sources[k] = v
+	}
+	sources["flavor"] = Source{Kind: "name", Name: name}
+	cfg.Flavor, cfg.Sources = name, sources
+	return cfg
 }
