@@ -57,10 +57,17 @@ func GuardCommands() []*cli.Command {
 	}
 }
 
-func newSession(ctx context.Context, p Process) *Session {
+// newSession loads the configuration and finds terraform for the current
+// directory, or for chdir (terraform's -chdir=DIR) when it is not "".
+func newSession(ctx context.Context, p Process, chdir string) *Session {
 	s := &Session{Process: p, Self: selfExecutable(), Chain: chainOf(p.Environ)}
-	s.Cwd, _ = os.Getwd()
-	inv, err := newInvocation(ctx, p, nil)
+	cwd, _ := os.Getwd()
+	var args []string
+	if chdir != "" {
+		args = []string{"-chdir=" + chdir}
+	}
+	s.Cwd = ParseCommand(args).WorkDir(cwd)
+	inv, err := newInvocation(ctx, p, args)
 	switch {
 	case err == nil:
 		s.Config, s.Terraform = inv.Config, inv.Terraform
@@ -88,7 +95,14 @@ func (s *Session) runAs() string {
 
 // runGuardCommand runs `tf guard ARGS...` with urfave/cli, which sees only
 // these arguments and never exits the process itself.
-func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string) int {
+func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string, chdir string) int {
+	if chdir != "" {
+		if st, err := os.Stat(chdir); err != nil || !st.IsDir() {
+			fmt.Fprintf(p.Stderr, "tf: -chdir=%s: not a directory; give an existing directory, or cd into it and run `tf guard %s`\n",
+				chdir, strings.Join(args, " "))
+			return ExitUsage
+		}
+	}
 	usageErr := false
 	app := &cli.App{
 		Name:        "tf guard",
@@ -99,7 +113,7 @@ func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string)
 		ErrWriter:   p.Stderr,
 		HideVersion: true,
 		Commands:    append(GuardCommands(), hooks.Commands...),
-		Metadata:    map[string]interface{}{sessionKey: newSession(ctx, p)},
+		Metadata:    map[string]interface{}{sessionKey: newSession(ctx, p, chdir)},
 		// Never os.Exit from inside the library: errors come back from RunContext.
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -56,8 +56,8 @@ func Main(p Process) int {
 	if len(p.Args) > 1 {
 		args = p.Args[1:]
 	}
-	if len(args) > 0 && args[0] == GuardWord {
-		return runGuardCommand(ctx, p, hooks, args[1:])
+	if chdir, rest, ok := guardArgs(args); ok {
+		return runGuardCommand(ctx, p, hooks, rest, chdir)
 	}
 	inv, err := newInvocation(ctx, p, args)
 	if err != nil {
@@ -71,6 +71,23 @@ func Main(p Process) int {
 		return fail(p.Stderr, execTerraform(p, inv))
 	}
 	return runGuarded(ctx, p, hooks, inv)
+}
+
+// guardArgs recognises tf's own commands: `guard ARGS...`, also after
+// terraform's global -chdir=DIR (the last one wins, as in terraform). It
+// returns the directory ("" for none) and the arguments after `guard`.
+func guardArgs(args []string) (chdir string, rest []string, ok bool) {
+	for i, a := range args {
+		if a == GuardWord {
+			return chdir, args[i+1:], true
+		}
+		v, isChdir := strings.CutPrefix(a, "-chdir=")
+		if !isChdir {
+			return "", nil, false
+		}
+		chdir = v
+	}
+	return "", nil, false
 }
 
 // fail prints err once, prefixed with "tf: ", and returns its exit code.

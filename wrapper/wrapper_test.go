@@ -122,3 +122,26 @@ func sourceOf(env []string) string {
 	}
 	return "default"
 }
+
+func TestGuardArgs(t *testing.T) {
+	cases := []struct {
+		args  []string
+		chdir string
+		rest  []string
+		ok    bool
+	}{
+		{[]string{"guard", "doctor"}, "", []string{"doctor"}, true},
+		{[]string{"-chdir=infra", "guard", "check", "-json"}, "infra", []string{"check", "-json"}, true},
+		{[]string{"-chdir=a", "-chdir=b", "guard"}, "b", []string{}, true},
+		{[]string{"-chdir=infra", "plan"}, "", nil, false},
+		{[]string{"-no-color", "guard", "doctor"}, "", nil, false}, // terraform's to answer
+		{[]string{"plan", "guard"}, "", nil, false},
+		{nil, "", nil, false},
+	}
+	for _, c := range cases {
+		chdir, rest, ok := guardArgs(c.args)
+		if ok != c.ok || chdir != c.chdir || !reflect.DeepEqual(rest, c.rest) {
+			t.Errorf("%q: %q %q %v, want %q %q %v", c.args, chdir, rest, ok, c.chdir, c.rest, c.ok)
+		}
+	}
+}

@@ -29,11 +29,17 @@ func copyFile(t *testing.T, src, dst string) {
 // runWithPath runs bin with PATH replaced; a recursion would hit the timeout.
 func runWithPath(t *testing.T, path, bin string, extraEnv []string, args ...string) result {
 	t.Helper()
+	return runWithPathIn(t, t.TempDir(), path, bin, extraEnv, args...)
+}
+
+// runWithPathIn is runWithPath in dir.
+func runWithPathIn(t *testing.T, dir, path, bin string, extraEnv []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	env := append(append([]string{}, fx.baseEnv...), "PATH="+path)
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env, cmd.Dir = append(env, extraEnv...), t.TempDir()
+	cmd.Env, cmd.Dir = append(env, extraEnv...), dir
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
