@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,7 +46,7 @@ func GuardCommands() []*cli.Command {
 			Usage: "print tf's own version (`terraform version` prints terraform's)",
 			Action: func(c *cli.Context) error {
 				s := SessionFrom(c)
-				fmt.Fprintf(c.App.Writer, "tf %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(c.App.Writer, "tf %s (%s, %s/%s)\n", s.version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				return nil
 			},
 		},
@@ -158,7 +159,7 @@ func displayUserConfig(p Process) string {
 func doctor(c *cli.Context) error {
 	s := SessionFrom(c)
 	w := c.App.Writer
-	fmt.Fprintf(w, "tf:            %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "tf:            %s (%s, %s/%s)\n", s.version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "tf binary:     %s\n", orNone(s.Self))
 	if len(s.Chain) > 0 {
 		fmt.Fprintf(w, "started by tf: %s (%s)\n", strings.Join(s.Chain, ", "), EnvChain)
@@ -256,4 +257,47 @@ func otherFlavor(f string) string {
 		return FlavorTerraform
 	}
 	return FlavorTofu
+}
+
+// version is tf's version: the one stamped at release, else what the Go
+// toolchain recorded in the binary.
+func (s *Session) version() string {
+	bi, _ := debug.ReadBuildInfo()
+	return VersionOf(s.Process.Version, bi)
+}
+
+// VersionOf is tf's version from the value stamped at release with -ldflags
+// (ignored when empty or "dev") and the binary's build information: the
+// module version a `go install github.com/tfguard/tf@v1.2.3` build carries,
+// else "dev" with the commit (and "-modified" for uncommitted changes) when
+// the build recorded one.
+func VersionOf(stamped string, bi *debug.BuildInfo) string {
+	if stamped != "" && stamped != "dev" {
+		return stamped
+	}
+	if bi == nil {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			modified = kv.Value
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		return "dev-" + rev + "-modified"
+	}
+	return "dev-" + rev
 }
