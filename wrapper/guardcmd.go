@@ -113,8 +113,12 @@ func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string,
 		Writer:      p.Stdout,
 		ErrWriter:   p.Stderr,
 		HideVersion: true,
-		Commands:    append(GuardCommands(), hooks.Commands...),
-		Metadata:    map[string]interface{}{sessionKey: newSession(ctx, p, chdir)},
+		Commands:    append(append(GuardCommands(), hooks.Commands...), helpCommand()),
+		// urfave/cli's own help command prints its help in another layout
+		// (`tf guard help help`); helpCommand replaces it.
+		HideHelpCommand: true,
+		Flags:           []cli.Flag{cli.HelpFlag}, // urfave/cli adds it only with its own help command
+		Metadata:        map[string]interface{}{sessionKey: newSession(ctx, p, chdir)},
 		// Never os.Exit from inside the library: errors come back from RunContext.
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -300,4 +304,32 @@ func VersionOf(stamped string, bi *debug.BuildInfo) string {
 		return "dev-" + rev + "-modified"
 	}
 	return "dev-" + rev
+}
+
+// helpCommand is `tf guard help [command]`, listed and formatted like the
+// other commands.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "show the list of commands, or help for one command",
+		ArgsUsage: "[command]",
+		Action: func(c *cli.Context) error {
+			name := c.Args().First()
+			if name == "" {
+				return cli.ShowAppHelp(c)
+			}
+			if c.App.Command(name) == nil {
+				return cli.Exit(fmt.Sprintf("tf guard help: %q is not a tf guard command; see `tf guard help`", name), ExitUsage)
+			}
+			// The parent's context lists tf guard's commands (this one's
+			// lists only its own help).
+			for _, ctx := range c.Lineage()[1:] {
+				if ctx.Command != nil {
+					return cli.ShowCommandHelp(ctx, name)
+				}
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
 }

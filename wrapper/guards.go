@@ -282,7 +282,7 @@ func guardProductCommands() []*cli.Command {
 			Usage: "show every AWS credential a guarded command here would use, how long it lasts and whether that is enough",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-				&cli.StringFlag{Name: "command", Value: "apply", Usage: "the terraform command whose expected length counts"},
+				&cli.StringFlag{Name: "command", Value: "apply", Usage: "the guarded terraform command whose expected length counts: " + strings.Join(GuardedCommands(), ", ")},
 			},
 			Action: func(c *cli.Context) error {
 				inv, err := sessionInvocation(c)
@@ -291,6 +291,10 @@ func guardProductCommands() []*cli.Command {
 				}
 				o := credOptions(inv)
 				o.Command = c.String("command")
+				if !isGuarded(o.Command) {
+					return cli.Exit(fmt.Sprintf("tf guard check: --command %q is not a command tf guards; use one of: %s",
+						o.Command, strings.Join(GuardedCommands(), ", ")), ExitUsage)
+				}
 				return exitWith(credguard.Check(c.Context, o, c.App.Writer, c.Bool("json")))
 			},
 		},
