@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -185,7 +183,7 @@ func doctor(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "found via:     %s\n", how)
 		fmt.Fprintf(w, "flavor:        %s\n", flavorReason(s.Terraform, s.Config, s.runAs()))
-		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Terraform.Path, s.Process.Environ))
+		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Cwd, s.Terraform, s.Process.Environ))
 	}
 	fmt.Fprintf(w, "config files:\n")
 	for _, f := range []struct{ name, path string }{
@@ -217,19 +215,14 @@ func doctor(c *cli.Context) error {
 	return nil
 }
 
-// terraformVersion is the first line of `terraform version`, run with the
-// user's environment plus TFGUARD_CHAIN; a short timeout keeps doctor quick.
-func terraformVersion(ctx context.Context, path string, environ []string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "version")
-	cmd.Env = ChildEnv(environ, selfExecutable())
-	out, err := cmd.Output()
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+// terraformVersion is terraform's version as terraform-exec reads it, run
+// with the user's environment plus TFGUARD_CHAIN.
+func terraformVersion(ctx context.Context, dir string, t Terraform, environ []string) string {
+	v, err := toolVersion(ctx, dir, t.Path, t.Flavor, ChildEnv(environ, selfExecutable()))
 	if err != nil {
-		return fmt.Sprintf("unknown (%s version: %v)", filepath.Base(path), err)
+		return fmt.Sprintf("unknown (%s version: %v)", filepath.Base(t.Path), err)
 	}
-	return first
+	return v
 }
 
 func orNone(s string) string {

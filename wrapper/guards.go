@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -257,16 +255,11 @@ func savedPlan(inv *Invocation) string {
 // planResourceTypes asks terraform which resource types a saved plan
 // changes, so the preflight can add the margin of slow ones.
 func planResourceTypes(ctx context.Context, inv *Invocation, plan string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, inv.Terraform.Path, "show", "-json", plan)
-	cmd.Dir = inv.WorkDir
-	cmd.Env = inv.Env
-	out, err := cmd.Output()
+	p, err := showPlanFile(ctx, inv.WorkDir, inv.Terraform.Path, inv.Env, plan)
 	if err != nil {
-		return nil, fmt.Errorf("terraform show -json %s: %w", plan, err)
+		return nil, err
 	}
-	return credguard.PlanResourceTypes(out)
+	return credguard.PlanResourceTypes(p), nil
 }
 
 func hasEnv(env []string, key string) bool {

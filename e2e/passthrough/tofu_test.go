@@ -23,7 +23,15 @@ func TestLinkNameChoosesTool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tofuDir, "tofu"), []byte("#!/bin/sh\necho \"OpenTofu v1.9.0 (stand-in) $*\"\n"), 0o755); err != nil {
+	// Like OpenTofu, it answers `version -json` with terraform_version.
+	standin := `#!/bin/sh
+if [ "$*" = "version -json" ]; then
+  echo '{"terraform_version":"1.9.0","platform":"linux_amd64","provider_selections":{}}'
+  exit 0
+fi
+echo "OpenTofu v1.9.0 (stand-in) $*"
+`
+	if err := os.WriteFile(filepath.Join(tofuDir, "tofu"), []byte(standin), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	path := pathOf(links, tofuDir, fx.realDir, "/usr/bin", "/bin")
@@ -61,7 +69,7 @@ func TestLinkNameChoosesTool(t *testing.T) {
 		{"tofu", nil, []string{
 			"terraform:     " + filepath.Join(tofuDir, "tofu"),
 			"flavor:        tofu (tf was run as tofu; TFGUARD_FLAVOR=terraform or flavor = terraform in a config file runs the other one)",
-			"version:       OpenTofu v1.9.0 (stand-in) version",
+			"version:       OpenTofu v1.9.0\n",
 			"flavor              = tofu",
 			"run as tofu",
 		}},
