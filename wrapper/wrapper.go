@@ -125,6 +125,10 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 	if cache != "" {
 		cache = filepath.Join(cache, "tf")
 	}
+	ci := detectCI(cfg.CI, p.Environ)
+	// Waits (installing a pinned terraform) show one updating line at a
+	// terminal, plain lines in CI or a log.
+	live := !ci && p.Stderr != nil && term.IsTerminal(int(fdOf(p.Stderr)))
 	finder := Finder{
 		Config:    cfg,
 		PathEnv:   p.getenv("PATH"),
@@ -134,11 +138,13 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 		CacheDir:  cache,
 		Installer: ReleasesInstaller{},
 	}
+	if p.Stderr != nil {
+		finder.Installer = ReleasesInstaller{Progress: newProgress(p.Stderr, live, p.Now)}
+	}
 	tf, err := finder.Find(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ci := detectCI(cfg.CI, p.Environ)
 	return &Invocation{
 		Args:        args,
 		Command:     cmd,
