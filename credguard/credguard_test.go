@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
 
@@ -212,20 +214,24 @@ func TestRequired(t *testing.T) {
 	if r, _ := Required(o); r != 15*time.Minute {
 		t.Fatalf("other workspace: %v", r)
 	}
-	plan := []byte(`{"resource_changes":[
+	var plan tfjson.Plan // as terraform-exec's ShowPlanFile reads `terraform show -json PLAN`
+	if err := json.Unmarshal([]byte(`{"format_version":"1.2","resource_changes":[
 	 {"type":"aws_eks_cluster","change":{"actions":["create"]}},
 	 {"type":"aws_db_instance","change":{"actions":["no-op"]}},
-	 {"type":"aws_s3_bucket","change":{"actions":["update"]}}]}`)
-	types, err := PlanResourceTypes(plan)
-	if err != nil {
+	 {"type":"aws_rds_cluster","change":{"actions":["read"]}},
+	 {"type":"aws_s3_bucket","change":{"actions":["update"]}}]}`), &plan); err != nil {
 		t.Fatal(err)
+	}
+	types := PlanResourceTypes(&plan)
+	if !reflect.DeepEqual(types, []string{"aws_eks_cluster", "aws_s3_bucket"}) {
+		t.Fatalf("changed types %q", types)
 	}
 	o.PlanResourceTypes = types
 	if r, why := Required(o); r != 35*time.Minute || !strings.Contains(strings.Join(why, " "), "aws_eks_cluster x1") {
 		t.Fatalf("slow plan: %v %q", r, why)
 	}
-	if _, err := PlanResourceTypes([]byte("not json")); err == nil {
-		t.Fatal("bad plan json accepted")
+	if types := PlanResourceTypes(nil); types != nil {
+		t.Fatalf("no plan: %q", types)
 	}
 }
 

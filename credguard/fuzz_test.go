@@ -1,8 +1,11 @@
 package credguard
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
 // FuzzParseCache: whatever a cache file holds, parsing never panics, and a
@@ -46,13 +49,16 @@ func FuzzJWTExpiry(f *testing.F) {
 	})
 }
 
+// terraform-json parses the plan; PlanResourceTypes must take whatever it
+// accepts (nil entries, missing changes).
 func FuzzPlanResourceTypes(f *testing.F) {
-	f.Add([]byte(`{"resource_changes":[{"type":"aws_eks_cluster","change":{"actions":["create"]}}]}`))
-	f.Add([]byte(`{"resource_changes":null}`))
+	f.Add([]byte(`{"format_version":"1.2","resource_changes":[{"type":"aws_eks_cluster","change":{"actions":["create"]}}]}`))
+	f.Add([]byte(`{"format_version":"1.2","resource_changes":[null,{"type":"x"}]}`))
+	f.Add([]byte(`{"format_version":"1.2","resource_changes":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		types, err := PlanResourceTypes(b)
-		if err == nil {
-			slowMargin(types)
+		var plan tfjson.Plan
+		if json.Unmarshal(b, &plan) == nil {
+			slowMargin(PlanResourceTypes(&plan))
 		}
 	})
 }

@@ -1,10 +1,11 @@
 package credguard
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
 // slowResources is how long one create or replace of a slow resource type
@@ -51,30 +52,23 @@ func slowMargin(types []string) (time.Duration, []string) {
 }
 
 // PlanResourceTypes returns the type of every resource a saved plan
-// changes, from the output of `terraform show -json PLAN`.
-func PlanResourceTypes(showJSON []byte) ([]string, error) {
-	var plan struct {
-		ResourceChanges []struct {
-			Type   string `json:"type"`
-			Change struct {
-				Actions []string `json:"actions"`
-			} `json:"change"`
-		} `json:"resource_changes"`
-	}
-	if err := json.Unmarshal(showJSON, &plan); err != nil {
-		return nil, fmt.Errorf("read plan json (from `terraform show -json PLAN`): %w", err)
+// creates, updates or deletes (replacements included), as terraform-exec's
+// ShowPlanFile reads it (`terraform show -json PLAN`).
+func PlanResourceTypes(plan *tfjson.Plan) []string {
+	if plan == nil {
+		return nil
 	}
 	var out []string
 	for _, rc := range plan.ResourceChanges {
-		changes := false
+		if rc == nil || rc.Change == nil {
+			continue
+		}
 		for _, a := range rc.Change.Actions {
-			if a == "create" || a == "update" || a == "delete" {
-				changes = true
+			if a == tfjson.ActionCreate || a == tfjson.ActionUpdate || a == tfjson.ActionDelete {
+				out = append(out, rc.Type)
+				break
 			}
 		}
-		if changes {
-			out = append(out, rc.Type)
-		}
 	}
-	return out, nil
+	return out
 }

@@ -622,14 +622,14 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// fault expire-next OP N                 the next N requests for OP (S3 or
-//                                        DynamoDB) get the expired-token answer
-// fault deny OP[,OP...] [after DURATION] from then on, AccessDenied for OP
-// fault reset OP[,OP...] [after DURATION] from then on, the connection is reset
-//   ... after DURATION times N           only the first N such requests
-// fault deny-source PREFIX               credentials from that ledger source
-//                                        get AccessDenied
-// fault clear                            no more injected failures
+// cmdFault injects failures into the proxies:
+//
+//	fault expire-next OP N             the next N requests for OP get the expired-token answer
+//	fault deny OP[,OP...] [after D]    from then on, AccessDenied for OP
+//	fault reset OP[,OP...] [after D]   from then on, the connection is reset
+//	fault ... after D times N          only the first N such requests
+//	fault deny-source PREFIX           credentials from that ledger source get AccessDenied
+//	fault clear                        no more injected failures
 func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 	usage := "usage: fault expire-next OP N | fault deny|reset OP[,OP...] [after DURATION [times N]] | fault deny-source PREFIX | fault clear"
 	if neg || len(args) == 0 {

@@ -21,12 +21,19 @@ type Command struct {
 	Guarded bool
 }
 
+// GuardedCommands are the commands that take the state lock or write state,
+// the ones tf guards.
+func GuardedCommands() []string {
+	return []string{"apply", "destroy", "import", "refresh", "plan", "taint", "untaint", "force-unlock",
+		"state push", "state rm", "state mv", "state replace-provider"}
+}
+
 // isGuarded reports whether the command takes the state lock or writes state.
 func isGuarded(words string) bool {
-	switch words {
-	case "apply", "destroy", "import", "refresh", "plan", "taint", "untaint", "force-unlock",
-		"state push", "state rm", "state mv", "state replace-provider":
-		return true
+	for _, g := range GuardedCommands() {
+		if words == g {
+			return true
+		}
 	}
 	return false
 }

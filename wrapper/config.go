@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agext/levenshtein"
 	"github.com/tfguard/tf/recovery"
 )
 
@@ -76,7 +77,7 @@ type Config struct {
 
 // Source is where one configuration value came from.
 type Source struct {
-	Kind string // "default", "env" or "file"
+	Kind string // "default", "env", "file" or "name" (the name tf was run as)
 	Name string // the variable name or the file path
 	Line int    // line in the file (Kind "file")
 }
@@ -87,6 +88,8 @@ func (s Source) String() string {
 		return "env " + s.Name
 	case "file":
 		return fmt.Sprintf("%s:%d", s.Name, s.Line)
+	case "name":
+		return "run as " + s.Name
 	default:
 		return "default"
 	}
@@ -128,14 +131,32 @@ func oneOf(allowed ...string) func(string) error {
 	}
 }
 
+// parseOnOff reads a switch the ways people write one: on/off, true/false,
+// yes/no, 1/0, in any letter case.
 func parseOnOff(v string) (bool, error) {
-	switch v {
-	case "on":
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
 		return true, nil
-	case "off":
+	case "off", "false", "no", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("bad value %q: must be on or off", v)
+	return false, fmt.Errorf("bad value %q: must be on or off (true/false, yes/no and 1/0 work too)", v)
+}
+
+// parseCI reads the ci setting: auto, or a switch (on/off, true/false,
+// yes/no, 1/0), kept as CITrue or CIFalse.
+func parseCI(v string) (string, error) {
+	if strings.EqualFold(v, CIAuto) {
+		return CIAuto, nil
+	}
+	b, err := parseOnOff(v)
+	if err != nil {
+		return "", fmt.Errorf("bad value %q: must be one of auto, true, false (on/off, yes/no and 1/0 work too)", v)
+	}
+	if b {
+		return CITrue, nil
+	}
+	return CIFalse, nil
 }
 
 func parsePositiveDuration(v string) (time.Duration, error) {
@@ -204,9 +225,9 @@ func configKeys() []configKey {
 			c.Login = v
 			return oneOf(LoginNative, LoginAWSCLI, LoginNever)(v)
 		}},
-		{"ci", CIAuto, "auto, true or false: auto detects CI from the CI and GITHUB_ACTIONS variables", func(c *Config, v, _ string) error {
-			c.CI = v
-			return oneOf(CIAuto, CITrue, CIFalse)(v)
+		{"ci", CIAuto, "auto, true or false: auto detects CI from the CI and GITHUB_ACTIONS variables", func(c *Config, v, _ string) (err error) {
+			c.CI, err = parseCI(v)
+			return err
 		}},
 		{"unknown_lifetime", UnknownAllow, "allow or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, the container endpoint) starts after a warning, or is refused (exit 75)", func(c *Config, v, _ string) error {
 			c.UnknownLifetime = v
@@ -305,7 +326,11 @@ func applyFile(c *Config, keys map[string]configKey, path string, restricted fun
 	for sc.Scan() {
 		line++
 		where := fmt.Sprintf("%s:%d", path, line)
-		key, val, ok, err := parseConfigLine(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // the byte-order mark some Windows editors write
+		}
+		key, val, ok, err := parseConfigLine(text)
 		if err != nil {
 			return &ConfigError{Where: where, Key: key, Err: err}
 		}
@@ -314,7 +339,7 @@ func applyFile(c *Config, keys map[string]configKey, path string, restricted fun
 		}
 		k, known := keys[key]
 		if !known {
-			return &ConfigError{Where: where, Key: key, Err: unknownKey()}
+			return &ConfigError{Where: where, Key: key, Err: unknownKey(key, "")}
 		}
 		if restricted != nil && restricted(key) {
 			// Still checked, so a bad value is reported wherever it is.
@@ -385,10 +410,38 @@ func unquotePrefix(v string) (string, string, error) {
 	return "", "", errors.New("unterminated quoted value")
 }
 
-func unknownKey() error {
+// unknownKey is the error for an unknown key, suggesting the nearest known
+// one; envName is the variable it came from ("" in a file).
+func unknownKey(key, envName string) error {
 	names := ConfigKeys()
 	sort.Strings(names)
+	if near := nearestKey(key, names); near != "" {
+		if envName != "" {
+			return fmt.Errorf("unknown key: did you mean %s (%s)? unset %s or fix its name", near, EnvName(near), envName)
+		}
+		return fmt.Errorf("unknown key: did you mean %s? (known keys: %s)", near, strings.Join(names, ", "))
+	}
+	if envName != "" {
+		return fmt.Errorf("unknown key (known keys: %s); unset %s or fix its name", strings.Join(names, ", "), envName)
+	}
 	return fmt.Errorf("unknown key (known keys: %s)", strings.Join(names, ", "))
+}
+
+// nearestKey is the known key closest to key in edit distance, when it is
+// close enough to be a typo (or differs only in letter case); else "".
+func nearestKey(key string, names []string) string {
+	lower := strings.ToLower(strings.TrimSpace(key))
+	best, bestD := "", -1
+	for _, n := range names {
+		d := levenshtein.Distance(lower, n, nil)
+		if bestD < 0 || d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if bestD < 0 || bestD > max(2, len(best)/4) {
+		return ""
+	}
+	return best
 }
 
 func applyEnv(c *Config, keys map[string]configKey, environ []string) error {
@@ -402,8 +455,7 @@ func applyEnv(c *Config, keys map[string]configKey, environ []string) error {
 		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
 		k, known := keys[key]
 		if !known {
-			return &ConfigError{Where: "environment variable " + name, Key: key,
-				Err: fmt.Errorf("%w; unset %s or fix its name", unknownKey(), name)}
+			return &ConfigError{Where: "environment variable " + name, Key: key, Err: unknownKey(key, name)}
 		}
 		if err := k.apply(c, val, ""); err != nil {
 			return &ConfigError{Where: "environment variable " + name, Key: key, Err: err}

@@ -113,7 +113,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad enum", "\n\ninstall = sometimes\n", nil, ":3", "install", `"sometimes": must be one of auto, never`},
 		{"bad duration", "min_lifetime = 15\n", nil, ":1", "min_lifetime", "positive duration"},
 		{"negative duration", "sso_session_length = -1h\n", nil, ":1", "sso_session_length", "positive duration"},
-		{"bad on/off", "recovery = yes\n", nil, ":1", "recovery", "must be on or off"},
+		{"bad on/off", "recovery = maybe\n", nil, ":1", "recovery", "must be on or off (true/false, yes/no and 1/0 work too)"},
+		{"typo suggests the key", "min_lifetme = 30m\n", nil, ":1", "min_lifetme", "unknown key: did you mean min_lifetime?"},
+		{"letter case suggests the key", "Min_Lifetime = 30m\n", nil, ":1", "Min_Lifetime", "did you mean min_lifetime?"},
+		{"far from any key lists them", "colour = blue\n", nil, ":1", "colour", "unknown key (known keys: ci, flavor,"},
+		{"env typo suggests the variable", "", []string{"TFGUARD_MIN_LIFETIM=1h"}, "environment variable TFGUARD_MIN_LIFETIM", "min_lifetim",
+			"did you mean min_lifetime (TFGUARD_MIN_LIFETIME)? unset TFGUARD_MIN_LIFETIM or fix its name"},
+		{"BOM only at the start", "preflight = on\n\ufeffrecovery = on\n", nil, ":2", "\ufeffrecovery", "unknown key"},
 		{"no equals", "# ok\nterraform /usr/bin/terraform\n", nil, ":2", "terraform /usr/bin/terraform", "expected `key = value`"},
 		{"missing key", "= on\n", nil, ":1", "", "missing key"},
 		{"unterminated quote", "report_file = \"x\n", nil, ":1", "report_file", "unterminated"},
@@ -121,6 +127,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad arn", "github_oidc_role = role/deploy\n", nil, ":1", "github_oidc_role", "IAM role ARN"},
 		{"env unknown", "", []string{"TFGUARD_PREFLIGHTS=off"}, "environment variable TFGUARD_PREFLIGHTS", "preflights", "unknown key"},
 		{"env bad value", "", []string{"TFGUARD_CI=maybe"}, "environment variable TFGUARD_CI", "ci", "must be one of auto, true, false"},
+		{"env unknown far", "", []string{"TFGUARD_XYZZY=1"}, "environment variable TFGUARD_XYZZY", "xyzzy", "unset TFGUARD_XYZZY or fix its name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,4 +187,48 @@ func FuzzParseConfigLine(f *testing.F) {
 			t.Fatal("ok with empty key")
 		}
 	})
+}
+
+func TestLoadConfigSwitchSpellings(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  bool
+	}{
+		{"on", true}, {"off", false}, {"true", true}, {"false", false}, {"yes", true}, {"no", false},
+		{"1", true}, {"0", false}, {"ON", true}, {"False", false}, {"Yes", true}, {`"no"`, false},
+	} {
+		// The user's file: a working directory's .tfguard sets these only
+		// once trusted; the spellings are read the same in both.
+		user := writeFile(t, filepath.Join(t.TempDir(), "config"), "preflight = "+c.value+"\nrecovery = "+c.value+"\n")
+		cfg, err := LoadConfig([]string{"TFGUARD_CI=" + strings.Trim(c.value, `"`)}, ConfigFiles{User: user})
+		if err != nil {
+			t.Errorf("%s: %v", c.value, err)
+			continue
+		}
+		wantCI := CIFalse
+		if c.want {
+			wantCI = CITrue
+		}
+		if cfg.Preflight != c.want || cfg.Recovery != c.want || cfg.CI != wantCI {
+			t.Errorf("%s: preflight %v recovery %v ci %s, want %v and ci %s", c.value, cfg.Preflight, cfg.Recovery, cfg.CI, c.want, wantCI)
+		}
+	}
+	cfg, err := LoadConfig([]string{"TFGUARD_CI=Auto"}, ConfigFiles{})
+	if err != nil || cfg.CI != CIAuto {
+		t.Errorf("ci=Auto: %q, %v", cfg.CI, err)
+	}
+}
+
+func TestLoadConfigByteOrderMark(t *testing.T) {
+	wd := writeFile(t, filepath.Join(t.TempDir(), "config"), "\ufeffmin_lifetime = 40m\r\npreflight = off\r\n")
+	cfg, err := LoadConfig(nil, ConfigFiles{User: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MinLifetime != 40*time.Minute || cfg.Preflight {
+		t.Fatalf("min_lifetime %s preflight %v, want 40m and off", cfg.MinLifetime, cfg.Preflight)
+	}
+	if got := cfg.Sources["min_lifetime"].String(); got != wd+":1" {
+		t.Fatalf("source %q, want %s:1", got, wd)
+	}
 }

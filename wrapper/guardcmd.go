@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -45,7 +44,7 @@ func GuardCommands() []*cli.Command {
 			Usage: "print tf's own version (`terraform version` prints terraform's)",
 			Action: func(c *cli.Context) error {
 				s := SessionFrom(c)
-				fmt.Fprintf(c.App.Writer, "tf %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(c.App.Writer, "tf %s (%s, %s/%s)\n", s.version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				return nil
 			},
 		},
@@ -58,10 +57,17 @@ func GuardCommands() []*cli.Command {
 	}
 }
 
-func newSession(ctx context.Context, p Process) *Session {
+// newSession loads the configuration and finds terraform for the current
+// directory, or for chdir (terraform's -chdir=DIR) when it is not "".
+func newSession(ctx context.Context, p Process, chdir string) *Session {
 	s := &Session{Process: p, Self: selfExecutable(), Chain: chainOf(p.Environ)}
-	s.Cwd, _ = os.Getwd()
-	inv, err := newInvocation(ctx, p, nil)
+	cwd, _ := os.Getwd()
+	var args []string
+	if chdir != "" {
+		args = []string{"-chdir=" + chdir}
+	}
+	s.Cwd = ParseCommand(args).WorkDir(cwd)
+	inv, err := newInvocation(ctx, p, args)
 	switch {
 	case err == nil:
 		s.Config, s.Terraform = inv.Config, inv.Terraform
@@ -72,13 +78,31 @@ func newSession(ctx context.Context, p Process) *Session {
 		s.FindErr = err
 		s.Config, s.ConfigErr = LoadConfig(p.Environ, ConfigFiles{
 			User: UserConfigPath(p.getenv), WorkDir: filepath.Join(s.Cwd, WorkDirConfigName)})
+		if s.ConfigErr == nil {
+			s.Config = FlavorFromName(s.Config, s.runAs())
+		}
 	}
 	return s
 }
 
+// runAs is the name tf was started as (argv[0] without its directory).
+func (s *Session) runAs() string {
+	if len(s.Process.Args) == 0 {
+		return "tf"
+	}
+	return filepath.Base(s.Process.Args[0])
+}
+
 // runGuardCommand runs `tf guard ARGS...` with urfave/cli, which sees only
 // these arguments and never exits the process itself.
-func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string) int {
+func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string, chdir string) int {
+	if chdir != "" {
+		if st, err := os.Stat(chdir); err != nil || !st.IsDir() {
+			fmt.Fprintf(p.Stderr, "tf: -chdir=%s: not a directory; give an existing directory, or cd into it and run `tf guard %s`\n",
+				chdir, strings.Join(args, " "))
+			return ExitUsage
+		}
+	}
 	usageErr := false
 	app := &cli.App{
 		Name:        "tf guard",
@@ -88,8 +112,12 @@ func runGuardCommand(ctx context.Context, p Process, hooks Hooks, args []string)
 		Writer:      p.Stdout,
 		ErrWriter:   p.Stderr,
 		HideVersion: true,
-		Commands:    append(GuardCommands(), hooks.Commands...),
-		Metadata:    map[string]interface{}{sessionKey: newSession(ctx, p)},
+		Commands:    append(append(GuardCommands(), hooks.Commands...), helpCommand()),
+		// urfave/cli's own help command prints its help in another layout
+		// (`tf guard help help`); helpCommand replaces it.
+		HideHelpCommand: true,
+		Flags:           []cli.Flag{cli.HelpFlag}, // urfave/cli adds it only with its own help command
+		Metadata:        map[string]interface{}{sessionKey: newSession(ctx, p, chdir)},
 		// Never os.Exit from inside the library: errors come back from RunContext.
 		ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -134,7 +162,7 @@ func displayUserConfig(p Process) string {
 func doctor(c *cli.Context) error {
 	s := SessionFrom(c)
 	w := c.App.Writer
-	fmt.Fprintf(w, "tf:            %s (%s, %s/%s)\n", s.Process.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "tf:            %s (%s, %s/%s)\n", s.version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "tf binary:     %s\n", orNone(s.Self))
 	if len(s.Chain) > 0 {
 		fmt.Fprintf(w, "started by tf: %s (%s)\n", strings.Join(s.Chain, ", "), EnvChain)
@@ -155,8 +183,8 @@ func doctor(c *cli.Context) error {
 			how += " (" + s.Terraform.Detail + ")"
 		}
 		fmt.Fprintf(w, "found via:     %s\n", how)
-		fmt.Fprintf(w, "flavor:        %s\n", s.Terraform.Flavor)
-		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Terraform.Path, s.Process.Environ))
+		fmt.Fprintf(w, "flavor:        %s\n", flavorReason(s.Terraform, s.Config, s.runAs()))
+		fmt.Fprintf(w, "version:       %s\n", terraformVersion(c.Context, s.Cwd, s.Terraform, s.Process.Environ))
 	}
 	fmt.Fprintf(w, "config files:\n")
 	for _, f := range []struct{ name, path string }{
@@ -188,19 +216,14 @@ func doctor(c *cli.Context) error {
 	return nil
 }
 
-// terraformVersion is the first line of `terraform version`, run with the
-// user's environment plus TFGUARD_CHAIN; a short timeout keeps doctor quick.
-func terraformVersion(ctx context.Context, path string, environ []string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "version")
-	cmd.Env = ChildEnv(environ, selfExecutable())
-	out, err := cmd.Output()
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+// terraformVersion is terraform's version as terraform-exec reads it, run
+// with the user's environment plus TFGUARD_CHAIN.
+func terraformVersion(ctx context.Context, dir string, t Terraform, environ []string) string {
+	v, err := toolVersion(ctx, dir, t.Path, t.Flavor, ChildEnv(environ, selfExecutable()))
 	if err != nil {
-		return fmt.Sprintf("unknown (%s version: %v)", filepath.Base(path), err)
+		return fmt.Sprintf("unknown (%s version: %v)", filepath.Base(t.Path), err)
 	}
-	return first
+	return v
 }
 
 func orNone(s string) string {
@@ -208,4 +231,99 @@ func orNone(s string) string {
 		return "(unknown)"
 	}
 	return s
+}
+
+// flavorReason says which tool tf runs and why, for doctor.
+func flavorReason(t Terraform, c Config, runAs string) string {
+	src := c.Sources["flavor"]
+	switch {
+	case t.How == FoundConfig:
+		return fmt.Sprintf("%s (the terraform setting, %s, names the binary)", t.Flavor, t.Detail)
+	case src.Kind == "name":
+		return fmt.Sprintf("%s (tf was run as %s; %s=%s or flavor = %s in a config file runs the other one)",
+			t.Flavor, src.Name, EnvName("flavor"), otherFlavor(t.Flavor), otherFlavor(t.Flavor))
+	case src.Kind == "default":
+		return fmt.Sprintf("%s (the default: tf was run as %s; link it as tofu, or set %s=tofu, to run OpenTofu)",
+			t.Flavor, runAs, EnvName("flavor"))
+	default:
+		return fmt.Sprintf("%s (flavor from %s)", t.Flavor, src)
+	}
+}
+
+func otherFlavor(f string) string {
+	if f == FlavorTofu {
+		return FlavorTerraform
+	}
+	return FlavorTofu
+}
+
+// version is tf's version: the one stamped at release, else what the Go
+// toolchain recorded in the binary.
+func (s *Session) version() string {
+	bi, _ := debug.ReadBuildInfo()
+	return VersionOf(s.Process.Version, bi)
+}
+
+// VersionOf is tf's version from the value stamped at release with -ldflags
+// (ignored when empty or "dev") and the binary's build information: the
+// module version a `go install github.com/tfguard/tf@v1.2.3` build carries,
+// else "dev" with the commit (and "-modified" for uncommitted changes) when
+// the build recorded one.
+func VersionOf(stamped string, bi *debug.BuildInfo) string {
+	if stamped != "" && stamped != "dev" {
+		return stamped
+	}
+	if bi == nil {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			modified = kv.Value
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		return "dev-" + rev + "-modified"
+	}
+	return "dev-" + rev
+}
+
+// helpCommand is `tf guard help [command]`, listed and formatted like the
+// other commands.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "show the list of commands, or help for one command",
+		ArgsUsage: "[command]",
+		Action: func(c *cli.Context) error {
+			name := c.Args().First()
+			if name == "" {
+				return cli.ShowAppHelp(c)
+			}
+			if c.App.Command(name) == nil {
+				return cli.Exit(fmt.Sprintf("tf guard help: %q is not a tf guard command; see `tf guard help`", name), ExitUsage)
+			}
+			// The parent's context lists tf guard's commands (this one's
+			// lists only its own help).
+			for _, ctx := range c.Lineage()[1:] {
+				if ctx.Command != nil {
+					return cli.ShowCommandHelp(ctx, name)
+				}
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -414,16 +413,11 @@ func mayAskApproval(inv *Invocation) bool {
 // planResourceTypes asks terraform which resource types a saved plan
 // changes, so the preflight can add the margin of slow ones.
 func planResourceTypes(ctx context.Context, inv *Invocation, plan string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, inv.Terraform.Path, "show", "-json", plan)
-	cmd.Dir = inv.WorkDir
-	cmd.Env = inv.Env
-	out, err := cmd.Output()
+	p, err := showPlanFile(ctx, inv.WorkDir, inv.Terraform.Path, inv.Env, plan)
 	if err != nil {
-		return nil, fmt.Errorf("terraform show -json %s: %w", plan, err)
+		return nil, err
 	}
-	return credguard.PlanResourceTypes(out)
+	return credguard.PlanResourceTypes(p), nil
 }
 
 func hasEnv(env []string, key string) bool {
@@ -439,7 +433,7 @@ func guardProductCommands() []*cli.Command {
 			Usage: "show every AWS credential a guarded command here would use, how long it lasts and whether that is enough",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-				&cli.StringFlag{Name: "command", Value: "apply", Usage: "the terraform command whose expected length counts"},
+				&cli.StringFlag{Name: "command", Value: "apply", Usage: "the guarded terraform command whose expected length counts: " + strings.Join(GuardedCommands(), ", ")},
 				&cli.BoolFlag{Name: "reset-history", Usage: "forget the recorded run lengths of every command in this directory and workspace first"},
 			},
 			Action: func(c *cli.Context) error {
@@ -449,6 +443,10 @@ func guardProductCommands() []*cli.Command {
 				}
 				o := credOptions(inv)
 				o.Command = c.String("command")
+				if !isGuarded(o.Command) {
+					return cli.Exit(fmt.Sprintf("tf guard check: --command %q is not a command tf guards; use one of: %s",
+						o.Command, strings.Join(GuardedCommands(), ", ")), ExitUsage)
+				}
 				if c.Bool("reset-history") {
 					dir, err := credguard.ResetHistory(o)
 					if err != nil {

@@ -48,7 +48,9 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	beforeCtx, cancel := context.WithCancel(ctx)
 	var stoppedBy atomic.Value
 	beforeDone := make(chan struct{})
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		for {
 			select {
 			case s := <-sigs:
@@ -63,6 +65,9 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	}()
 	err := hooks.Guard.Before(beforeCtx, inv)
 	close(beforeDone)
+	// Wait for the watcher: a signal it took in the same instant must stop
+	// tf here, not vanish (the child would never get it).
+	<-watched
 	cancel()
 	if s, ok := stoppedBy.Load().(syscall.Signal); ok {
 		if err != nil {

@@ -56,8 +56,8 @@ func Main(p Process) int {
 	if len(p.Args) > 1 {
 		args = p.Args[1:]
 	}
-	if len(args) > 0 && args[0] == GuardWord {
-		return runGuardCommand(ctx, p, hooks, args[1:])
+	if chdir, rest, ok := guardArgs(args); ok {
+		return runGuardCommand(ctx, p, hooks, rest, chdir)
 	}
 	inv, err := newInvocation(ctx, p, args)
 	if err != nil {
@@ -71,6 +71,23 @@ func Main(p Process) int {
 		return fail(p.Stderr, execTerraform(p, inv))
 	}
 	return runGuarded(ctx, p, hooks, inv)
+}
+
+// guardArgs recognises tf's own commands: `guard ARGS...`, also after
+// terraform's global -chdir=DIR (the last one wins, as in terraform). It
+// returns the directory ("" for none) and the arguments after `guard`.
+func guardArgs(args []string) (chdir string, rest []string, ok bool) {
+	for i, a := range args {
+		if a == GuardWord {
+			return chdir, args[i+1:], true
+		}
+		v, isChdir := strings.CutPrefix(a, "-chdir=")
+		if !isChdir {
+			return "", nil, false
+		}
+		chdir = v
+	}
+	return "", nil, false
 }
 
 // fail prints err once, prefixed with "tf: ", and returns its exit code.
@@ -102,12 +119,19 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 	for _, m := range cfg.Untrusted {
 		fmt.Fprintf(p.Stderr, "tf: %s\n", m)
 	}
+	if len(p.Args) > 0 {
+		cfg = FlavorFromName(cfg, p.Args[0])
+	}
 	self := selfExecutable()
 	chain := chainOf(p.Environ)
 	cache, _ := os.UserCacheDir()
 	if cache != "" {
 		cache = filepath.Join(cache, "tf")
 	}
+	ci := detectCI(cfg.CI, p.Environ)
+	// Waits (installing a pinned terraform) show one updating line at a
+	// terminal, plain lines in CI or a log.
+	live := !ci && p.Stderr != nil && term.IsTerminal(int(fdOf(p.Stderr)))
 	finder := Finder{
 		Config:    cfg,
 		PathEnv:   p.getenv("PATH"),
@@ -117,11 +141,13 @@ func newInvocation(ctx context.Context, p Process, args []string) (*Invocation, 
 		CacheDir:  cache,
 		Installer: ReleasesInstaller{},
 	}
+	if p.Stderr != nil {
+		finder.Installer = ReleasesInstaller{Progress: newProgress(p.Stderr, live, p.Now)}
+	}
 	tf, err := finder.Find(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ci := detectCI(cfg.CI, p.Environ)
 	return &Invocation{
 		Args:        args,
 		Command:     cmd,
@@ -206,4 +232,25 @@ func fdOf(f *os.File) uintptr {
 		return f.Fd()
 	}
 	return fd
+}
+
+// FlavorFromName lets the name tf was run as choose the flavor when no
+// setting does: tf linked as `tofu` runs OpenTofu, linked as `terraform` runs
+// terraform, so a link never runs the other tool on a state. Any other name
+// (`tf`, or a shell alias, which tf cannot see) keeps the default.
+func FlavorFromName(cfg Config, argv0 string) Config {
+	if cfg.Sources["flavor"].Kind != "default" {
+		return cfg // TFGUARD_FLAVOR or a file says otherwise
+	}
+	name := strings.TrimSuffix(strings.ToLower(filepath.Base(argv0)), ".exe")
+	if name != FlavorTofu && name != FlavorTerraform {
+		return cfg
+	}
+	sources := make(map[string]Source, len(cfg.Sources))
+	for k, v := range cfg.Sources {
+		sources[k] = v
+	}
+	sources["flavor"] = Source{Kind: "name", Name: name}
+	cfg.Flavor, cfg.Sources = name, sources
+	return cfg
 }

@@ -85,3 +85,63 @@ func TestNoOpHooks(t *testing.T) {
 		t.Fatalf("after returned %d, want terraform's 2", got)
 	}
 }
+
+func TestFlavorFromName(t *testing.T) {
+	cases := []struct {
+		argv0  string
+		env    []string
+		want   string
+		source string
+	}{
+		{"/home/u/bin/tofu", nil, FlavorTofu, "run as tofu"},
+		{"/opt/bin/Tofu.exe", nil, FlavorTofu, "run as tofu"},
+		{"terraform", nil, FlavorTerraform, "run as terraform"},
+		{"/usr/local/bin/tf", nil, FlavorTerraform, "default"},
+		{"tf", []string{"TFGUARD_FLAVOR=tofu"}, FlavorTofu, "env TFGUARD_FLAVOR"}, // alias tofu='TFGUARD_FLAVOR=tofu tf'
+		{"/x/tofu", []string{"TFGUARD_FLAVOR=terraform"}, FlavorTerraform, "env TFGUARD_FLAVOR"},
+		{"/x/terraform", []string{"TFGUARD_FLAVOR=tofu"}, FlavorTofu, "env TFGUARD_FLAVOR"},
+	}
+	for _, c := range cases {
+		cfg, err := LoadConfig(c.env, ConfigFiles{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := FlavorFromName(cfg, c.argv0)
+		if got.Flavor != c.want || got.Sources["flavor"].String() != c.source {
+			t.Errorf("%s with %q: flavor %s from %s, want %s from %s", c.argv0, c.env, got.Flavor, got.Sources["flavor"], c.want, c.source)
+		}
+		if cfg.Sources["flavor"].String() != sourceOf(c.env) {
+			t.Errorf("%s: the input configuration was changed", c.argv0)
+		}
+	}
+}
+
+func sourceOf(env []string) string {
+	if len(env) > 0 {
+		return "env TFGUARD_FLAVOR"
+	}
+	return "default"
+}
+
+func TestGuardArgs(t *testing.T) {
+	cases := []struct {
+		args  []string
+		chdir string
+		rest  []string
+		ok    bool
+	}{
+		{[]string{"guard", "doctor"}, "", []string{"doctor"}, true},
+		{[]string{"-chdir=infra", "guard", "check", "-json"}, "infra", []string{"check", "-json"}, true},
+		{[]string{"-chdir=a", "-chdir=b", "guard"}, "b", []string{}, true},
+		{[]string{"-chdir=infra", "plan"}, "", nil, false},
+		{[]string{"-no-color", "guard", "doctor"}, "", nil, false}, // terraform's to answer
+		{[]string{"plan", "guard"}, "", nil, false},
+		{nil, "", nil, false},
+	}
+	for _, c := range cases {
+		chdir, rest, ok := guardArgs(c.args)
+		if ok != c.ok || chdir != c.chdir || !reflect.DeepEqual(rest, c.rest) {
+			t.Errorf("%q: %q %q %v, want %q %q %v", c.args, chdir, rest, ok, c.chdir, c.rest, c.ok)
+		}
+	}
+}

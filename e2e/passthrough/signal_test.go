@@ -54,7 +54,9 @@ func TestSignalsWithoutTerminal(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 				t.Errorf("wait: %v, want terraform's exit code 1", err)
 			}
-			interrupted(t, out.String())
+			if interrupted(t, "tf", out.String()) {
+				t.Logf("terraform reported two interrupts (its own race, see interrupted; tf's delivery: TestInterruptReachesChildOnce)")
+			}
 		})
 	}
 }

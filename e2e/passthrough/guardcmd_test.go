@@ -1,0 +1,93 @@
+package passthrough
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// `tf -chdir=DIR guard ...` works on DIR, as terraform's -chdir does.
+func TestGuardWithChdir(t *testing.T) {
+	path := pathOf(fx.tfBin, fx.realDir, "/usr/bin", "/bin")
+	tf := filepath.Join(fx.tfBin, "terraform")
+	root := t.TempDir()
+	infra := filepath.Join(root, "infra")
+	if err := os.MkdirAll(infra, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A BOM and a spelling people use: both fine.
+	if err := os.WriteFile(filepath.Join(infra, ".tfguard"), []byte("\ufeffmin_lifetime = 25m\npreflight = yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runWithPathIn(t, root, path, tf, nil, "-chdir=infra", "guard", "doctor")
+	for _, want := range []string{
+		"working dir:   " + infra,
+		"min_lifetime        = 25m0s",
+		filepath.Join(infra, ".tfguard") + ":1",
+		"preflight           = on",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-chdir=infra guard doctor lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.code != 0 {
+		t.Errorf("-chdir=infra guard doctor: exit %d: %s", r.code, r.stderr)
+	}
+
+	r = runWithPathIn(t, root, path, tf, nil, "-chdir=nowhere", "guard", "doctor")
+	if r.code != 64 || !strings.Contains(r.stderr, "tf: -chdir=nowhere: not a directory; give an existing directory, or cd into it and run `tf guard doctor`") {
+		t.Errorf("-chdir=nowhere guard doctor: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// A typo in a key stops every command, with the nearest key named.
+	if err := os.WriteFile(filepath.Join(infra, ".tfguard"), []byte("min_lifetme = 25m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-chdir=infra", "version"}, {"-chdir=infra", "plan"}} {
+		r = runWithPathIn(t, root, path, tf, nil, args...)
+		if r.code != 125 || !strings.Contains(r.stderr, `key "min_lifetme": unknown key: did you mean min_lifetime?`) {
+			t.Errorf("%q with a typo in .tfguard: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
+
+// Every help text has the same layout, `tf guard help help` included, and
+// check's --command takes only the commands tf guards.
+func TestGuardHelpAndCheckCommand(t *testing.T) {
+	path := pathOf(fx.tfBin, fx.realDir, "/usr/bin", "/bin")
+	tf := filepath.Join(fx.tfBin, "terraform")
+	layout := regexp.MustCompile(`^NAME:\n   tf guard (\w+) - [^\n]+\n\nUSAGE:\n   tf guard (\w+) \[command options\]`)
+	for _, cmd := range []string{"help", "doctor", "check", "version"} {
+		ways := [][]string{{"guard", "help", cmd}, {"guard", cmd, "--help"}}
+		if cmd == "help" {
+			ways = ways[:1] // `tf guard help --help` lists the commands, as `tf guard help` does
+		}
+		for _, args := range ways {
+			r := runWithPath(t, path, tf, nil, args...)
+			m := layout.FindStringSubmatch(r.stdout)
+			if r.code != 0 || m == nil || m[1] != cmd || m[2] != cmd {
+				t.Errorf("%q: exit %d, help not in the common layout:\n%s%s", args, r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	r := runWithPath(t, path, tf, nil, "guard", "help")
+	if r.code != 0 || !strings.Contains(r.stdout, "\n   help, h  show the list of commands, or help for one command\n") {
+		t.Errorf("guard help: exit %d:\n%s", r.code, r.stdout)
+	}
+	r = runWithPath(t, path, tf, nil, "guard", "help", "bogus")
+	if r.code != 64 || !strings.Contains(r.stderr, `"bogus" is not a tf guard command`) {
+		t.Errorf("guard help bogus: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	r = runWithPath(t, path, tf, nil, "guard", "check", "--command", "bogus")
+	want := `tf guard check: --command "bogus" is not a command tf guards; use one of: apply, destroy, import, refresh, plan, taint, untaint, force-unlock, state push, state rm, state mv, state replace-provider`
+	if r.code != 64 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+		t.Errorf("check --command bogus: exit %d, stdout %q, stderr %q; want 64 and %q", r.code, r.stdout, r.stderr, want)
+	}
+	r = runWithPath(t, path, tf, nil, "guard", "check", "--command", "state push")
+	if r.code == 64 {
+		t.Errorf("check --command 'state push' rejected: %s", r.stderr)
+	}
+}
