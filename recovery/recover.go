@@ -463,11 +463,17 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		if err := s.j.record(step.name, "begun", "", s.r.Now()); err != nil {
 			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
 		}
-		testKillAt(s.r.Env, step.name)
 		if s.r.OnStep != nil {
 			s.r.OnStep(step.name)
 		}
-		if st := step.fn(ctx); st != nil {
+		testKillAt(s.r.Env, step.name)
+		// A step that has begun is finished: an interrupt (ctx) is looked at
+		// between steps. Only a login waiting for a person stops at once.
+		sctx := context.WithoutCancel(ctx)
+		if step.name == StepCredentials {
+			sctx = ctx
+		}
+		if st := step.fn(sctx); st != nil {
 			return s.stop(st)
 		}
 		if err := s.j.record(step.name, "done", s.note, s.r.Now()); err != nil {

@@ -331,12 +331,73 @@ func recoveryRun(inv *Invocation, res *Result) recovery.Run {
 		Out:         inv.Stderr,
 		In:          os.Stdin,
 	}
+	r.OnStep, r.Out = recoveryProgress(inv)
 	if res != nil {
 		r.ExitCode = res.ExitCode
 		r.Stderr = res.StderrTail
 		r.Started, r.Ended = res.Start, res.End
 	}
 	return r
+}
+
+// recoveryStepWords says what a recovery step does, for the progress line.
+func recoveryStepWords(step string) string {
+	switch step {
+	case recovery.StepSecure:
+		return "securing errored.tfstate"
+	case recovery.StepCredentials:
+		return "renewing and checking the credentials"
+	case recovery.StepProve:
+		return "proving which lock is this run's"
+	case recovery.StepPush:
+		return "putting the state back"
+	case recovery.StepVerify:
+		return "verifying the backend's state"
+	case recovery.StepUnlock:
+		return "releasing this run's lock"
+	}
+	return "cleaning up"
+}
+
+// recoveryProgress shows each recovery step: at a terminal one updating
+// line (cleared before recovery writes anything else, and not drawn while
+// the credentials step may ask a person to log in), elsewhere one plain line
+// per step.
+func recoveryProgress(inv *Invocation) (func(string), io.Writer) {
+	if inv.Stderr == nil {
+		return nil, inv.Stderr
+	}
+	live := !inv.CI && isTerminal(inv.Stderr)
+	p := newProgress(inv.Stderr, live, nil)
+	steps := recovery.StepNames()
+	onStep := func(step string) {
+		n := slices.Index(steps, step) + 1
+		msg := fmt.Sprintf("recovery %d/%d: %s", n, len(steps), recoveryStepWords(step))
+		if live && step == recovery.StepCredentials {
+			p.Done("") // a login may talk to the person now
+			return
+		}
+		p.Step(msg)
+	}
+	return onStep, clearingWriter{p: p, w: inv.Stderr}
+}
+
+// clearingWriter clears the live progress line before anything else is
+// written to the same terminal.
+type clearingWriter struct {
+	p *progress
+	w io.Writer
+}
+
+func (c clearingWriter) Write(b []byte) (int, error) {
+	c.p.Done("")
+	return c.w.Write(b)
+}
+
+// isTerminal says whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // applyTakesValue: apply's options that take a value, which Go's flag
