@@ -408,3 +408,57 @@ func TestPrintedLockIDComesOnlyFromTheReleaseDiagnostic(t *testing.T) {
 		t.Fatalf("release failed %v, lock ID %q", c.ReleaseFailed, c.LockID)
 	}
 }
+
+// The printed next steps run as printed: no -var value, redacted or not,
+// is ever in a command line (the names are listed instead).
+func TestRerunCommandNamesVariablesInsteadOfValues(t *testing.T) {
+	got := rerunCommand("terraform", []string{"apply", "-var", "db_password=hunter2", "-var=token=abc", "-var-file=prod.tfvars", "-auto-approve"},
+		varNames([]string{"apply", "-var", "db_password=hunter2", "-var=token=abc"})...)
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "abc") || strings.Contains(got, "=...") {
+		t.Fatalf("a value (or a redacted one) is in the command: %s", got)
+	}
+	if !strings.HasPrefix(got, "terraform apply -var-file=prod.tfvars -auto-approve") || !strings.Contains(got, "db_password, token") {
+		t.Fatalf("command %q", got)
+	}
+}
+
+// Backups are pruned only once their state is verified in the backend:
+// beyond the 5 newest recovered ones or after 30 days; a pending, stopped or
+// abandoned recovery's directory is never removed.
+func TestPruneKeepsEveryUnverifiedBackup(t *testing.T) {
+	root := t.TempDir()
+	now := time.Now()
+	mk := func(name string, outcome Kind, age time.Duration) {
+		d := filepath.Join(root, name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		j := &journal{Name: name, Outcome: outcome, path: filepath.Join(d, journalName),
+			Steps: []StepRecord{{Step: StepClose, Status: "done", At: now.Add(-age)}}}
+		if err := j.save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 7; i++ {
+		mk(fmt.Sprintf("2026010%dT000000Z", i+1), Recovered, time.Hour)
+	}
+	mk("20250101T000000Z", Recovered, 40*24*time.Hour)
+	mk("20240101T000000Z", NeedsPerson, 400*24*time.Hour)
+	mk("20240102T000000Z", Abandoned, 400*24*time.Hour)
+	mk("20260109T000000Z", "", time.Minute) // pending
+	if err := os.WriteFile(filepath.Join(root, pendingName), []byte("20260109T000000Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prune(root, now)
+	left, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range left {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	want := "20240101T000000Z 20240102T000000Z 20260103T000000Z 20260104T000000Z 20260105T000000Z 20260106T000000Z 20260107T000000Z 20260109T000000Z"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("left\n %s\nwant\n %s", got, want)
+	}
+}
