@@ -33,7 +33,7 @@ func startInPTY(t *testing.T, ctx context.Context, dir string, env []string, arg
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{root: root, tfBuildDir: t.TempDir()}
+	h := &harness{root: root}
 	tf, err := h.buildTF()
 	if err != nil {
 		t.Fatal(err)

@@ -32,32 +32,17 @@ import (
 	"github.com/tfguard/tf/e2e/rig"
 )
 
-var reviewBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 func reviewTFBinary(t *testing.T) string {
 	t.Helper()
-	reviewBuild.once.Do(func() {
-		root, err := rig.ModuleRoot(".")
-		if err != nil {
-			reviewBuild.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "tf-review-build")
-		if err != nil {
-			reviewBuild.err = err
-			return
-		}
-		h := &harness{root: root, tfBuildDir: dir}
-		reviewBuild.path, reviewBuild.err = h.buildTF()
-	})
-	if reviewBuild.err != nil {
-		t.Fatal(reviewBuild.err)
+	root, err := rig.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return reviewBuild.path
+	path, err := buildTestTF(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 const fakeTerraform = `#!/bin/sh

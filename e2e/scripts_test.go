@@ -76,8 +76,7 @@ func TestScripts(t *testing.T) {
 
 // harness is shared by all scripts of one test binary.
 type harness struct {
-	root       string
-	tfBuildDir string // TODO(integration): unused since buildTestTF; drop with its callers
+	root string
 }
 
 type scriptKey struct{}
