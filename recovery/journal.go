@@ -97,6 +97,10 @@ type journal struct {
 	// Errored is the secured state (nil when the run left no errored.tfstate).
 	Errored *StateSummary `json:"errored,omitempty"`
 	Pushed  *StateSummary `json:"pushed,omitempty"`
+	// Made is what the failed run changed, by resource instance: the
+	// difference between the backend's state it started from and
+	// errored.tfstate (known once tf may push).
+	Made *StateDiff `json:"made,omitempty"`
 	Steps   []StepRecord  `json:"steps"`
 	Outcome Kind          `json:"outcome,omitempty"`
 

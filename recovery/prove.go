@@ -344,6 +344,12 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	default:
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
 	}
+	if j.Route != RouteChosen {
+		// The backend holds the state the run started from (fenced or
+		// unchanged): the difference is exactly what the run did.
+		d := diffStates(rem, *e)
+		j.Made = &d
+	}
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
 	if err != nil {

@@ -96,6 +96,9 @@ type Outcome struct {
 	Errored  *StateSummary `json:"errored_state,omitempty"`
 	Remote   *StateSummary `json:"remote_state,omitempty"`
 	Diff     *StateDiff    `json:"diff,omitempty"`
+	// Made: what the failed run had changed before it stopped (instances
+	// created, changed, destroyed), now recorded in the backend's state.
+	Made *StateDiff `json:"made,omitempty"`
 	// Saved lists where the state terraform could not save is kept.
 	Saved []string `json:"saved_at,omitempty"`
 	// RetryOn names what must change before a pending recovery can go on
@@ -626,7 +629,7 @@ func (s *seqState) manualCommands() []string {
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
-		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend)}
+		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)

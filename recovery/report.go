@@ -57,7 +57,10 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		if o.RecoveryDir != "" {
 			p("the backup and journal are kept in %s", o.RecoveryDir)
 		}
-		if o.Errored != nil {
+		switch {
+		case o.Made != nil:
+			p("%s.", o.Made.MadeSentence(r.Flavor, commandName(r)))
+		case o.Errored != nil:
 			p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
 		}
 	case NeedsPerson:

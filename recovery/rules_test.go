@@ -462,3 +462,16 @@ func TestPruneKeepsEveryUnverifiedBackup(t *testing.T) {
 		t.Fatalf("left\n %s\nwant\n %s", got, want)
 	}
 }
+
+// The report says what the failed run had done: the difference between the
+// state it started from and errored.tfstate, which the push records.
+func TestRecoveredSaysWhatTheRunMade(t *testing.T) {
+	res := runCell(t, cell{"dynamodb", "printed", "nothing"})
+	if res.out.Made == nil || strings.Join(res.out.Made.OnlyErrored, ",") != "terraform_data.new" || len(res.out.Made.Changed) != 0 {
+		t.Fatalf("made %+v", res.out.Made)
+	}
+	got := res.out.Made.MadeSentence("terraform", "terraform apply")
+	if got != "before it stopped, the failed run had made 1 change, now recorded in the state: created terraform_data.new; run terraform apply again for what is left (its plan shows it)" {
+		t.Fatalf("sentence %q", got)
+	}
+}

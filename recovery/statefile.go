@@ -179,6 +179,31 @@ func jsonEqual(a, b string) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// MadeSentence says what a failed run had done, from the difference between
+// the state it started from (remote) and errored.tfstate.
+func (d StateDiff) MadeSentence(tool, command string) string {
+	var parts []string
+	list := func(verb string, l []string) {
+		if len(l) == 0 {
+			return
+		}
+		s := strings.Join(l, ", ")
+		if len(l) > 6 {
+			s = strings.Join(l[:6], ", ") + fmt.Sprintf(" and %d more", len(l)-6)
+		}
+		parts = append(parts, verb+" "+s)
+	}
+	list("created", d.OnlyErrored)
+	list("changed or replaced", d.Changed)
+	list("destroyed", d.OnlyRemote)
+	n := len(d.OnlyErrored) + len(d.Changed) + len(d.OnlyRemote)
+	if n == 0 {
+		return "the failed run had changed no resource before it stopped; the state is as it was; run " + command + " again"
+	}
+	return fmt.Sprintf("before it stopped, the failed run had made %d %s, now recorded in the state: %s; run %s again for what is left (its plan shows it)",
+		n, plural(n, "change", "changes"), strings.Join(parts, "; "), command)
+}
+
 // Lines describes the difference for people, one line per kind.
 func (d StateDiff) Lines() []string {
 	list := func(l []string) string {
