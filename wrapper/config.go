@@ -286,18 +286,15 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 		c.Sources[k.name] = Source{Kind: "default"}
 	}
 	if files.User != "" {
-		if err := applyFile(&c, byName, files.User, nil); err != nil {
+		if err := applyFile(&c, byName, files.User, false); err != nil {
 			return Config{}, err
 		}
 	}
 	if files.WorkDir != "" {
 		// Repository content: the keys that pick an executable or lower
 		// safety count only once the user trusted this exact file.
-		restricted := isRestricted
-		if isTrusted(trustStorePath(files.User), files.WorkDir) {
-			restricted = func(string) bool { return false }
-		}
-		if err := applyFile(&c, byName, files.WorkDir, restricted); err != nil {
+		untrusted := !isTrusted(trustStorePath(files.User), files.WorkDir)
+		if err := applyFile(&c, byName, files.WorkDir, untrusted); err != nil {
 			return Config{}, err
 		}
 	}
@@ -307,7 +304,12 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 	return c, nil
 }
 
-func applyFile(c *Config, keys map[string]configKey, path string, restricted func(key string) bool) error {
+// applyFile applies one configuration file. An untrusted file (repository
+// content) does not set the restricted keys, and may only tighten the
+// lifetime settings (a higher min_lifetime, unknown_lifetime = refuse,
+// an earlier and more frequent SSO refresh), never loosen what the user
+// set.
+func applyFile(c *Config, keys map[string]configKey, path string, untrusted bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -341,7 +343,7 @@ func applyFile(c *Config, keys map[string]configKey, path string, restricted fun
 		if !known {
 			return &ConfigError{Where: where, Key: key, Err: unknownKey(key, "")}
 		}
-		if restricted != nil && restricted(key) {
+		if untrusted && isRestricted(key) {
 			// Still checked, so a bad value is reported wherever it is.
 			if err := k.apply(&Config{}, val, dir); err != nil {
 				return &ConfigError{Where: where, Key: key, Err: err}
@@ -349,8 +351,14 @@ func applyFile(c *Config, keys map[string]configKey, path string, restricted fun
 			c.Untrusted = append(c.Untrusted, untrustedMessage(where, key, path))
 			continue
 		}
+		prev := *c
 		if err := k.apply(c, val, dir); err != nil {
 			return &ConfigError{Where: where, Key: key, Err: err}
+		}
+		if untrusted && loosens(prev, *c) {
+			*c = prev
+			c.Untrusted = append(c.Untrusted, fmt.Sprintf("%s: %s: ignored: a repository's %s may only make tf more careful than your settings, not less (`tf guard trust` to accept it)", where, key, WorkDirConfigName))
+			continue
 		}
 		c.Sources[key] = Source{Kind: "file", Name: path, Line: line}
 	}
@@ -442,6 +450,12 @@ func nearestKey(key string, names []string) string {
 		return ""
 	}
 	return best
+}
+
+// loosens says whether b is less careful than a in a lifetime setting.
+func loosens(a, b Config) bool {
+	return b.MinLifetime < a.MinLifetime || b.SSORefreshAhead < a.SSORefreshAhead || b.SSORefreshEvery > a.SSORefreshEvery ||
+		(a.UnknownLifetime == UnknownRefuse && b.UnknownLifetime != UnknownRefuse)
 }
 
 func applyEnv(c *Config, keys map[string]configKey, environ []string) error {

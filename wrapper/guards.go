@@ -95,6 +95,19 @@ func (g *guards) startOIDC(ctx context.Context, inv *Invocation) error {
 	return nil
 }
 
+// Abort stops what Before started, when After will not run.
+func (g *guards) Abort() {
+	if g.stopRefresher != nil {
+		g.stopRefresher()
+		g.stopRefresher = nil
+	}
+	g.watch.Stop()
+	if g.stdin != nil {
+		g.stdin.Stop()
+	}
+	g.closeOIDC()
+}
+
 func (g *guards) closeOIDC() {
 	if g.oidc != nil {
 		g.oidc.Close()
@@ -105,7 +118,12 @@ func (g *guards) closeOIDC() {
 // Before runs the credential guard: it refuses a run its credentials
 // cannot finish (or renews them first) and keeps SSO tokens fresh while
 // terraform runs. Last, it starts the lock watch (recovery's evidence).
-func (g *guards) Before(ctx context.Context, inv *Invocation) error {
+func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
+	defer func() {
+		if err != nil {
+			g.Abort() // refused: After will not run
+		}
+	}()
 	// The OIDC endpoint comes first, whatever the preflight setting: the
 	// preflight then judges the environment terraform will really get.
 	if err := g.startOIDC(ctx, inv); err != nil {
@@ -397,7 +415,7 @@ func (c clearingWriter) Write(b []byte) (int, error) {
 // isTerminal says whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	return ok && term.IsTerminal(int(fdOf(f)))
 }
 
 // applyTakesValue: apply's options that take a value, which Go's flag
@@ -513,7 +531,7 @@ func guardProductCommands() []*cli.Command {
 					if err != nil {
 						return cli.Exit("tf guard check: "+err.Error(), 1)
 					}
-					fmt.Fprintf(c.App.Writer, "forgot the run-length history of this directory and workspace (%s)\n", dir)
+					fmt.Fprintf(c.App.ErrWriter, "forgot the run-length history of this directory and workspace (%s)\n", dir)
 				}
 				return exitWith(credguard.Check(c.Context, o, c.App.Writer, c.Bool("json")))
 			},
@@ -565,6 +583,13 @@ func guardProductCommands() []*cli.Command {
 				}
 				ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 				defer stop()
+				// In a GitHub OIDC job the endpoint may be the only credential:
+				// up for the recovery's side calls and lock reads, as in Startup.
+				g := &guards{}
+				if err := g.startOIDC(ctx, inv); err != nil {
+					fmt.Fprintf(inv.Stderr, "tf: %v\n", err)
+				}
+				defer g.closeOIDC()
 				run := recoveryRun(inv, nil)
 				o := credOptions(inv)
 				run.Renew = func(ctx context.Context, env []string) ([]string, error) {

@@ -34,7 +34,8 @@ type Result struct {
 }
 
 // Starter runs for every command, guarded or not, before terraform starts.
-// It must be cheap (a stat, no network). stop true ends tf with exit.
+// Without anything pending it must be cheap (a stat, no network); with a
+// pending recovery it may finish it. stop true ends tf with exit.
 type Starter interface {
 	Startup(ctx context.Context, inv *Invocation) (exit int, stop bool)
 }
@@ -48,6 +49,14 @@ type Starter interface {
 type Guard interface {
 	Before(ctx context.Context, inv *Invocation) error
 	After(ctx context.Context, inv *Invocation, res *Result) int
+}
+
+// Aborter is implemented by a Guard that holds something between Before
+// and After (a credentials endpoint with files of its own, background
+// watchers): Abort releases it when After will not run (a signal during
+// Before, terraform could not be started).
+type Aborter interface {
+	Abort()
 }
 
 // Hooks are what later work plugs into the wrapper. Zero value: no-ops.
@@ -79,4 +88,11 @@ func (h Hooks) withDefaults() Hooks {
 		h.Guard = noGuard{}
 	}
 	return h
+}
+
+// abort releases what the guard holds when After will not run.
+func abort(h Hooks) {
+	if a, ok := h.Guard.(Aborter); ok {
+		a.Abort()
+	}
 }

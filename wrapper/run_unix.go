@@ -70,6 +70,7 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	<-watched
 	cancel()
 	if s, ok := stoppedBy.Load().(syscall.Signal); ok {
+		abort(hooks)
 		if err != nil {
 			fail(p.Stderr, err)
 		}
@@ -81,6 +82,7 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 
 	res, err := runChild(p, inv, sigs)
 	if err != nil {
+		abort(hooks)
 		return fail(p.Stderr, err)
 	}
 	// From here on a signal never kills tf: it cancels After's context, and

@@ -31,6 +31,7 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	}
 	res, err := runWindowsChild(p, inv, nil)
 	if err != nil {
+		abort(hooks)
 		return fail(p.Stderr, err)
 	}
 	return hooks.Guard.After(ctx, inv, res)

@@ -19,11 +19,13 @@ import (
 // user config file: one `<sha256 hex> <absolute path>` per line.
 const TrustFileName = "trusted"
 
-// RestrictedKeys pick the executable tf runs or lower its safety: a
-// working-directory .tfguard (repository content) sets them only once the
-// user has trusted that exact file with `tf guard trust`. Sorted.
+// RestrictedKeys pick the executable tf runs (or which tool, flavor) or
+// lower its safety: a working-directory .tfguard (repository content) sets
+// them only once the user has trusted that exact file with `tf guard
+// trust`. The lifetime settings it may set only more carefully (see
+// applyFile). Sorted.
 func RestrictedKeys() []string {
-	return []string{"ci", "github_oidc_role", "preflight", "recovery", "report_file", "terraform"}
+	return []string{"ci", "flavor", "github_oidc_role", "preflight", "recovery", "report_file", "terraform"}
 }
 
 func isRestricted(key string) bool { return slices.Contains(RestrictedKeys(), key) }

@@ -19,6 +19,7 @@ preflight = off
 recovery = off
 report_file = r.json
 github_oidc_role = arn:aws:iam::123456789012:role/x
+flavor = tofu
 `)
 	c, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
 	if err != nil {
@@ -27,7 +28,7 @@ github_oidc_role = arn:aws:iam::123456789012:role/x
 	if c.Value("min_lifetime") != "30m0s" {
 		t.Errorf("min_lifetime from the untrusted file not applied: %s", c.Value("min_lifetime"))
 	}
-	if c.Terraform != "" || c.CI != CIAuto || !c.Preflight || !c.Recovery || c.ReportFile != "" || c.GitHubOIDCRole != "" {
+	if c.Terraform != "" || c.CI != CIAuto || !c.Preflight || !c.Recovery || c.ReportFile != "" || c.GitHubOIDCRole != "" || c.Flavor == "tofu" {
 		t.Fatalf("an untrusted file set a restricted key: %+v", c)
 	}
 	if len(c.Untrusted) != len(RestrictedKeys()) {
@@ -111,5 +112,25 @@ func TestSavedPlanIsNotAVarFile(t *testing.T) {
 	}
 	if mayAskApproval(inv) {
 		t.Fatal("applying a saved plan asks nothing")
+	}
+}
+
+// A repository's untrusted .tfguard may make tf more careful than the
+// user's settings, never less: a lower min_lifetime or unknown_lifetime =
+// allow over the user's refuse is ignored and said.
+func TestUntrustedFileOnlyTightensLifetimeSettings(t *testing.T) {
+	dir := t.TempDir()
+	user := writeFile(t, filepath.Join(dir, "user", "config"), "min_lifetime = 1h\nunknown_lifetime = refuse\n")
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "min_lifetime = 1s\nunknown_lifetime = allow\n")
+	c, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Value("min_lifetime") != "1h0m0s" || c.UnknownLifetime != UnknownRefuse || len(c.Untrusted) != 2 {
+		t.Fatalf("min_lifetime %s unknown_lifetime %s messages %q", c.Value("min_lifetime"), c.UnknownLifetime, c.Untrusted)
+	}
+	wd = writeFile(t, filepath.Join(dir, "repo2", ".tfguard"), "min_lifetime = 2h\n")
+	if c, err = LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd}); err != nil || c.Value("min_lifetime") != "2h0m0s" || len(c.Untrusted) != 0 {
+		t.Fatalf("raising: %s %q %v", c.Value("min_lifetime"), c.Untrusted, err)
 	}
 }
