@@ -56,3 +56,20 @@ func TestReview2CheckJSONWithResetHistoryIsJSON(t *testing.T) {
 		t.Fatalf("exit %d; stdout is not JSON (%v):\n%s\nstderr:\n%s", code, err, strings.TrimSpace(string(out)), errb)
 	}
 }
+
+// Review 2: unknown_lifetime (added by the judgement branch) lowers safety
+// when set to allow, but is not among RestrictedKeys (the trust branch): an
+// untrusted repository file undoes the user's own `unknown_lifetime = refuse`.
+func TestReview2UntrustedFileCannotLowerUsersUnknownLifetime(t *testing.T) {
+	dir := t.TempDir()
+	user := writeFile(t, filepath.Join(dir, "user", "config"), "unknown_lifetime = refuse\nmin_lifetime = 1h\n")
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "unknown_lifetime = allow\nmin_lifetime = 1s\n")
+	c, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UnknownLifetime != UnknownRefuse || c.MinLifetime.String() != "1h0m0s" {
+		t.Fatalf("an untrusted %s lowered the user's settings: unknown_lifetime %s (%s), min_lifetime %s (%s); untrusted messages %q",
+			wd, c.UnknownLifetime, c.Sources["unknown_lifetime"], c.MinLifetime, c.Sources["min_lifetime"], c.Untrusted)
+	}
+}
