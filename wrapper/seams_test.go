@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// Review 2 (integration seams). A repository's untrusted .tfguard must not
+// A repository's untrusted .tfguard must not
 // make a link named terraform run tofu on a state (FlavorFromName promises
 // "a link never runs the other tool on a state"; the trust rule promises a
 // repository cannot pick the executable).
-func TestReview2UntrustedFlavorDoesNotBeatLinkName(t *testing.T) {
+func TestUntrustedFlavorDoesNotBeatLinkName(t *testing.T) {
 	dir := t.TempDir()
 	user := filepath.Join(dir, "user", "config")
 	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "flavor = tofu\n")
@@ -27,9 +27,9 @@ func TestReview2UntrustedFlavorDoesNotBeatLinkName(t *testing.T) {
 	}
 }
 
-// Review 2: `tf guard check --json --reset-history` must print only JSON on
+// `tf guard check --json --reset-history` must print only JSON on
 // stdout (the reset line belongs on stderr, or nowhere, with --json).
-func TestReview2CheckJSONWithResetHistoryIsJSON(t *testing.T) {
+func TestCheckJSONWithResetHistoryIsJSON(t *testing.T) {
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
@@ -57,10 +57,10 @@ func TestReview2CheckJSONWithResetHistoryIsJSON(t *testing.T) {
 	}
 }
 
-// Review 2: unknown_lifetime (added by the judgement branch) lowers safety
+// unknown_lifetime (added by the judgement branch) lowers safety
 // when set to allow, but is not among RestrictedKeys (the trust branch): an
 // untrusted repository file undoes the user's own `unknown_lifetime = refuse`.
-func TestReview2UntrustedFileCannotLowerUsersUnknownLifetime(t *testing.T) {
+func TestUntrustedFileCannotLowerUsersUnknownLifetime(t *testing.T) {
 	dir := t.TempDir()
 	user := writeFile(t, filepath.Join(dir, "user", "config"), "unknown_lifetime = refuse\nmin_lifetime = 1h\n")
 	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "unknown_lifetime = allow\nmin_lifetime = 1s\n")
