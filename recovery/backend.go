@@ -117,14 +117,6 @@ func (b Backend) String() string {
 	return fmt.Sprintf("s3://%s/%s (%s, workspace %q)", b.Bucket, b.StateKey(), locks, b.Workspace)
 }
 
-// SameState says whether b and o address the same state with the same
-// locks (what a resumed recovery checks before it touches anything).
-func (b Backend) SameState(o Backend) bool {
-	return b.Type == o.Type && b.Bucket == o.Bucket && b.StateKey() == o.StateKey() && b.Table == o.Table &&
-		b.UseLockfile == o.UseLockfile && b.Endpoints["s3"] == o.Endpoints["s3"] && b.Endpoints["dynamodb"] == o.Endpoints["dynamodb"] &&
-		b.Workspace == o.Workspace
-}
-
 // envLookup reads KEY from a KEY=VALUE list; the last one wins, as in exec.
 func envLookup(env []string, key string) string { return tfdir.Getenv(env, key) }
 

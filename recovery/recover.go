@@ -469,7 +469,7 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		if s.r.OnStep != nil {
 			s.r.OnStep(step.name)
 		}
-		testKillAt(s.r.Env, step.name)
+		testHookAt(s.r.Env, step.name)
 		// A step that has begun is finished: an interrupt (ctx) is looked at
 		// between steps. Only a login waiting for a person stops at once.
 		sctx := context.WithoutCancel(ctx)
@@ -725,33 +725,29 @@ func interrupted(ctx context.Context, step string) *stepStop {
 }
 
 func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
-	rd, st := s.reader(ctx, step)
-	if st != nil {
-		return Locks{}, st
-	}
-	l, err := rd.ReadLocks(ctx)
-	if st := interrupted(ctx, step); err != nil && st != nil {
-		return Locks{}, st
-	}
-	if err != nil {
-		return Locks{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the lock records with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
-	}
-	return l, nil
+	return readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
 }
 
 func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
+	return readBackend(s, ctx, step, "the state object", backendReader.StateObject)
+}
+
+// readBackend makes one read of the backend; a failure is a retryable stop
+// at step (interrupted when ctx ended).
+func readBackend[T any](s *seqState, ctx context.Context, step, what string, read func(backendReader, context.Context) (T, error)) (T, *stepStop) {
+	var zero T
 	rd, st := s.reader(ctx, step)
 	if st != nil {
-		return StateObject{}, st
+		return zero, st
 	}
-	so, err := rd.StateObject(ctx)
+	v, err := read(rd, ctx)
 	if st := interrupted(ctx, step); err != nil && st != nil {
-		return StateObject{}, st
+		return zero, st
 	}
 	if err != nil {
-		return StateObject{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the state object with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
+		return zero, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read %s with %s: %w", what, credentialSource(s.j.Backend, s.r.Env), err)}
 	}
-	return so, nil
+	return v, nil
 }
 
 // close removes errored.tfstate from the working directory once the

@@ -2,11 +2,7 @@
 
 package recovery
 
-// TestHooks says whether this build honours the test variables; release
-// builds do not (see testhooks_on.go).
-const TestHooks = false
-
-func testKillAt([]string, string) {}
+func testHookAt([]string, string) {}
 
 func testNoObserve([]string) bool { return false }
 

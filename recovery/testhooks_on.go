@@ -19,14 +19,11 @@ const EnvTestKillAt = "TFGUARD_TEST_KILL_AT"
 // produce a run for which tf holds no evidence of its own lock.
 const EnvTestNoObserve = "TFGUARD_TEST_NO_OBSERVE"
 
-// TestHooks says whether this build honours the test variables.
-const TestHooks = true
-
 // EnvTestPauseAt: when set to a step name, tf waits 3 s right after
 // journaling that step as begun (tests send signals then).
 const EnvTestPauseAt = "TFGUARD_TEST_PAUSE_AT"
 
-func testKillAt(env []string, step string) {
+func testHookAt(env []string, step string) {
 	if envLookup(env, EnvTestPauseAt) == step {
 		time.Sleep(3 * time.Second)
 	}
