@@ -237,6 +237,9 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 		if p.PlanSeen && p.Planned == 1 {
 			return "the 1 planned change was made; " + strings.Replace(records, "them", "it", 1) + "."
 		}
+		if p.PlanSeen && p.Planned == 2 {
+			return "both planned changes were made; " + records + "."
+		}
 		if p.PlanSeen {
 			return fmt.Sprintf("all %d planned %s made; %s.", p.Planned, changes(p.Planned, "was", "were"), records)
 		}
@@ -261,6 +264,9 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 	if len(p.Failed) > 0 {
 		fmt.Fprintf(&b, "; %s failed (see %s's error)", strings.Join(p.Failed, ", "), tool)
 	}
+	if nm := p.NotMade(); len(nm) > 0 {
+		fmt.Fprintf(&b, "; not started: %s", addresses(nm))
+	}
 	if p.PlanSeen {
 		fmt.Fprintf(&b, "; run %s apply again for the rest.", tool)
 	} else {
@@ -269,9 +275,14 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 	return b.String()
 }
 
+// addresses lists changes as "address action", the first eight of them.
 func addresses(cs []Change) string {
 	var out []string
-	for _, c := range cs {
+	for i, c := range cs {
+		if i == 8 {
+			out = append(out, fmt.Sprintf("and %d more", len(cs)-i))
+			break
+		}
 		out = append(out, c.Address+" "+c.Action)
 	}
 	return strings.Join(out, ", ")

@@ -100,9 +100,12 @@ type journal struct {
 	// Made is what the failed run changed, by resource instance: the
 	// difference between the backend's state it started from and
 	// errored.tfstate (known once tf may push).
-	Made    *StateDiff   `json:"made,omitempty"`
-	Steps   []StepRecord `json:"steps"`
-	Outcome Kind         `json:"outcome,omitempty"`
+	Made *StateDiff `json:"made,omitempty"`
+	// Progress is what the failed run's own output said it did (nil when
+	// tf did not read it).
+	Progress *Progress    `json:"progress,omitempty"`
+	Steps    []StepRecord `json:"steps"`
+	Outcome  Kind         `json:"outcome,omitempty"`
 
 	path string // journal.json
 }

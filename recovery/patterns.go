@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -183,6 +184,7 @@ type textPatterns struct {
 
 	// Apply progress (stdout): see Progress.
 	planLine, applyLine, completeLine, startLine, errorLine *regexp.Regexp
+	actionsLine, plannedLine                                *regexp.Regexp
 }
 
 // causeRule maps a text shape in a backend diagnostic to a cause.
@@ -854,6 +856,32 @@ func compileProgress(p *textPatterns) {
 	p.startLine = regexp.MustCompile(`^(.+?): (Creating|Modifying|Destroying)\.\.\.`)
 	p.completeLine = regexp.MustCompile(`^(.+?): (Creation|Modifications|Destruction) complete after`)
 	p.errorLine = regexp.MustCompile(`^with ([^\s,]+),$`)
+	// The plan's list of changes, between this header and the "Plan:" line
+	// (the "changed outside of Terraform" section before it uses the same
+	// "# address ..." shape and is not a plan).
+	p.actionsLine = regexp.MustCompile(`^Terraform will perform the following actions:`)
+	p.plannedLine = regexp.MustCompile(`^# (.+?) (will be created|will be updated in-place|will be destroyed|must be replaced|will be replaced, as requested|is tainted, so must be replaced)\b`)
+}
+
+// progressMarks are the fixed words of every line ReadProgress reads from
+// stdout, short enough that terraform's colour codes never split one; KeepProgressLine is the wrapper's cheap filter over terraform's
+// stdout so that it keeps only these lines, never a whole plan's text.
+var progressMarks = [][]byte{
+	[]byte("Plan:"), []byte("complete! Resources:"), []byte("following actions:"),
+	[]byte("Creating..."), []byte("Modifying..."), []byte("Destroying..."),
+	[]byte(" complete after "),
+	[]byte("will be created"), []byte("will be updated in-place"), []byte("will be destroyed"),
+	[]byte("must be replaced"), []byte("will be replaced, as requested"),
+}
+
+// KeepProgressLine says whether ReadProgress could use this line of stdout.
+func KeepProgressLine(l []byte) bool {
+	for _, m := range progressMarks {
+		if bytes.Contains(l, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Change is one planned change as terraform printed it.
@@ -878,6 +906,21 @@ type Progress struct {
 	Failed []string `json:"failed,omitempty"`
 	// ApplyComplete: terraform printed "Apply complete!".
 	ApplyComplete bool `json:"apply_complete"`
+	// Plan lists the changes the plan printed (a replacement is a destroy
+	// and a create), in its order; empty when no plan text was seen.
+	Plan []Change `json:"plan,omitempty"`
+}
+
+// NotMade are the planned changes that neither completed, nor were cut off,
+// nor failed: terraform never started them.
+func (p Progress) NotMade() []Change {
+	var out []Change
+	for _, ch := range p.Plan {
+		if !slices.Contains(p.Done, ch) && !slices.Contains(p.Cut, ch) && !contains(p.Failed, ch.Address) {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // ReadProgress reads an apply's output (stdout and stderr, in any order):
@@ -893,11 +936,35 @@ func ReadProgress(out []byte) Progress {
 	started := map[Change]bool{}
 	var order []Change
 	done := map[Change]bool{}
+	inPlan := false
+	var plan []Change
 	for _, l := range cleanLines(out) {
 		t := l.text
+		if pt.actionsLine.MatchString(t) {
+			inPlan, plan = true, nil // a second plan (apply after a prompt's refresh) replaces the first
+			continue
+		}
 		if m := pt.planLine.FindStringSubmatch(t); m != nil {
 			p.PlanSeen, p.Planned = true, atoi(m[1])+atoi(m[2])+atoi(m[3])
+			if inPlan {
+				p.Plan, inPlan = plan, false
+			}
 			continue
+		}
+		if inPlan {
+			if m := pt.plannedLine.FindStringSubmatch(t); m != nil {
+				switch m[2] {
+				case "will be created":
+					plan = append(plan, Change{m[1], "create"})
+				case "will be updated in-place":
+					plan = append(plan, Change{m[1], "update"})
+				case "will be destroyed":
+					plan = append(plan, Change{m[1], "destroy"})
+				default: // a replacement
+					plan = append(plan, Change{m[1], "destroy"}, Change{m[1], "create"})
+				}
+				continue
+			}
 		}
 		if pt.applyLine.MatchString(t) {
 			p.ApplyComplete = true

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"bytes"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -21,6 +22,7 @@ func readCapture(t *testing.T, name string) []byte {
 // from the corpus.
 func TestReadProgress(t *testing.T) {
 	a, b, c := "terraform_data.a", "terraform_data.b", "terraform_data.c"
+	created := []Change{{a, "create"}, {b, "create"}, {c, "create"}}
 	for _, tc := range []struct {
 		name     string
 		text     []byte
@@ -28,20 +30,28 @@ func TestReadProgress(t *testing.T) {
 		sentence string
 	}{
 		{"all", readCapture(t, "tf1.11.4_all"),
-			Progress{Planned: 3, PlanSeen: true, ApplyComplete: true, Done: []Change{{a, "create"}, {b, "create"}, {c, "create"}}},
+			Progress{Planned: 3, PlanSeen: true, ApplyComplete: true, Done: []Change{{a, "create"}, {b, "create"}, {c, "create"}}, Plan: created},
 			"all 3 planned changes were made; the state now records them."},
 		{"partial", readCapture(t, "tf1.11.4_partial"),
-			Progress{Planned: 3, PlanSeen: true, Done: []Change{{a, "create"}, {c, "create"}}, Failed: []string{b}},
+			Progress{Planned: 3, PlanSeen: true, Done: []Change{{a, "create"}, {c, "create"}}, Failed: []string{b}, Plan: created},
 			"2 of 3 planned changes were made (the state now records them); terraform_data.b failed (see terraform's error); run terraform apply again for the rest."},
 		{"interrupted", readCapture(t, "tf1.11.4_cut"),
-			Progress{Planned: 3, PlanSeen: true, Done: []Change{{a, "create"}, {b, "create"}}, Failed: []string{c}},
+			Progress{Planned: 3, PlanSeen: true, Done: []Change{{a, "create"}, {b, "create"}}, Failed: []string{c}, Plan: created},
 			"2 of 3 planned changes were made (the state now records them); terraform_data.c failed (see terraform's error); run terraform apply again for the rest."},
 		{"update", readCapture(t, "tf1.11.4_update"),
-			Progress{Planned: 1, PlanSeen: true, ApplyComplete: true, Done: []Change{{b, "update"}}},
+			Progress{Planned: 1, PlanSeen: true, ApplyComplete: true, Done: []Change{{b, "update"}}, Plan: []Change{{b, "update"}}},
 			"the 1 planned change was made; the state now records it."},
 		{"destroy", readCapture(t, "tf1.11.4_destroy"),
-			Progress{Planned: 3, PlanSeen: true, Done: []Change{{b, "destroy"}, {c, "destroy"}, {a, "destroy"}}},
+			Progress{Planned: 3, PlanSeen: true, Done: []Change{{b, "destroy"}, {c, "destroy"}, {a, "destroy"}}, Plan: []Change{{a, "destroy"}, {b, "destroy"}, {c, "destroy"}}},
 			"all 3 planned changes were made; the state now records them."},
+		// Recorded with colour: Ctrl-C while a and b ran; c never started.
+		{"interrupted before c started", readCapture(t, "tf1.11.4_notstarted"),
+			Progress{Planned: 3, PlanSeen: true, Failed: []string{a, b}, Plan: created},
+			"0 of 3 planned changes were made; terraform_data.a, terraform_data.b failed (see terraform's error); not started: terraform_data.c create; run terraform apply again for the rest."},
+		// -replace: a replacement is a destroy and a create, as the counts say.
+		{"replace", readCapture(t, "tf1.11.4_replace"),
+			Progress{Planned: 2, PlanSeen: true, ApplyComplete: true, Done: []Change{{a, "destroy"}, {a, "create"}}, Plan: []Change{{a, "destroy"}, {a, "create"}}},
+			"both planned changes were made; the state now records them."},
 		{"corpus: created, then the save failed", readTestdata(t, filepath.Join("realworld", "ods-quickstarters-665.txt")),
 			Progress{Done: []Change{{"aws_cloudformation_stack.cft-s3", "create"}}},
 			"1 change was reported complete (the state now records them); run terraform plan to see what is left."},
@@ -99,5 +109,75 @@ func TestReadProgressNoise(t *testing.T) {
 	}
 	if got, want := ReadProgress([]byte(noisy.String())), ReadProgress(clean); !reflect.DeepEqual(got, want) {
 		t.Errorf("noisy %+v\nclean %+v", got, want)
+	}
+}
+
+// TestKeepProgressLineLosesNothing: the wrapper keeps only the stdout lines
+// KeepProgressLine accepts; ReadProgress must read the same from them as
+// from the whole output, for every recorded apply.
+func TestKeepProgressLineLosesNothing(t *testing.T) {
+	for _, name := range []string{"tf1.11.4_all", "tf1.11.4_partial", "tf1.11.4_cut", "tf1.11.4_update",
+		"tf1.11.4_destroy", "tf1.11.4_notstarted", "tf1.11.4_replace"} {
+		stdout := readTestdata(t, filepath.Join("progress", name+".stdout"))
+		stderr := readTestdata(t, filepath.Join("progress", name+".stderr"))
+		var kept []byte
+		dropped := 0
+		for _, l := range bytes.SplitAfter(stdout, []byte("\n")) {
+			if KeepProgressLine(l) {
+				kept = append(kept, l...)
+			} else {
+				dropped++
+			}
+		}
+		whole := ReadProgress(append(append([]byte{}, stdout...), stderr...))
+		if got := ReadProgress(append(kept, stderr...)); !reflect.DeepEqual(got, whole) {
+			t.Errorf("%s: from the kept lines %+v\nfrom all of stdout %+v", name, got, whole)
+		}
+		if dropped == 0 {
+			t.Errorf("%s: the filter kept every line", name)
+		}
+	}
+}
+
+// TestChangedOutsideIsNotPlanned: the "changed outside of Terraform" list
+// before the plan uses the same "# address ..." shape; only the list after
+// "Terraform will perform the following actions:" is the plan.
+func TestChangedOutsideIsNotPlanned(t *testing.T) {
+	out := []byte(`
+Note: Objects have changed outside of Terraform
+
+Terraform detected the following changes made outside of Terraform since the
+last "terraform apply" which may have affected this plan:
+
+  # aws_instance.gone has been deleted
+  - resource "aws_instance" "gone" {
+    }
+
+  # aws_s3_bucket.logs will be destroyed
+  # (because aws_s3_bucket.logs is not in configuration)
+
+Terraform will perform the following actions:
+
+  # aws_instance.gone will be created
+  + resource "aws_instance" "gone" {
+    }
+
+  # aws_iam_role.r is tainted, so must be replaced
+-/+ resource "aws_iam_role" "r" {
+    }
+
+Plan: 2 to add, 0 to change, 1 to destroy.
+aws_instance.gone: Creating...
+`)
+	p := ReadProgress(out)
+	want := []Change{{"aws_instance.gone", "create"}, {"aws_iam_role.r", "destroy"}, {"aws_iam_role.r", "create"}}
+	if !reflect.DeepEqual(p.Plan, want) || p.Planned != 3 {
+		t.Fatalf("plan %+v (%d), want %+v", p.Plan, p.Planned, want)
+	}
+	if got := p.NotMade(); !reflect.DeepEqual(got, want[1:]) {
+		t.Errorf("not made %+v, want %+v", got, want[1:])
+	}
+	if !reflect.DeepEqual(p.Cut, []Change{{"aws_instance.gone", "create"}}) {
+		t.Errorf("cut %+v", p.Cut)
 	}
 }

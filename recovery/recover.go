@@ -51,7 +51,11 @@ type Run struct {
 	Args     []string
 	ExitCode int
 	// Stderr is a bounded tail of terraform's stderr.
-	Stderr         []byte
+	Stderr []byte
+	// Stdout holds the lines of terraform's stdout that KeepProgressLine
+	// accepts (the plan's list, each change's start and end); nil when tf
+	// did not read stdout.
+	Stdout         []byte
 	Started, Ended time.Time
 	// Observed is what the Watch saw around the run (nil: nothing).
 	Observed *Observation
@@ -99,6 +103,9 @@ type Outcome struct {
 	// Made: what the failed run had changed before it stopped (instances
 	// created, changed, destroyed), now recorded in the backend's state.
 	Made *StateDiff `json:"made,omitempty"`
+	// Progress is what terraform's own output says the run did: the plan,
+	// the changes that completed, were cut off, failed or never started.
+	Progress *Progress `json:"progress,omitempty"`
 	// Saved lists where the state terraform could not save is kept.
 	Saved []string `json:"saved_at,omitempty"`
 	// RetryOn names what must change before a pending recovery can go on
@@ -213,6 +220,11 @@ func Recover(ctx context.Context, r Run) Outcome {
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
 	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
 	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
+	if r.Stdout != nil {
+		if p := ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
+			j.Progress = &p
+		}
+	}
 	if !fresh {
 		note := "terraform wrote no errored.tfstate during this run"
 		if _, err := os.Stat(errPath); err == nil {
@@ -629,7 +641,7 @@ func (s *seqState) manualCommands() []string {
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
-		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made}
+		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)

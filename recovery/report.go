@@ -58,8 +58,17 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("the backup and journal are kept in %s", o.RecoveryDir)
 		}
 		switch {
+		case o.Progress != nil && o.Progress.PlanSeen:
+			// terraform's output says what was planned and done; the state
+			// comparison says what is now recorded.
+			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
+			if o.Made != nil {
+				p("in the state, compared with before the run: %s.", o.Made.Recorded())
+			}
 		case o.Made != nil:
 			p("%s.", o.Made.MadeSentence(r.Flavor, commandName(r)))
+		case o.Progress != nil:
+			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
 		case o.Errored != nil:
 			p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
 		}
@@ -70,6 +79,9 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("nothing is lost: the state terraform could not save is in %s", strings.Join(o.Saved, " and "))
 		case o.Errored != nil:
 			p("the state terraform could not save (%s) was secured in %s", o.Errored, o.RecoveryDir)
+		}
+		if o.Progress != nil && o.Errored != nil {
+			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
 		}
 		if o.Pending {
 			p("this recovery stays pending: the next guarded command here, or `tf guard recover`, continues it")

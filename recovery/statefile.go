@@ -182,6 +182,16 @@ func jsonEqual(a, b string) bool {
 // MadeSentence says what a failed run had done, from the difference between
 // the state it started from (remote) and errored.tfstate.
 func (d StateDiff) MadeSentence(tool, command string) string {
+	n := len(d.OnlyErrored) + len(d.Changed) + len(d.OnlyRemote)
+	if n == 0 {
+		return "the failed run had changed no resource before it stopped; the state is as it was; run " + command + " again"
+	}
+	return fmt.Sprintf("before it stopped, the failed run had made %d %s, now recorded in the state: %s; run %s again for what is left (its plan shows it)",
+		n, plural(n, "change", "changes"), d.Recorded(), command)
+}
+
+// Recorded lists the instances created, changed and destroyed.
+func (d StateDiff) Recorded() string {
 	var parts []string
 	list := func(verb string, l []string) {
 		if len(l) == 0 {
@@ -196,12 +206,10 @@ func (d StateDiff) MadeSentence(tool, command string) string {
 	list("created", d.OnlyErrored)
 	list("changed or replaced", d.Changed)
 	list("destroyed", d.OnlyRemote)
-	n := len(d.OnlyErrored) + len(d.Changed) + len(d.OnlyRemote)
-	if n == 0 {
-		return "the failed run had changed no resource before it stopped; the state is as it was; run " + command + " again"
+	if len(parts) == 0 {
+		return "no resource changed"
 	}
-	return fmt.Sprintf("before it stopped, the failed run had made %d %s, now recorded in the state: %s; run %s again for what is left (its plan shows it)",
-		n, plural(n, "change", "changes"), strings.Join(parts, "; "), command)
+	return strings.Join(parts, "; ")
 }
 
 // Lines describes the difference for people, one line per kind.

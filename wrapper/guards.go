@@ -353,6 +353,7 @@ func recoveryRun(inv *Invocation, res *Result) recovery.Run {
 	if res != nil {
 		r.ExitCode = res.ExitCode
 		r.Stderr = res.StderrTail
+		r.Stdout = res.Stdout
 		r.Started, r.Ended = res.Start, res.End
 	}
 	return r

@@ -31,6 +31,10 @@ type Result struct {
 	Signal     os.Signal // the signal that killed terraform, nil if it exited
 	Start, End time.Time
 	StderrTail []byte // the last DefaultTailSize bytes terraform wrote to stderr
+	// Stdout: the lines of an apply's or destroy's stdout that recovery
+	// reads its progress from (recovery.KeepProgressLine); nil when tf did
+	// not read stdout or kept more than DefaultKeptSize.
+	Stdout []byte
 }
 
 // Starter runs for every command, guarded or not, before terraform starts.

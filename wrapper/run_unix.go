@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/tfguard/tf/recovery"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -106,18 +107,50 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 	return hooks.Guard.After(afterCtx, inv, res)
 }
 
-// childIO is terraform's stdio and tf's end of its stderr.
-type childIO struct {
-	files    []uintptr // fds 0, 1, 2 for the child
-	relay    *os.File  // tf reads terraform's stderr here (pty master or pipe)
-	childEnd *os.File  // closed in tf once terraform has started
+// outputRelay is one of terraform's output streams passing through tf: tf
+// reads what terraform writes to childEnd from relay and writes it to dst
+// as it comes.
+type outputRelay struct {
+	dst      *os.File // the real stream
+	relay    *os.File // tf's end: pty master or pipe (non-blocking)
+	childEnd *os.File // terraform's end, closed in tf once terraform started
 	isPTY    bool
+	done     chan struct{}
 }
 
-// openStderr gives terraform a new pty as stderr when the real stderr is a
+// openRelay gives terraform a new pty in place of dst when dst is a
 // terminal (so it still sees a terminal of the same size), else a pipe.
-func openStderr(stderr *os.File) (*os.File, *os.File, bool, error) {
-	if term.IsTerminal(int(fdOf(stderr))) {
+func openRelay(dst *os.File) (*outputRelay, error) {
+	relay, childEnd, isPTY, err := openOutput(dst)
+	if err != nil {
+		return nil, err
+	}
+	return &outputRelay{dst: dst, relay: relay, childEnd: childEnd, isPTY: isPTY, done: make(chan struct{})}, nil
+}
+
+// start relays until terraform and everything that inherited the stream
+// closed it, or until drain() and a drainIdle of silence.
+func (o *outputRelay) start(sink io.Writer, exited *atomic.Bool) {
+	go func() {
+		defer close(o.done)
+		relayStream(o.relay, o.dst, sink, exited)
+	}()
+}
+
+// drain waits for everything terraform wrote to reach dst.
+func (o *outputRelay) drain() {
+	_ = o.relay.SetReadDeadline(time.Now().Add(drainIdle))
+	<-o.done
+}
+
+func (o *outputRelay) refreshWinsize() {
+	if o != nil && o.isPTY {
+		copyWinsize(o.dst, o.relay)
+	}
+}
+
+func openOutput(dst *os.File) (*os.File, *os.File, bool, error) {
+	if term.IsTerminal(int(fdOf(dst))) {
 		master, slave, err := pty.Open()
 		if err != nil {
 			return nil, nil, false, err
@@ -128,7 +161,7 @@ func openStderr(stderr *os.File) (*os.File, *os.File, bool, error) {
 			slave.Close()
 			return nil, nil, false, err
 		}
-		copyWinsize(stderr, master)
+		copyWinsize(dst, master)
 		m, err := pollable(master)
 		if err != nil {
 			slave.Close()
@@ -234,14 +267,34 @@ func (t *jobTerminal) give(pgrp int) {
 	_ = unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
 }
 
+// readsStdout says whether tf reads terraform's stdout on its way: only for
+// the commands whose failure recovery reports on (what the plan was, which
+// changes completed). Every other command's stdout goes straight to the
+// real one.
+func readsStdout(inv *Invocation) bool {
+	w := inv.Command.Words
+	return len(w) > 0 && (w[0] == "apply" || w[0] == "destroy")
+}
+
 // runChild starts terraform in its own process group and waits for it,
-// relaying its stderr, forwarding signals and doing a shell's job control.
+// relaying its stderr (and an apply's stdout), forwarding signals and doing
+// a shell's job control.
 func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error) {
-	relay, childEnd, isPTY, err := openStderr(p.Stderr)
+	errRelay, err := openRelay(p.Stderr)
 	if err != nil {
 		return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
 	}
-	defer relay.Close()
+	defer errRelay.relay.Close()
+	stdout := fdOf(p.Stdout)
+	var outRelay *outputRelay
+	if readsStdout(inv) {
+		if outRelay, err = openRelay(p.Stdout); err != nil {
+			errRelay.childEnd.Close()
+			return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
+		}
+		defer outRelay.relay.Close()
+		stdout = outRelay.childEnd.Fd()
+	}
 
 	tty := controllingTerminal(p.Stdin, p.Stdout, p.Stderr)
 	attr := &syscall.SysProcAttr{Setpgid: true}
@@ -255,10 +308,13 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	res := &Result{Start: p.now()}
 	pid, err := syscall.ForkExec(inv.Terraform.Path, argv, &syscall.ProcAttr{
 		Env:   inv.Env,
-		Files: []uintptr{fdOf(p.Stdin), fdOf(p.Stdout), childEnd.Fd()},
+		Files: []uintptr{fdOf(p.Stdin), stdout, errRelay.childEnd.Fd()},
 		Sys:   attr,
 	})
-	childEnd.Close()
+	errRelay.childEnd.Close()
+	if outRelay != nil {
+		outRelay.childEnd.Close()
+	}
 	if tty != nil {
 		// Only now, with terraform already exec'd (an ignored signal would be
 		// inherited): tf, in the background while terraform runs, may write
@@ -275,11 +331,12 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 
 	tail := newTailBuffer(DefaultTailSize)
 	var exited atomic.Bool
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		relayStderr(relay, p.Stderr, tail, &exited)
-	}()
+	errRelay.start(tail, &exited)
+	var kept *lineKeeper
+	if outRelay != nil {
+		kept = newLineKeeper(recovery.KeepProgressLine, DefaultKeptSize)
+		outRelay.start(kept, &exited)
+	}
 
 	stopAux := make(chan struct{})
 	var aux sync.WaitGroup
@@ -287,7 +344,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	go func() {
 		defer aux.Done()
 		var tick <-chan time.Time
-		if isPTY {
+		if errRelay.isPTY || (outRelay != nil && outRelay.isPTY) {
 			t := time.NewTicker(winsizeRefresh)
 			defer t.Stop()
 			tick = t.C
@@ -296,16 +353,16 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 			select {
 			case s := <-sigs:
 				if s == syscall.SIGWINCH {
-					if isPTY {
-						copyWinsize(p.Stderr, relay)
-					}
+					errRelay.refreshWinsize()
+					outRelay.refreshWinsize()
 					continue
 				}
 				// Each signal tf receives goes to terraform once; the
 				// terminal's own Ctrl-C never comes here.
 				_ = syscall.Kill(pid, s.(syscall.Signal))
 			case <-tick:
-				copyWinsize(p.Stderr, relay)
+				errRelay.refreshWinsize()
+				outRelay.refreshWinsize()
 			case <-stopAux:
 				return
 			}
@@ -322,8 +379,11 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 
 	// Everything terraform wrote is relayed before tf goes on.
 	exited.Store(true)
-	_ = relay.SetReadDeadline(time.Now().Add(drainIdle))
-	<-relayDone
+	if outRelay != nil {
+		outRelay.drain()
+		res.Stdout = kept.Bytes()
+	}
+	errRelay.drain()
 	res.StderrTail = tail.Bytes()
 	switch {
 	case werr != nil:
@@ -440,16 +500,17 @@ func parentOf(pid int) int {
 	return ppid
 }
 
-// relayStderr copies terraform's stderr to the real one as it comes, keeping
-// the tail. It ends at EOF/EIO (terraform and everything that inherited its
-// stderr closed it) or, once terraform has exited, after drainIdle of silence.
-func relayStderr(src *os.File, dst io.Writer, tail *tailBuffer, exited *atomic.Bool) {
+// relayStream copies one of terraform's output streams to the real one as it
+// comes, and to sink. It ends at EOF/EIO (terraform and everything that
+// inherited the stream closed it) or, once terraform has exited, after
+// drainIdle of silence.
+func relayStream(src *os.File, dst, sink io.Writer, exited *atomic.Bool) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			_, _ = dst.Write(buf[:n])
-			tail.Write(buf[:n])
+			_, _ = sink.Write(buf[:n])
 			if exited.Load() {
 				_ = src.SetReadDeadline(time.Now().Add(drainIdle))
 			}

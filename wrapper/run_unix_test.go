@@ -28,8 +28,20 @@ func shChild(t *testing.T, errW *os.File, script string) *Result {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	p := Process{Stdin: null, Stdout: out, Stderr: errW}
-	inv := &Invocation{Args: []string{"-c", script}, Terraform: Terraform{Path: "/bin/sh"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	return shChildIO(t, out, errW, nil, script)
+}
+
+// shChildIO runs /bin/sh -c script through runChild as the terraform
+// command words (nil: none), with stdin /dev/null.
+func shChildIO(t *testing.T, outW, errW *os.File, words []string, script string) *Result {
+	t.Helper()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	p := Process{Stdin: null, Stdout: outW, Stderr: errW}
+	inv := &Invocation{Args: []string{"-c", script}, Command: Command{Words: words}, Terraform: Terraform{Path: "/bin/sh"}, Env: []string{"PATH=/usr/bin:/bin"}}
 	res, err := runChild(p, inv, make(chan os.Signal))
 	if err != nil {
 		t.Fatal(err)
@@ -121,5 +133,123 @@ func TestRunChildDoesNotWaitForGrandchildren(t *testing.T) {
 	}
 	if res.ExitCode != 0 || string(res.StderrTail) != "started\n" {
 		t.Fatalf("exit %d tail %q", res.ExitCode, res.StderrTail)
+	}
+}
+
+// applyOutput is the shape of an apply's stdout: a plan, progress, noise.
+const applyOutput = `
+Terraform will perform the following actions:
+
+  # terraform_data.a will be created
+  + resource "terraform_data" "a" {
+      + id = (known after apply)
+    }
+
+Plan: 1 to add, 0 to change, 0 to destroy.
+terraform_data.a: Creating...
+terraform_data.a: Still creating... [10s elapsed]
+terraform_data.a: Creation complete after 11s [id=x]
+`
+
+// An apply's stdout passes through tf unchanged, in full, and tf keeps only
+// the lines recovery reads; its stderr is relayed as before.
+func TestRunChildRelaysApplyStdout(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/out.txt", []byte(applyOutput), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(outR); got <- b }()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, errR)
+	// a prompt without a newline, as terraform asks "Enter a value: "
+	res := shChildIO(t, outW, errW, []string{"apply"}, `cat `+dir+`/out.txt; printf 'Enter a value: '; echo oops >&2; exit 1`)
+	outW.Close()
+	errW.Close()
+	all := <-got
+	if want := applyOutput + "Enter a value: "; string(all) != want {
+		t.Errorf("stdout relayed as %q, want %q", all, want)
+	}
+	want := "Terraform will perform the following actions:\n  # terraform_data.a will be created\nPlan: 1 to add, 0 to change, 0 to destroy.\n" +
+		"terraform_data.a: Creating...\nterraform_data.a: Creation complete after 11s [id=x]\n"
+	if string(res.Stdout) != want {
+		t.Errorf("kept %q, want %q", res.Stdout, want)
+	}
+	if res.ExitCode != 1 || string(res.StderrTail) != "oops\n" {
+		t.Errorf("exit %d stderr tail %q", res.ExitCode, res.StderrTail)
+	}
+}
+
+// Other commands' stdout is the real stdout itself, not a relay.
+func TestRunChildLeavesOtherStdoutAlone(t *testing.T) {
+	out, err := os.Create(t.TempDir() + "/stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	_, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, words := range [][]string{{"plan"}, {"import"}, nil} {
+		res := shChildIO(t, out, errW, words, `echo "$(readlink /proc/$$/fd/1)" >&2`)
+		if got := strings.TrimSpace(string(res.StderrTail)); got != out.Name() {
+			t.Errorf("%v: terraform's stdout is %q, want the real file %q", words, got, out.Name())
+		}
+		if res.Stdout != nil {
+			t.Errorf("%v: kept %q from a stdout tf does not read", words, res.Stdout)
+		}
+	}
+	res := shChildIO(t, out, errW, []string{"destroy"}, `echo "$(readlink /proc/$$/fd/1)" >&2`)
+	if got := string(res.StderrTail); !strings.HasPrefix(got, "pipe:") {
+		t.Errorf("destroy: terraform's stdout is %q, want tf's pipe", got)
+	}
+}
+
+// At a terminal an apply's stdout is a pty of the terminal's size, raw, so
+// terraform sees what it would see without tf and its bytes arrive as
+// written.
+func TestRunChildPTYWhenStdoutIsTerminal(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	if err := pty.Setsize(master, &pty.Winsize{Rows: 41, Cols: 123}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || strings.Contains(b.String(), "done") {
+				got <- b.String()
+				return
+			}
+		}
+	}()
+	_, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := shChildIO(t, slave, errW, []string{"apply"}, `exec 3>&1; test -t 1 && echo "tty $(stty size <&3)"; printf 'Plan: 1 to add, 0 to change, 0 to destroy.\n'; echo done`)
+	slave.Close()
+	out := <-got
+	// the outer pty (the test's "terminal") adds \r; the inner one is raw
+	if want := "tty 41 123\r\nPlan: 1 to add, 0 to change, 0 to destroy.\r\ndone\r\n"; out != want {
+		t.Errorf("terminal got %q, want %q", out, want)
+	}
+	if want := "Plan: 1 to add, 0 to change, 0 to destroy.\n"; string(res.Stdout) != want {
+		t.Errorf("kept %q, want %q", res.Stdout, want)
 	}
 }

@@ -1,5 +1,7 @@
 package wrapper
 
+import "bytes"
+
 // DefaultTailSize is how much of terraform's stderr tf keeps for recovery.
 const DefaultTailSize = 1 << 20
 
@@ -56,4 +58,72 @@ func (t *tailBuffer) Bytes() []byte {
 	out := make([]byte, 0, len(t.buf))
 	out = append(out, t.buf[t.start:]...)
 	return append(out, t.buf[:t.start]...)
+}
+
+// DefaultKeptSize bounds the stdout lines tf keeps for recovery's report.
+const DefaultKeptSize = 4 << 20
+
+// maxKeptLine is the longest line lineKeeper looks at; the lines it keeps
+// are a resource address and a few words.
+const maxKeptLine = 16 << 10
+
+// lineKeeper keeps, of everything written to it, the whole lines keep
+// accepts, up to max bytes. Past max it keeps nothing and Bytes returns nil:
+// a partial record would make recovery's report wrong, not just short.
+type lineKeeper struct {
+	keep     func([]byte) bool
+	max      int
+	line     []byte // the line being assembled, at most maxKeptLine
+	long     bool   // the line being assembled went past maxKeptLine
+	kept     []byte
+	overflow bool
+}
+
+func newLineKeeper(keep func([]byte) bool, max int) *lineKeeper {
+	return &lineKeeper{keep: keep, max: max}
+}
+
+// Write never fails.
+func (k *lineKeeper) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && !k.overflow {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i+1]
+		}
+		p = p[len(chunk):]
+		if !k.long {
+			if len(k.line)+len(chunk) > maxKeptLine {
+				k.long, k.line = true, k.line[:0]
+			} else {
+				k.line = append(k.line, chunk...)
+			}
+		}
+		if i < 0 {
+			break
+		}
+		if !k.long && k.keep(k.line) {
+			if len(k.kept)+len(k.line) > k.max {
+				k.overflow, k.kept = true, nil
+				break
+			}
+			k.kept = append(k.kept, k.line...)
+		}
+		k.line, k.long = k.line[:0], false
+	}
+	return n, nil
+}
+
+// Bytes returns the kept lines (and an unfinished last line, if keep
+// accepts it), or nil after an overflow.
+func (k *lineKeeper) Bytes() []byte {
+	if k.overflow {
+		return nil
+	}
+	out := append([]byte{}, k.kept...)
+	if len(k.line) > 0 && !k.long && k.keep(k.line) {
+		out = append(out, k.line...)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package wrapper
 import (
 	"bytes"
 	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -27,5 +28,24 @@ func TestTailBufferKeepsLastBytes(t *testing.T) {
 				t.Fatalf("buffer grew to %d for max %d", cap(tb.buf), max)
 			}
 		}
+	}
+}
+
+func TestLineKeeper(t *testing.T) {
+	keep := func(l []byte) bool { return bytes.Contains(l, []byte("K")) }
+	k := newLineKeeper(keep, 100)
+	for _, w := range []string{"K one\nskip\nK t", "wo\n", strings.Repeat("K", maxKeptLine+5) + "\n", "K three"} {
+		k.Write([]byte(w))
+	}
+	if got, want := string(k.Bytes()), "K one\nK two\nK three"; got != want {
+		t.Errorf("kept %q, want %q (a line past maxKeptLine is dropped whole)", got, want)
+	}
+	k.Write([]byte("\n" + strings.Repeat("K", 90) + "\n"))
+	if got := k.Bytes(); got != nil {
+		t.Errorf("past the bound kept %d bytes, want nil", len(got))
+	}
+	k.Write([]byte("K again\n"))
+	if got := k.Bytes(); got != nil {
+		t.Errorf("after an overflow kept %q, want nil", got)
 	}
 }

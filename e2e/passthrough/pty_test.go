@@ -127,6 +127,34 @@ func TestWrappingAtNarrowTerminalIsIdentical(t *testing.T) {
 	}
 }
 
+// An apply at a terminal: tf reads its stdout through a pty of its own (for
+// recovery's report), and the terminal shows the same bytes as without tf:
+// the plan, the prompt, the answer's echo, the progress and the summary,
+// wrapped at the same width, in the same order.
+func TestApplyAtNarrowTerminalIsIdentical(t *testing.T) {
+	size := &pty.Winsize{Rows: 30, Cols: 50}
+	run := func(bin string, env []string) (int, string) {
+		r := startPTY(t, workdir(t, "data"), env, size, bin, "apply")
+		r.out.waitFor(t, "Enter a value:", time.Minute)
+		if _, err := r.master.Write([]byte("yes\n")); err != nil {
+			t.Fatal(err)
+		}
+		code, out := r.wait(t, time.Minute)
+		return code, normaliseIDs(out)
+	}
+	bareCode, bareOut := run(fx.terraform, bareEnv())
+	tfCode, tfOut := run(filepath.Join(fx.tfBin, "terraform"), tfEnv())
+	if bareCode != 0 || tfCode != 0 {
+		t.Fatalf("exit codes terraform %d, tf %d; want 0\n%s\n%s", bareCode, tfCode, bareOut, tfOut)
+	}
+	if !strings.Contains(bareOut, "Apply complete!") || !strings.Contains(bareOut, "\r\n") {
+		t.Fatalf("terraform's apply at a terminal looks wrong:\n%q", bareOut)
+	}
+	if tfOut != bareOut {
+		t.Fatalf("terminal bytes differ\n--- terraform\n%q\n--- tf\n%q", bareOut, tfOut)
+	}
+}
+
 // interrupted checks that terraform got the interrupt and stopped the
 // apply: its "Interrupt received" and "Stopping operation..." are there, and
 // the 20 s sleep never completed. It reports whether terraform said it got
