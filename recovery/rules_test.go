@@ -475,3 +475,25 @@ func TestRecoveredSaysWhatTheRunMade(t *testing.T) {
 		t.Fatalf("sentence %q", got)
 	}
 }
+
+// panicReader is a backend whose lock read panics (a bug in tf or the SDK).
+type panicReader struct{ backendReader }
+
+func (panicReader) ReadLocks(context.Context) (Locks, error) { panic("boom") }
+
+// A panic in the watch, which runs beside terraform, ends the watch and
+// leaves a failure on record; it never ends tf (whose relays keep
+// terraform's output flowing) and leaves no evidence behind.
+func TestWatchPanicStopsOnlyTheWatch(t *testing.T) {
+	w := &world{}
+	w.ddb = lockRec("id-1", "u@h", time.Unix(100, 0))
+	wt := &Watch{done: make(chan struct{}), obs: Observation{Locks: map[string]*KindWatch{lockDynamoDB: {}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	wt.cancel = cancel
+	go wt.loop(ctx, func(context.Context) (backendReader, error) { return panicReader{w}, nil }, time.Now)
+	obs := wt.Stop()
+	kw := obs.Locks[lockDynamoDB]
+	if kw.Failures != 1 || !strings.Contains(kw.LastError, "boom") || len(kw.Sightings) != 0 {
+		t.Fatalf("%+v", kw)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -126,13 +127,25 @@ func StartWatch(dir string, env, args []string, now func() time.Time) *Watch {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go w.loop(ctx, b, env, now)
+	go w.loop(ctx, func(ctx context.Context) (backendReader, error) { return newAWSBackend(ctx, b, env) }, now)
 	return w
 }
 
-func (w *Watch) loop(ctx context.Context, b Backend, env []string, now func() time.Time) {
+func (w *Watch) loop(ctx context.Context, open func(context.Context) (backendReader, error), now func() time.Time) {
 	defer close(w.done)
-	rd, err := newAWSBackend(ctx, b, env)
+	// The watch runs beside terraform, whose output passes through tf: a
+	// bug here must end the watch (which then proves nothing), never tf.
+	defer func() {
+		if v := recover(); v != nil {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for _, k := range w.obs.Locks {
+				k.Failures++
+				k.LastError = fmt.Sprintf("tf internal error, the watch stopped: %v", v)
+			}
+		}
+	}()
+	rd, err := open(ctx)
 	if err != nil {
 		w.mu.Lock()
 		for _, k := range w.obs.Locks {
