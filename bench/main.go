@@ -2,12 +2,12 @@
 //
 //	go run ./bench            # prints a Markdown report for BENCHMARKS.md
 //
-// It runs `terraform version` (exec'd by tf) and `terraform plan` (a guarded
-// command: tf stays in between) alternately through tf (linked as terraform
-// first on PATH) and bare terraform, -n times each, and reports the medians
-// and their ratio. Then it measures tf's peak RSS while a stand-in
-// "terraform" writes -size bytes to stderr, through a pipe and through a
-// pty. Not part of the tests: timings depend on the machine.
+// It runs `terraform version` (exec'd by tf), `terraform plan` and
+// `terraform apply` (guarded: tf stays in between, and relays an apply's
+// stdout) alternately through tf (linked as terraform first on PATH) and bare
+// terraform, -n times each, and reports the medians and their ratio. Then it
+// measures tf's peak RSS while a stand-in "terraform" writes -size bytes to
+// stderr, then to stdout, through a pipe and through a pty. Not part of the tests: timings depend on the machine.
 package main
 
 import (
@@ -74,7 +74,9 @@ func run() error {
 	fmt.Printf("Paired runs, alternating which goes first, %d of each; wall time from start to exit.\n\n", *n)
 	fmt.Println("| command | terraform median | tf median | ratio of medians | median of paired ratios |")
 	fmt.Println("|---|---|---|---|---|")
-	for _, args := range [][]string{{"version"}, {"plan", "-input=false", "-lock=false"}} {
+	for _, args := range [][]string{{"version"}, {"plan", "-input=false", "-lock=false"},
+		// an apply that always has work to do; through tf its stdout is relayed
+		{"apply", "-input=false", "-auto-approve", "-lock=false", "-replace=terraform_data.a"}} {
 		var bare, tf, ratios []float64
 		for i := 0; i < *n; i++ {
 			order := []bool{false, true}
@@ -113,21 +115,28 @@ func run() error {
 	}
 	fmt.Printf("\n`tf guard version` (tf's own start-up and exit, no terraform): median %.1f ms.\n", median(own)*1000)
 
-	writer := filepath.Join(tmp, "writer")
-	script := fmt.Sprintf("#!/bin/sh\nhead -c %d /dev/zero >&2\n", *size)
-	if err := os.WriteFile(writer, []byte(script), 0o755); err != nil {
-		return err
+	// stderr: zeros; stdout: nothing but lines tf keeps for recovery's
+	// report, its worst case (it keeps them up to its bound, then drops all).
+	scripts := map[string]string{
+		"stderr": fmt.Sprintf("#!/bin/sh\nhead -c %d /dev/zero >&2\n", *size),
+		"stdout": fmt.Sprintf("#!/bin/sh\nyes 'module.m.aws_instance.web[\"k\"]: Creation complete after 1s [id=i-0123456789]' | head -c %d\n", *size),
 	}
-	env := append(append([]string{}, base...), "TFGUARD_TERRAFORM="+writer)
-	fmt.Printf("\nPeak RSS of tf while its child writes %d MiB to stderr (`apply`, a guarded command):\n\n", *size>>20)
-	fmt.Println("| tf's stderr | tf VmHWM | wall time | bytes relayed |")
-	fmt.Println("|---|---|---|---|")
-	for _, mode := range []string{"pipe", "pty"} {
-		hwm, wall, relayed, err := rssRun(work, env, tfPath, mode)
-		if err != nil {
+	fmt.Printf("\nPeak RSS of tf while its child writes %d MiB to stderr or stdout (`apply`, a guarded command):\n\n", *size>>20)
+	fmt.Println("| stream | tf's end | tf VmHWM | wall time | bytes relayed |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, stream := range []string{"stderr", "stdout"} {
+		writer := filepath.Join(tmp, "writer-"+stream)
+		if err := os.WriteFile(writer, []byte(scripts[stream]), 0o755); err != nil {
 			return err
 		}
-		fmt.Printf("| %s | %.1f MiB | %.1f s | %d |\n", mode, float64(hwm)/1024, wall.Seconds(), relayed)
+		env := append(append([]string{}, base...), "TFGUARD_TERRAFORM="+writer)
+		for _, mode := range []string{"pipe", "pty"} {
+			hwm, wall, relayed, err := rssRun(work, env, tfPath, stream, mode)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %s | %.1f MiB | %.1f s | %d |\n", stream, mode, float64(hwm)/1024, wall.Seconds(), relayed)
+		}
 	}
 	return nil
 }
@@ -153,10 +162,18 @@ func timeRun(dir string, env []string, bin string, args ...string) (float64, err
 	return d, nil
 }
 
-// rssRun runs tf apply with the writer as terraform, stderr to a pipe or a
-// pty that is drained, and samples tf's VmHWM (peak RSS, KiB) until exit.
-func rssRun(dir string, env []string, tf, mode string) (hwmKiB int64, wall time.Duration, relayed int64, err error) {
+// rssRun runs tf apply with the writer as terraform, its stream (stderr or
+// stdout) to a pipe or a pty that is drained, and samples tf's VmHWM (peak
+// RSS, KiB) until exit.
+func rssRun(dir string, env []string, tf, stream, mode string) (hwmKiB int64, wall time.Duration, relayed int64, err error) {
 	c := cmdIn(dir, env, tf, "apply")
+	set := func(f *os.File) {
+		if stream == "stdout" {
+			c.Stdout = f
+		} else {
+			c.Stderr = f
+		}
+	}
 	var drain io.Reader
 	var closer io.Closer
 	var childEnd *os.File // closed once tf has it, so the drain ends when tf exits
@@ -166,14 +183,16 @@ func rssRun(dir string, env []string, tf, mode string) (hwmKiB int64, wall time.
 		if perr != nil {
 			return 0, 0, 0, perr
 		}
-		c.Stderr, childEnd = w, w
+		set(w)
+		childEnd = w
 		drain, closer = r, r
 	case "pty":
 		m, s, perr := pty.Open()
 		if perr != nil {
 			return 0, 0, 0, perr
 		}
-		c.Stderr, childEnd = s, s
+		set(s)
+		childEnd = s
 		drain, closer = m, m
 	}
 	var n atomic.Int64

@@ -66,6 +66,9 @@ type Config struct {
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
 	UnknownLifetime  string        // UnknownAllow or UnknownRefuse: a credential whose lifetime cannot be known
+	// DirectStdout (read_stdout off): apply and destroy get the real stdout,
+	// and recovery's report cannot say which planned changes were made.
+	DirectStdout bool
 
 	// Untrusted are the messages about restricted keys an untrusted
 	// working-directory file set (and that were ignored), one per key.
@@ -195,6 +198,11 @@ func configKeys() []configKey {
 		}},
 		{"recovery", "on", "on or off: recover state and locks after a run dies of expired credentials", func(c *Config, v, _ string) (err error) {
 			c.Recovery, err = parseOnOff(v)
+			return err
+		}},
+		{"read_stdout", "on", "on or off: read the stdout of apply and destroy on its way to you (a pty at a terminal, a pipe elsewhere), so that recovery can say which planned changes were made; off gives terraform your stdout itself", func(c *Config, v, _ string) error {
+			on, err := parseOnOff(v)
+			c.DirectStdout = !on
 			return err
 		}},
 		{"report_file", "", "file recovery writes its report to; empty: none", func(c *Config, v, dir string) error {
@@ -498,6 +506,8 @@ func (c Config) Value(key string) string {
 		return onOff(c.Recovery)
 	case "report_file":
 		return c.ReportFile
+	case "read_stdout":
+		return onOff(!c.DirectStdout)
 	case "preflight":
 		return onOff(c.Preflight)
 	case "min_lifetime":

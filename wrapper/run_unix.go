@@ -269,11 +269,11 @@ func (t *jobTerminal) give(pgrp int) {
 
 // readsStdout says whether tf reads terraform's stdout on its way: only for
 // the commands whose failure recovery reports on (what the plan was, which
-// changes completed). Every other command's stdout goes straight to the
-// real one.
+// changes completed), unless read_stdout is off. Every other command's
+// stdout goes straight to the real one.
 func readsStdout(inv *Invocation) bool {
 	w := inv.Command.Words
-	return len(w) > 0 && (w[0] == "apply" || w[0] == "destroy")
+	return !inv.Config.DirectStdout && len(w) > 0 && (w[0] == "apply" || w[0] == "destroy")
 }
 
 // runChild starts terraform in its own process group and waits for it,

@@ -35,13 +35,18 @@ func shChild(t *testing.T, errW *os.File, script string) *Result {
 // command words (nil: none), with stdin /dev/null.
 func shChildIO(t *testing.T, outW, errW *os.File, words []string, script string) *Result {
 	t.Helper()
+	return shChildCfg(t, outW, errW, words, Config{}, script)
+}
+
+func shChildCfg(t *testing.T, outW, errW *os.File, words []string, cfg Config, script string) *Result {
+	t.Helper()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer null.Close()
 	p := Process{Stdin: null, Stdout: outW, Stderr: errW}
-	inv := &Invocation{Args: []string{"-c", script}, Command: Command{Words: words}, Terraform: Terraform{Path: "/bin/sh"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	inv := &Invocation{Args: []string{"-c", script}, Command: Command{Words: words}, Config: cfg, Terraform: Terraform{Path: "/bin/sh"}, Env: []string{"PATH=/usr/bin:/bin"}}
 	res, err := runChild(p, inv, make(chan os.Signal))
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +215,11 @@ func TestRunChildLeavesOtherStdoutAlone(t *testing.T) {
 	res := shChildIO(t, out, errW, []string{"destroy"}, `echo "$(readlink /proc/$$/fd/1)" >&2`)
 	if got := string(res.StderrTail); !strings.HasPrefix(got, "pipe:") {
 		t.Errorf("destroy: terraform's stdout is %q, want tf's pipe", got)
+	}
+	// read_stdout = off: an apply gets the real stdout too
+	res = shChildCfg(t, out, errW, []string{"apply"}, Config{DirectStdout: true}, `echo "$(readlink /proc/$$/fd/1)" >&2`)
+	if got := strings.TrimSpace(string(res.StderrTail)); got != out.Name() || res.Stdout != nil {
+		t.Errorf("apply with read_stdout off: terraform's stdout is %q (kept %q), want the real file %q", got, res.Stdout, out.Name())
 	}
 }
 

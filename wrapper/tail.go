@@ -67,6 +67,10 @@ const DefaultKeptSize = 4 << 20
 // are a resource address and a few words.
 const maxKeptLine = 16 << 10
 
+// keptBlock is the size of the blocks lineKeeper stores lines in: filled
+// and never reallocated, so memory stays near what is kept.
+const keptBlock = 64 << 10
+
 // lineKeeper keeps, of everything written to it, the whole lines keep
 // accepts, up to max bytes. Past max it keeps nothing and Bytes returns nil:
 // a partial record would make recovery's report wrong, not just short.
@@ -75,7 +79,8 @@ type lineKeeper struct {
 	max      int
 	line     []byte // the line being assembled, at most maxKeptLine
 	long     bool   // the line being assembled went past maxKeptLine
-	kept     []byte
+	blocks   [][]byte
+	size     int // bytes kept
 	overflow bool
 }
 
@@ -104,15 +109,25 @@ func (k *lineKeeper) Write(p []byte) (int, error) {
 			break
 		}
 		if !k.long && k.keep(k.line) {
-			if len(k.kept)+len(k.line) > k.max {
-				k.overflow, k.kept = true, nil
+			if k.size+len(k.line) > k.max {
+				k.overflow, k.blocks, k.line = true, nil, nil
 				break
 			}
-			k.kept = append(k.kept, k.line...)
+			k.store(k.line)
 		}
 		k.line, k.long = k.line[:0], false
 	}
 	return n, nil
+}
+
+func (k *lineKeeper) store(l []byte) {
+	k.size += len(l)
+	if n := len(k.blocks); n > 0 && cap(k.blocks[n-1])-len(k.blocks[n-1]) >= len(l) {
+		k.blocks[n-1] = append(k.blocks[n-1], l...)
+		return
+	}
+	b := make([]byte, 0, max(keptBlock, len(l)))
+	k.blocks = append(k.blocks, append(b, l...))
 }
 
 // Bytes returns the kept lines (and an unfinished last line, if keep
@@ -121,7 +136,10 @@ func (k *lineKeeper) Bytes() []byte {
 	if k.overflow {
 		return nil
 	}
-	out := append([]byte{}, k.kept...)
+	out := make([]byte, 0, k.size+len(k.line))
+	for _, b := range k.blocks {
+		out = append(out, b...)
+	}
 	if len(k.line) > 0 && !k.long && k.keep(k.line) {
 		out = append(out, k.line...)
 	}

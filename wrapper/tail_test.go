@@ -49,3 +49,20 @@ func TestLineKeeper(t *testing.T) {
 		t.Errorf("after an overflow kept %q, want nil", got)
 	}
 }
+
+// Lines kept across many blocks come back whole and in order.
+func TestLineKeeperAcrossBlocks(t *testing.T) {
+	k := newLineKeeper(func([]byte) bool { return true }, DefaultKeptSize)
+	var want bytes.Buffer
+	for i := 0; want.Len() < 3*keptBlock; i++ {
+		l := strings.Repeat("x", i%977) + "\n"
+		want.WriteString(l)
+		k.Write([]byte(l))
+	}
+	if got := k.Bytes(); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("kept %d bytes, want the %d written", len(got), want.Len())
+	}
+	if len(k.blocks) < 3 {
+		t.Fatalf("%d blocks for %d bytes", len(k.blocks), want.Len())
+	}
+}
