@@ -137,10 +137,19 @@ func (o *outputRelay) start(sink io.Writer, exited *atomic.Bool) {
 	}()
 }
 
-// drain waits for everything terraform wrote to reach dst.
-func (o *outputRelay) drain() {
-	_ = o.relay.SetReadDeadline(time.Now().Add(drainIdle))
-	<-o.done
+// drainAll waits for everything terraform wrote to reach the real streams;
+// the relays' idle deadlines run at the same time.
+func drainAll(relays ...*outputRelay) {
+	for _, o := range relays {
+		if o != nil {
+			_ = o.relay.SetReadDeadline(time.Now().Add(drainIdle))
+		}
+	}
+	for _, o := range relays {
+		if o != nil {
+			<-o.done
+		}
+	}
 }
 
 func (o *outputRelay) refreshWinsize() {
@@ -379,11 +388,10 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 
 	// Everything terraform wrote is relayed before tf goes on.
 	exited.Store(true)
-	if outRelay != nil {
-		outRelay.drain()
+	drainAll(errRelay, outRelay)
+	if kept != nil {
 		res.Stdout = kept.Bytes()
 	}
-	errRelay.drain()
 	res.StderrTail = tail.Bytes()
 	switch {
 	case werr != nil:
