@@ -69,6 +69,14 @@ type ShortError struct {
 }
 
 func (e *ShortError) Error() string {
+	return "credentials will not last the run: " + e.text(true)
+}
+
+// Brief says what is short and what the run needs, without the details and
+// ways out that Error gives (for a question asked before the refusal).
+func (e *ShortError) Brief() string { return e.text(false) }
+
+func (e *ShortError) text(detail bool) string {
 	var b strings.Builder
 	for i, s := range e.Short {
 		if i > 0 {
@@ -89,9 +97,12 @@ func (e *ShortError) Error() string {
 		} else {
 			b.WriteString(" is not usable")
 		}
-		b.WriteString(", the run needs " + human(e.Required) + ": " + s.Detail)
+		b.WriteString(", the run needs " + human(e.Required))
+		if detail {
+			b.WriteString(": " + s.Detail)
+		}
 	}
-	return "credentials will not last the run: " + b.String()
+	return b.String()
 }
 
 // human formats a duration for people: 1h5m, 3h, 12m, 2m30s, 40s.

@@ -275,7 +275,7 @@ func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err
 		fmt.Fprintf(inv.Stderr, "tf: AWS_PROFILE=%s is set too, but it would not carry this run either: %s\n", profile, why)
 		return nil, false
 	}
-	fmt.Fprintf(inv.Stderr, "tf: the exported session keys will not last this run and cannot be refreshed during it.\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", profile)
+	fmt.Fprintf(inv.Stderr, "tf: %s, and exported session keys cannot be refreshed during the run.\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", short.Brief(), profile)
 	answer, rerr := readLine(ctx, os.Stdin)
 	if rerr != nil && answer == "" {
 		fmt.Fprintln(inv.Stderr)
