@@ -52,6 +52,9 @@ func Check(ctx context.Context, o Options, w io.Writer, asJSON bool) int {
 		}
 		return code
 	}
+	if r.GitHubOIDCRole != "" {
+		fmt.Fprintf(w, "GitHub OIDC mode is on: a guarded command's terraform gets role credentials for %s from tf's local endpoint, renewed with a fresh GitHub ID token before they end; the job's own AWS credentials are not given to it\n\n", r.GitHubOIDCRole)
+	}
 	if len(r.Entries) == 0 {
 		fmt.Fprintln(w, "no AWS credentials are used here: no S3 backend, no AWS provider (nothing to check)")
 		for _, n := range r.Notes {
@@ -171,6 +174,9 @@ func validUntil(e Entry, now time.Time) string {
 		if e.Kind == KindStatic {
 			return "no expiry"
 		}
+		if e.Kind == KindGitHubOIDC {
+			return "renewed by tf"
+		}
 		if e.Expires && !e.ValidUntil.IsZero() {
 			return e.ValidUntil.UTC().Format("2006-01-02 15:04 UTC") + " (token, renewable)"
 		}
@@ -187,8 +193,10 @@ func validUntil(e Entry, now time.Time) string {
 // StartRefresher keeps the run's SSO access tokens fresh while terraform
 // runs: every RefreshEvery it refreshes a token with less than RefreshAhead
 // left, before terraform's SDK (which refreshes only after expiry) needs
-// it. stop ends it and waits for it.
-func StartRefresher(ctx context.Context, o Options) (stop func()) {
+// it. A failure is reported once per token, and not at all for a token
+// whose failed refresh the preflight's report (reported) already gave.
+// stop ends it and waits for it.
+func StartRefresher(ctx context.Context, o Options, reported Report) (stop func()) {
 	cfg := o.Config.withDefaults()
 	creds, _, err := Discover(ctx, o)
 	if err != nil {
@@ -209,7 +217,7 @@ func StartRefresher(ctx context.Context, o Options) (stop func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		warned := map[string]bool{}
+		warned := reported.refreshFailures()
 		t := time.NewTicker(cfg.RefreshEvery)
 		defer t.Stop()
 		for {
@@ -219,7 +227,9 @@ func StartRefresher(ctx context.Context, o Options) (stop func()) {
 				_, _, err := refreshSSO(ctx, o, c, cfg.RefreshAhead)
 				if err != nil && ctx.Err() == nil && !warned[c.CachePath] {
 					warned[c.CachePath] = true
-					fmt.Fprintf(o.out(), "\ntf: warning: could not refresh the SSO token of %s ahead of time: %v\n", c.Name, err)
+					cur := c
+					readSSOToken(o, &cur) // the token as it is now, for its end
+					fmt.Fprintf(o.out(), "\ntf: warning: %s: %s\n", c.Name, refreshFailedText(cur, err, o.now()))
 				}
 			}
 			select {
@@ -230,4 +240,23 @@ func StartRefresher(ctx context.Context, o Options) (stop func()) {
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+// refreshFailures are the SSO token caches whose refresh ahead of time
+// failed in this report's preflight (a role's source included).
+func (r Report) refreshFailures() map[string]bool {
+	out := map[string]bool{}
+	for _, e := range r.Entries {
+		if !e.RefreshFailed {
+			continue
+		}
+		c := e.Credential
+		for c.Kind == KindAssumeRole && c.Source != nil {
+			c = *c.Source
+		}
+		if c.CachePath != "" {
+			out[c.CachePath] = true
+		}
+	}
+	return out
 }

@@ -38,6 +38,10 @@ type Entry struct {
 	// container endpoint, a setting only known during the run). It is
 	// refused only with Config.RefuseUnknown.
 	UnknownLifetime bool `json:"unknown_lifetime"`
+	// RefreshFailed: the preflight tried to refresh this SSO token (or a
+	// role's SSO source) ahead of time and could not; Detail says why and
+	// what to run. The refresher does not say it again.
+	RefreshFailed bool `json:"refresh_failed,omitempty"`
 }
 
 // Report is what Preflight found.
@@ -50,6 +54,10 @@ type Report struct {
 	// History is the recorded run lengths of the command here (time at
 	// prompts left out), oldest first; empty for quick commands.
 	History []time.Duration `json:"history_ns,omitempty"`
+	// GitHubOIDCRole is the role tf's GitHub OIDC endpoint serves when the
+	// run's credentials were judged with the endpoint in terraform's
+	// environment (OIDC mode); empty otherwise.
+	GitHubOIDCRole string `json:"github_oidc_role,omitempty"`
 }
 
 // ShortError says the run was refused before terraform started: at least
@@ -61,6 +69,14 @@ type ShortError struct {
 }
 
 func (e *ShortError) Error() string {
+	return "credentials will not last the run: " + e.text(true)
+}
+
+// Brief says what is short and what the run needs, without the details and
+// ways out that Error gives (for a question asked before the refusal).
+func (e *ShortError) Brief() string { return e.text(false) }
+
+func (e *ShortError) text(detail bool) string {
 	var b strings.Builder
 	for i, s := range e.Short {
 		if i > 0 {
@@ -81,9 +97,12 @@ func (e *ShortError) Error() string {
 		} else {
 			b.WriteString(" is not usable")
 		}
-		b.WriteString(", the run needs " + human(e.Required) + ": " + s.Detail)
+		b.WriteString(", the run needs " + human(e.Required))
+		if detail {
+			b.WriteString(": " + s.Detail)
+		}
 	}
-	return "credentials will not last the run: " + b.String()
+	return b.String()
 }
 
 // human formats a duration for people: 1h5m, 3h, 12m, 2m30s, 40s.
@@ -203,6 +222,9 @@ func assess(ctx context.Context, o Options, act bool) (Report, error) {
 		return r, err
 	}
 	r.Notes = notes
+	if o.GitHubOIDCURL != "" && o.getenv(EnvContainerFullURI) == o.GitHubOIDCURL {
+		r.GitHubOIDCRole = o.Config.GitHubOIDCRole
+	}
 	if act {
 		o.pass = newLoginPass() // one login per SSO session in this pass
 	}
@@ -263,6 +285,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 		e.Lasts, e.LastsKnown = src.Lasts, src.LastsKnown
 		e.Verdict, e.Detail = src.Verdict, "source "+src.Name+": "+src.Detail
 		e.UnknownLifetime = src.UnknownLifetime
+		e.RefreshFailed = src.RefreshFailed
 	case KindSSOSession, KindLegacySSO:
 		e = evaluateSSO(ctx, o, e, required, act)
 	case KindLoginSession:
@@ -337,7 +360,7 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 			needLogin = "the SSO session is over (refresh refused)"
 			e.Lasts, e.LastsKnown = tokenLeft, true
 		default:
-			e.Verdict, e.Detail = VerdictWarn, "could not refresh the access token ahead of time: "+err.Error()
+			e.Verdict, e.Detail, e.RefreshFailed = VerdictWarn, refreshFailedText(e.Credential, err, now), true
 			return e
 		}
 	}
@@ -359,6 +382,22 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	e.Verdict = VerdictShort
 	e.Detail = needLogin + "; log in again (" + loginCmd + ") and rerun"
 	return e
+}
+
+// refreshFailedText is the one report of an SSO access token that could
+// not be refreshed ahead of time: the cause, how long terraform can still
+// use the token, and the command that gives it a new one.
+func refreshFailedText(c Credential, err error, now time.Time) string {
+	left := "its access token"
+	if !c.ValidUntil.IsZero() {
+		if d := c.ValidUntil.Sub(now); d > 0 {
+			left += " is valid until " + c.ValidUntil.UTC().Format("15:04:05 UTC") + " (" + human(d) + ")"
+		} else {
+			left += " has expired"
+		}
+	}
+	return "could not refresh the SSO access token ahead of time: " + err.Error() + "; " + left +
+		" and a run that needs it longer fails; log in again now (" + loginHint(c) + ")"
 }
 
 func leftText(d time.Duration) string {

@@ -130,7 +130,7 @@ func simulateRun(t *testing.T, refresher bool) (byTF, byTerraform int) {
 	o.Config = Config{RefreshAhead: 2 * time.Second, RefreshEvery: 200 * time.Millisecond}
 	ctx := context.Background()
 	if refresher {
-		stop := StartRefresher(ctx, o)
+		stop := StartRefresher(ctx, o, Report{})
 		defer stop()
 	}
 	for _, kv := range o.Env {

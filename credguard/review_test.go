@@ -228,7 +228,7 @@ func TestRefreshInFlightFinishedAndWritten(t *testing.T) {
 	o := e.opts
 	o.Env = append(append([]string{}, o.Env...), EnvEndpointURLSSOOIDC+"="+slow.URL)
 	o.Config = Config{RefreshEvery: time.Hour}
-	stop := StartRefresher(context.Background(), o)
+	stop := StartRefresher(context.Background(), o, Report{})
 	select {
 	case <-processed:
 	case <-time.After(10 * time.Second):

@@ -208,7 +208,7 @@ func TestCredguardRefresherRenewsSSOTokenBeforeTerraform(t *testing.T) {
 	}
 	baseTF := c.r.Identity.CallsBy(fakeaws.OpCreateTokenRefresh, fakeaws.CallerTF)
 	baseAll := c.r.Identity.Calls(fakeaws.OpCreateTokenRefresh)
-	stop := credguard.StartRefresher(context.Background(), o)
+	stop := credguard.StartRefresher(context.Background(), o, credguard.Report{})
 	c.env["TF_VAR_run"] = "3"
 	startSerial := c.serial()
 	c.mustTerraform("apply", "-auto-approve", "-input=false", "-no-color")

@@ -35,8 +35,12 @@ func ProductHooks() Hooks {
 type guards struct {
 	stopRefresher func()
 	oidc          *credguard.CredentialServer
-	watch         *recovery.Watch
-	stdin         *stdinWatch // how long terraform waits at prompts
+	// oidcTried: startOIDC has run in this tf (Startup's resume, then
+	// Before, share one start); oidcErr is how it failed, already printed.
+	oidcTried bool
+	oidcErr   error
+	watch     *recovery.Watch
+	stdin     *stdinWatch // how long terraform waits at prompts
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -60,11 +64,16 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// In a GitHub OIDC job the endpoint may be the only credential there
-	// is: it is up before the resume, and the command reuses it.
+	// is: it is up before the resume, and the command reuses it (a failed
+	// start is said here, once; Before then refuses the command).
 	if err := g.startOIDC(ctx, inv); err != nil {
-		fmt.Fprintf(inv.Stderr, "tf: %v\n", err)
+		fmt.Fprintf(inv.Stderr, "tf: %v; the pending recovery is tried with the job's own credentials\n", err)
 	}
-	out := recovery.Resume(ctx, recoveryRun(inv, nil))
+	run := recoveryRun(inv, nil)
+	// Expired credentials are renewed as after a failed run: refreshed, or
+	// at a terminal (never in CI) logged in again the configured way.
+	run.Renew = renewCredentials(inv)
+	out := recovery.Resume(ctx, run)
 	if out.Kind == recovery.NeedsPerson {
 		// Pending: refused until the condition printed changes. Closed:
 		// refused this once, so the report is read; the next command runs.
@@ -78,17 +87,21 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 // configured (github_oidc_role, in CI), once, and gives terraform's
 // environment to it. A job that cannot request ID tokens is told so in one
 // line and runs with its own credentials. ctx (signals) stops the start.
+// A second call (Before after Startup's resume) neither starts it again nor
+// repeats what the first said: it returns the first call's error.
 func (g *guards) startOIDC(ctx context.Context, inv *Invocation) error {
-	if g.oidc != nil || !inv.CI || inv.Config.GitHubOIDCRole == "" {
-		return nil
+	if g.oidcTried || !inv.CI || inv.Config.GitHubOIDCRole == "" {
+		return g.oidcErr
 	}
+	g.oidcTried = true
 	if !hasEnv(inv.Env, credguard.EnvActionsIDTokenURL) || !hasEnv(inv.Env, credguard.EnvActionsIDTokenToken) {
 		fmt.Fprintf(inv.Stderr, "tf: github_oidc_role is set, but this job cannot request GitHub ID tokens (no %s: give it `permissions: id-token: write`); terraform runs with the job's own credentials\n", credguard.EnvActionsIDTokenURL)
 		return nil
 	}
 	srv, err := credguard.StartGitHubOIDC(ctx, credOptions(inv), inv.Config.GitHubOIDCRole)
 	if err != nil {
-		return fmt.Errorf("github_oidc_role is set but the OIDC credentials endpoint could not start: %w", err)
+		g.oidcErr = fmt.Errorf("github_oidc_role is set but the OIDC credentials endpoint could not start: %w", err)
+		return g.oidcErr
 	}
 	g.oidc = srv
 	inv.Env = srv.Env(inv.Env)
@@ -126,7 +139,11 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	}()
 	// The OIDC endpoint comes first, whatever the preflight setting: the
 	// preflight then judges the environment terraform will really get.
+	said := g.oidcTried // Startup tried it (and printed a failure)
 	if err := g.startOIDC(ctx, inv); err != nil {
+		if said {
+			return withExitCode(errors.New("terraform does not run: it would not get the GitHub OIDC role credentials github_oidc_role sets up (the endpoint's failure is above); rerun once the job can get them, or unset github_oidc_role"), ExitPreflight)
+		}
 		return err
 	}
 	if inv.Config.Preflight {
@@ -150,30 +167,33 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 			o.PlanResourceTypes = types
 		}
 	}
+	// Nothing silent: every warning and unknown, once, before terraform
+	// starts, and before an offer or a refusal: the refusal, with its way
+	// out, is the last thing tf prints (by the caller).
+	said := map[string]bool{}
+	say := func(r credguard.Report) {
+		for _, w := range r.Warnings() {
+			if !said[w] {
+				said[w] = true
+				fmt.Fprintf(inv.Stderr, "tf: %s\n", w)
+			}
+		}
+	}
 	r, err := credguard.Preflight(ctx, o)
-	shown := false
+	say(r)
 	if err != nil {
-		var env []string
-		var ok bool
-		if env, ok, shown = offerProfile(ctx, inv, o, err); ok {
+		if env, ok := offerProfile(ctx, inv, o, err); ok {
 			inv.Env, o.Env = env, env
 			r, err = credguard.Preflight(ctx, o)
-			shown = false
+			say(r)
 		}
-	}
-	// Nothing silent: every warning and unknown, once, before terraform
-	// starts (or before the refusal).
-	for _, w := range r.Warnings() {
-		fmt.Fprintf(inv.Stderr, "tf: %s\n", w)
 	}
 	if err != nil {
-		if shown {
-			return shownError{err} // the offer printed it already
-		}
 		return err
 	}
-	// The hook's ctx ends when Before returns; the refresher lives until After.
-	g.stopRefresher = credguard.StartRefresher(context.Background(), o)
+	// The hook's ctx ends when Before returns; the refresher lives until
+	// After. It does not repeat a refresh failure the preflight reported.
+	g.stopRefresher = credguard.StartRefresher(context.Background(), o, r)
 	g.stdin = startStdinWatch()
 	return nil
 }
@@ -210,51 +230,59 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
 	}
 	run := recoveryRun(inv, res)
 	run.Observed = observed
-	run.Renew = func(ctx context.Context, env []string) ([]string, error) {
-		// tf ignores signals while it finishes its work, but a login
-		// waiting for a person stops at Ctrl-C or SIGTERM.
-		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		ro := o
-		ro.Env = env
-		return env, credguard.Renew(ctx, ro)
-	}
+	run.Renew = renewCredentials(inv)
 	if recovery.Recover(ctx, run).Kind == recovery.NeedsPerson {
 		return ExitRecoveryIncomplete
 	}
 	return res.ExitCode
 }
 
+// renewCredentials is how recovery renews the run's credentials, after a
+// failed run and when a pending recovery is resumed: credguard's Renew with
+// the run's login rules (the configured login mode; a login only for a
+// person at a terminal, never in CI). tf ignores signals while it finishes
+// its work, but a login waiting for a person stops at Ctrl-C or SIGTERM.
+func renewCredentials(inv *Invocation) func(ctx context.Context, env []string) ([]string, error) {
+	o := credOptions(inv)
+	return func(ctx context.Context, env []string) ([]string, error) {
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ro := o
+		ro.Env = env
+		return env, credguard.Renew(ctx, ro)
+	}
+}
+
 // offerProfile: when exported session keys are what will not last, and
 // AWS_PROFILE names the profile they were exported from (which terraform's
 // SDK can refresh), a person at a terminal is offered that profile for this
-// run. It returns the environment without the exported keys when accepted;
-// shown says the refusal was printed with the offer. Ctrl-C (ctx) ends the
-// question at once.
-func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err error) (env []string, ok, shown bool) {
+// run. It returns the environment without the exported keys when accepted.
+// The offer does not print the refusal: declined, the caller returns it, so
+// it is the last line tf prints. Ctrl-C (ctx) ends the question at once.
+func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err error) (env []string, ok bool) {
 	var short *credguard.ShortError
 	profile, _ := lookupEnv(inv.Env, "AWS_PROFILE")
 	if !inv.Interactive || profile == "" || !errors.As(err, &short) {
-		return nil, false, false
+		return nil, false
 	}
 	for _, e := range short.Short {
 		if e.Kind != credguard.KindEnvSession {
-			return nil, false, false // something else is short too: the profile would not fix it
+			return nil, false // something else is short too: the profile would not fix it
 		}
 	}
 	// Offer only a profile that would carry the run.
 	if ok, why := credguard.ProfileServes(ctx, o, profile); !ok {
 		fmt.Fprintf(inv.Stderr, "tf: AWS_PROFILE=%s is set too, but it would not carry this run either: %s\n", profile, why)
-		return nil, false, false
+		return nil, false
 	}
-	fmt.Fprintf(inv.Stderr, "tf: %v\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", err, profile)
+	fmt.Fprintf(inv.Stderr, "tf: %s, and exported session keys cannot be refreshed during the run.\ntf: AWS_PROFILE=%s is set too. Use that profile (renewable) for this run instead of the exported keys? [y/N] ", short.Brief(), profile)
 	answer, rerr := readLine(ctx, os.Stdin)
 	if rerr != nil && answer == "" {
 		fmt.Fprintln(inv.Stderr)
-		return nil, false, true
+		return nil, false
 	}
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return nil, false, true
+		return nil, false
 	}
 	// Without the exported keys the SDK falls through to AWS_PROFILE.
 	exported := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"}
@@ -266,7 +294,7 @@ func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err
 		}
 	}
 	fmt.Fprintf(inv.Stderr, "tf: running with profile %s; the exported keys are left out of this run only\n", profile)
-	return env, true, true
+	return env, true
 }
 
 // readLine reads one line from r, or gives up when ctx ends (the read is
@@ -288,13 +316,6 @@ func readLine(ctx context.Context, r io.Reader) (string, error) {
 		return "", ctx.Err()
 	}
 }
-
-// shownError is an error already printed to the person: tf exits with its
-// code without printing it again.
-type shownError struct{ err error }
-
-func (e shownError) Error() string { return "" }
-func (e shownError) Unwrap() error { return e.err }
 
 // credOptions maps tf's configuration onto the credential guard's options.
 func credOptions(inv *Invocation) credguard.Options {
@@ -534,7 +555,27 @@ func guardProductCommands() []*cli.Command {
 					}
 					fmt.Fprintf(c.App.ErrWriter, "forgot the run-length history of this directory and workspace (%s)\n", dir)
 				}
-				return exitWith(credguard.Check(c.Context, o, c.App.Writer, c.Bool("json")))
+				// In GitHub OIDC mode a guarded command's terraform gets the
+				// endpoint's credentials, not the job's: check starts it the
+				// same way (bounded; Ctrl-C and SIGTERM stop it) and judges
+				// what terraform would get.
+				ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				g := &guards{}
+				defer g.closeOIDC()
+				if err := g.startOIDC(ctx, inv); err != nil {
+					fmt.Fprintf(c.App.ErrWriter, "tf guard check: GitHub OIDC mode is on (github_oidc_role = %s), but %v\n"+
+						"tf guard check: a guarded command here is refused for the same reason; the job's own AWS credentials are not judged, since terraform would not get them\n",
+						inv.Config.GitHubOIDCRole, strings.TrimPrefix(err.Error(), "github_oidc_role is set but "))
+					return exitWith(1)
+				}
+				if g.oidc != nil {
+					o.Env = inv.Env
+					o.GitHubOIDCURL = g.oidc.URL
+				} else if !inv.CI && inv.Config.GitHubOIDCRole != "" {
+					fmt.Fprintf(c.App.ErrWriter, "tf guard check: github_oidc_role is set, but GitHub OIDC mode is used only in CI (CI or GITHUB_ACTIONS set, or ci = on): judging the credentials here\n")
+				}
+				return exitWith(credguard.Check(ctx, o, c.App.Writer, c.Bool("json")))
 			},
 		},
 		{
@@ -592,12 +633,7 @@ func guardProductCommands() []*cli.Command {
 				}
 				defer g.closeOIDC()
 				run := recoveryRun(inv, nil)
-				o := credOptions(inv)
-				run.Renew = func(ctx context.Context, env []string) ([]string, error) {
-					ro := o
-					ro.Env = env
-					return env, credguard.Renew(ctx, ro)
-				}
+				run.Renew = renewCredentials(inv)
 				out := recovery.RecoverCommand(ctx, run, recovery.CommandOptions{
 					Yes: c.Bool("yes"), LockID: c.String("lock-id"), Show: c.Bool("show"),
 					Abandon: c.Bool("abandon"), Use: c.String("use"),
