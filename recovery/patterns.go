@@ -183,8 +183,8 @@ type textPatterns struct {
 	dialHost, lookupHost, cacheFile, profileName    *regexp.Regexp
 
 	// Apply progress (stdout): see Progress.
-	planLine, applyLine, completeLine, startLine, errorLine *regexp.Regexp
-	actionsLine, plannedLine                                *regexp.Regexp
+	planLine, applyLine, completeLine, startLine, errorLine, errorHead *regexp.Regexp
+	actionsLine, plannedLine                                           *regexp.Regexp
 }
 
 // causeRule maps a text shape in a backend diagnostic to a cause.
@@ -872,6 +872,7 @@ func compileProgress(p *textPatterns) {
 	// The plan's list of changes, between this header and the "Plan:" line
 	// (the "changed outside of Terraform" section before it uses the same
 	// "# address ..." shape and is not a plan).
+	p.errorHead = regexp.MustCompile(`^Error: `)
 	p.actionsLine = regexp.MustCompile(`^Terraform will perform the following actions:`)
 	p.plannedLine = regexp.MustCompile(`^# ` + addr + ` (will be created|will be updated in-place|will be destroyed|must be replaced|will be replaced, as requested|is tainted, so must be replaced)\b`)
 }
@@ -949,7 +950,7 @@ func ReadProgress(out []byte) Progress {
 	started := map[Change]bool{}
 	var order []Change
 	done := map[Change]bool{}
-	inPlan := false
+	inPlan, afterError := false, false
 	var plan []Change
 	for _, l := range cleanLines(out) {
 		t := l.text
@@ -959,6 +960,17 @@ func ReadProgress(out []byte) Progress {
 			}
 			continue
 		}
+		if l.indent == 0 && !l.gutter && pt.errorHead.MatchString(t) {
+			// terraform prints its error diagnostics after the run's last
+			// progress line; what follows one (unboxed without colour) quotes
+			// other programs' output, until a new plan starts.
+			afterError = true
+			continue
+		}
+		if afterError && !pt.actionsLine.MatchString(t) {
+			continue
+		}
+		afterError = false
 		if l.gutter || l.open || l.close || l.indent > 2 {
 			// Inside a diagnostic, or indented like the plan's values and
 			// heredocs: never terraform's own progress or plan line.
