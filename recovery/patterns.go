@@ -183,8 +183,8 @@ type textPatterns struct {
 	dialHost, lookupHost, cacheFile, profileName    *regexp.Regexp
 
 	// Apply progress (stdout): see Progress.
-	planLine, applyLine, completeLine, startLine, errorLine *regexp.Regexp
-	actionsLine, plannedLine                                *regexp.Regexp
+	planLine, applyLine, completeLine, startLine, errorLine, errorHead *regexp.Regexp
+	actionsLine, plannedLine                                           *regexp.Regexp
 }
 
 // causeRule maps a text shape in a backend diagnostic to a cause.
@@ -648,6 +648,11 @@ func compileCauses(p *textPatterns) {
 type line struct {
 	text                string
 	open, close, gutter bool
+	// indent is the whitespace cleanLines took from the line's head (not
+	// counting what a log prefix itself ends with): terraform prints its
+	// progress at column 0 and the plan's "# address" at 2, while values,
+	// heredocs and quoted output in the plan are indented further.
+	indent int
 }
 
 // cleanLines undoes what logs do to terraform's text: JSON-escaped newlines,
@@ -677,7 +682,9 @@ func cleanLines(text []byte) []line {
 		// gutter, ...); prefixes are short, so only a line's head is read.
 		for pass := 0; pass < 16; pass++ {
 			before := l
-			l = strings.TrimLeft(l, " \t")
+			trimmed := strings.TrimLeft(l, " \t")
+			ln.indent += len(l) - len(trimmed)
+			l = trimmed
 			for _, re := range pt.noisePrefixes {
 				if m := re.FindStringIndex(head(l)); m != nil {
 					l = l[m[1]:]
@@ -853,14 +860,21 @@ func readDetail(c *Classification, text string) {
 func compileProgress(p *textPatterns) {
 	p.planLine = regexp.MustCompile(`^Plan: (?:\d+ to import, )?(\d+) to add, (\d+) to change, (\d+) to destroy\b`)
 	p.applyLine = regexp.MustCompile(`^(?:Apply|Destroy) complete! Resources: (?:\d+ imported, )?(\d+) added, (\d+) changed, (\d+) destroyed`)
-	p.startLine = regexp.MustCompile(`^(.+?): (Creating|Modifying|Destroying)\.\.\.`)
-	p.completeLine = regexp.MustCompile(`^(.+?): (Creation|Modifications|Destruction) complete after`)
+	// A resource instance address and nothing else before the colon (a
+	// deposed object's suffix aside): a provisioner's output ("x
+	// (local-exec): ...") or a value quoted in the plan never matches.
+	key := `(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?`
+	name := `[A-Za-z_][A-Za-z0-9_-]*`
+	addr := `((?:module\.` + name + key + `\.)*(?:data\.)?` + name + `\.` + name + key + `)(?: \(deposed object [0-9a-f]+\))?`
+	p.startLine = regexp.MustCompile(`^` + addr + `: (Creating|Modifying|Destroying)\.\.\.`)
+	p.completeLine = regexp.MustCompile(`^` + addr + `: (Creation|Modifications|Destruction) complete after`)
 	p.errorLine = regexp.MustCompile(`^with ([^\s,]+),$`)
 	// The plan's list of changes, between this header and the "Plan:" line
 	// (the "changed outside of Terraform" section before it uses the same
 	// "# address ..." shape and is not a plan).
+	p.errorHead = regexp.MustCompile(`^Error: `)
 	p.actionsLine = regexp.MustCompile(`^Terraform will perform the following actions:`)
-	p.plannedLine = regexp.MustCompile(`^# (.+?) (will be created|will be updated in-place|will be destroyed|must be replaced|will be replaced, as requested|is tainted, so must be replaced)\b`)
+	p.plannedLine = regexp.MustCompile(`^# ` + addr + ` (will be created|will be updated in-place|will be destroyed|must be replaced|will be replaced, as requested|is tainted, so must be replaced)\b`)
 }
 
 // progressMarks are the fixed words of every line ReadProgress reads from
@@ -936,10 +950,38 @@ func ReadProgress(out []byte) Progress {
 	started := map[Change]bool{}
 	var order []Change
 	done := map[Change]bool{}
-	inPlan := false
+	inPlan, afterError := false, false
 	var plan []Change
 	for _, l := range cleanLines(out) {
 		t := l.text
+		if m := pt.errorLine.FindStringSubmatch(t); m != nil {
+			if !strings.HasPrefix(m[1], "provider[") && !contains(p.Failed, m[1]) {
+				p.Failed = append(p.Failed, m[1])
+			}
+			continue
+		}
+		if l.indent == 0 && !l.gutter && pt.errorHead.MatchString(t) {
+			// terraform prints its error diagnostics after the run's last
+			// progress line; what follows one (unboxed without colour) quotes
+			// other programs' output, until a new plan starts.
+			afterError = true
+			continue
+		}
+		if afterError && !pt.actionsLine.MatchString(t) {
+			continue
+		}
+		afterError = false
+		if l.gutter || l.open || l.close || l.indent > 2 {
+			// Inside a diagnostic, or indented like the plan's values and
+			// heredocs: never terraform's own progress or plan line.
+			continue
+		}
+		if l.indent > 0 { // only the plan's "  # address will be ..." is indented
+			if m := pt.plannedLine.FindStringSubmatch(t); m != nil && inPlan {
+				plan = appendPlanned(plan, m[1], m[2])
+			}
+			continue
+		}
 		if pt.actionsLine.MatchString(t) {
 			inPlan, plan = true, nil // a second plan (apply after a prompt's refresh) replaces the first
 			continue
@@ -953,16 +995,7 @@ func ReadProgress(out []byte) Progress {
 		}
 		if inPlan {
 			if m := pt.plannedLine.FindStringSubmatch(t); m != nil {
-				switch m[2] {
-				case "will be created":
-					plan = append(plan, Change{m[1], "create"})
-				case "will be updated in-place":
-					plan = append(plan, Change{m[1], "update"})
-				case "will be destroyed":
-					plan = append(plan, Change{m[1], "destroy"})
-				default: // a replacement
-					plan = append(plan, Change{m[1], "destroy"}, Change{m[1], "create"})
-				}
+				plan = appendPlanned(plan, m[1], m[2])
 				continue
 			}
 		}
@@ -986,11 +1019,6 @@ func ReadProgress(out []byte) Progress {
 			}
 			continue
 		}
-		if m := pt.errorLine.FindStringSubmatch(t); m != nil && !strings.HasPrefix(m[1], "provider[") {
-			if !contains(p.Failed, m[1]) {
-				p.Failed = append(p.Failed, m[1])
-			}
-		}
 	}
 	for _, ch := range order {
 		if !done[ch] && !contains(p.Failed, ch.Address) {
@@ -998,6 +1026,20 @@ func ReadProgress(out []byte) Progress {
 		}
 	}
 	return p
+}
+
+// appendPlanned adds one "# address <what>" line of the plan's list.
+func appendPlanned(plan []Change, address, what string) []Change {
+	switch what {
+	case "will be created":
+		return append(plan, Change{address, "create"})
+	case "will be updated in-place":
+		return append(plan, Change{address, "update"})
+	case "will be destroyed":
+		return append(plan, Change{address, "destroy"})
+	default: // a replacement
+		return append(plan, Change{address, "destroy"}, Change{address, "create"})
+	}
 }
 
 func atoi(s string) int {

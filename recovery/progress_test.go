@@ -181,3 +181,47 @@ aws_instance.gone: Creating...
 		t.Errorf("cut %+v", p.Cut)
 	}
 }
+
+// TestReadProgressIgnoresLookalikeText: an apply's output holds text that is
+// not terraform's own: the plan prints attribute values (a string, a
+// heredoc), a provisioner's output is echoed with its resource's prefix, and
+// the error diagnostic quotes that output again. Recorded from real
+// terraform 1.11.4 (testdata/progress/lookalike.tf.txt, colour on): a is
+// made, b's provisioner fails after printing progress-like lines for c, c
+// never starts. Only terraform's own progress lines count: the report must
+// never say more was made than was.
+func TestReadProgressIgnoresLookalikeText(t *testing.T) {
+	// Without colour the diagnostic has no box: the provisioner's output it
+	// quotes starts at column 0, after the "Error:" that ends the progress.
+	for _, capture := range []string{"tf1.11.4_lookalike", "tf1.11.4_lookalike_nocolor"} {
+		t.Run(capture, func(t *testing.T) { readLookalike(t, capture) })
+	}
+}
+
+func readLookalike(t *testing.T, capture string) {
+	stdout := readTestdata(t, filepath.Join("progress", capture+".stdout"))
+	stderr := readTestdata(t, filepath.Join("progress", capture+".stderr"))
+	var kept []byte // what the wrapper keeps of stdout
+	for _, l := range bytes.SplitAfter(stdout, []byte("\n")) {
+		if KeepProgressLine(l) {
+			kept = append(kept, l...)
+		}
+	}
+	a, b, c := "terraform_data.a", "terraform_data.b", "terraform_data.c"
+	want := Progress{Planned: 3, PlanSeen: true, Done: []Change{{a, "create"}}, Failed: []string{b},
+		Plan: []Change{{a, "create"}, {b, "create"}, {c, "create"}}}
+	sentence := "1 of 3 planned changes was made (the state now records them); terraform_data.b failed (see terraform's error); " +
+		"not started: terraform_data.c create; run terraform apply again for the rest."
+	for what, text := range map[string][]byte{
+		"kept stdout and stderr":  append(kept, stderr...),
+		"whole stdout and stderr": append(append([]byte{}, stdout...), stderr...),
+	} {
+		got := ReadProgress(text)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v\nwant %+v", what, got, want)
+		}
+		if s := got.Sentence("terraform", true); s != sentence {
+			t.Errorf("%s: sentence\n%q\nwant\n%q", what, s, sentence)
+		}
+	}
+}

@@ -276,6 +276,22 @@ func (t *jobTerminal) give(pgrp int) {
 	_ = unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
 }
 
+// sameDestination says whether a and b are one destination: the same open
+// file, terminal, pipe or socket (by device and inode). For a regular file
+// opened twice (`>log 2>log`) this merges what terraform alone would let
+// clobber itself; a terminal reached through two descriptions is still one
+// screen.
+func sameDestination(a, b *os.File) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	var sa, sb unix.Stat_t
+	if unix.Fstat(int(fdOf(a)), &sa) != nil || unix.Fstat(int(fdOf(b)), &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}
+
 // readsStdout says whether tf reads terraform's stdout on its way: only for
 // the commands whose failure recovery reports on (what the plan was, which
 // changes completed), unless read_stdout is off. Every other command's
@@ -295,8 +311,16 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	}
 	defer errRelay.relay.Close()
 	stdout := fdOf(p.Stdout)
+	// One destination for both (2>&1, one terminal): terraform gets one
+	// relay for both, as it gets one file without tf, so that its writes
+	// reach the destination in the order it made them. Two relays read by
+	// two goroutines would reorder them.
+	merged := sameDestination(p.Stdout, p.Stderr)
+	if merged {
+		stdout = errRelay.childEnd.Fd()
+	}
 	var outRelay *outputRelay
-	if readsStdout(inv) {
+	if readsStdout(inv) && !merged {
 		if outRelay, err = openRelay(p.Stdout); err != nil {
 			errRelay.childEnd.Close()
 			return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
@@ -340,11 +364,20 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 
 	tail := newTailBuffer(DefaultTailSize)
 	var exited atomic.Bool
-	errRelay.start(tail, &exited)
 	var kept *lineKeeper
-	if outRelay != nil {
+	if readsStdout(inv) {
 		kept = newLineKeeper(recovery.KeepProgressLine, DefaultKeptSize)
+	}
+	switch {
+	case outRelay != nil:
+		errRelay.start(tail, &exited)
 		outRelay.start(kept, &exited)
+	case merged && kept != nil:
+		// Both streams in one: the tail holds stdout too (recovery reads
+		// combined output as it reads a CI log), the keeper stderr too.
+		errRelay.start(io.MultiWriter(tail, kept), &exited)
+	default:
+		errRelay.start(tail, &exited)
 	}
 
 	stopAux := make(chan struct{})

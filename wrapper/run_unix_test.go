@@ -4,8 +4,10 @@ package wrapper
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,5 +263,41 @@ func TestRunChildPTYWhenStdoutIsTerminal(t *testing.T) {
 	}
 	if want := "Plan: 1 to add, 0 to change, 0 to destroy.\n"; string(res.Stdout) != want {
 		t.Errorf("kept %q, want %q", res.Stdout, want)
+	}
+}
+
+// stdout and stderr one pipe (2>&1 | cat): terraform gets one relay for
+// both, so its writes arrive in its order; tf still keeps the progress lines
+// and the stderr tail recovery reads (the tail now holds stdout too, as a
+// CI log does).
+func TestRunChildOneRelayWhenStdoutIsStderr(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); got <- b }()
+	script := `i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "terraform_data.a$i: Creating..."; echo "err $i" >&2; done; ` +
+		`echo "fd1=$(readlink /proc/$$/fd/1) fd2=$(readlink /proc/$$/fd/2)" >&2`
+	res := shChildIO(t, w, w, []string{"apply"}, script)
+	w.Close()
+	all := string(<-got)
+	var want strings.Builder
+	for i := 1; i <= 200; i++ {
+		want.WriteString("terraform_data.a" + strconv.Itoa(i) + ": Creating...\nerr " + strconv.Itoa(i) + "\n")
+	}
+	if !strings.HasPrefix(all, want.String()) {
+		t.Fatalf("relayed out of order:\n%.400s", all)
+	}
+	last := all[len(want.String()):]
+	var fd1, fd2 string
+	if _, err := fmt.Sscanf(last, "fd1=%s fd2=%s", &fd1, &fd2); err != nil || fd1 != fd2 || !strings.HasPrefix(fd1, "pipe:") {
+		t.Errorf("terraform's stdout and stderr: %q, want one tf pipe", last)
+	}
+	if n := strings.Count(string(res.Stdout), ": Creating...\n"); n != 200 || strings.Contains(string(res.Stdout), "err ") {
+		t.Errorf("kept %d progress lines (want 200) and no others:\n%.300s", n, res.Stdout)
+	}
+	if !strings.Contains(string(res.StderrTail), "err 200\n") {
+		t.Errorf("stderr tail lost terraform's stderr:\n%.300s", res.StderrTail)
 	}
 }
