@@ -112,36 +112,68 @@ func runGuarded(ctx context.Context, p Process, hooks Hooks, inv *Invocation) in
 // as it comes.
 type outputRelay struct {
 	dst      *os.File // the real stream
-	relay    *os.File // tf's end: pty master or pipe (non-blocking)
+	relay    *os.File // tf's end: pty master or pipe (non-blocking); nil with a spool
+	spool    *spool   // the spool, when dst is not a terminal (Linux)
 	childEnd *os.File // terraform's end, closed in tf once terraform started
 	isPTY    bool
 	done     chan struct{}
 }
 
 // openRelay gives terraform a new pty in place of dst when dst is a
-// terminal (so it still sees a terminal of the same size), else a pipe.
+// terminal (so it still sees a terminal of the same size), else a spool
+// file, or a pipe where there is no spool.
 func openRelay(dst *os.File) (*outputRelay, error) {
+	o := &outputRelay{dst: dst, done: make(chan struct{})}
+	if !term.IsTerminal(int(fdOf(dst))) {
+		if s, err := openSpool(""); err == nil {
+			o.spool, o.childEnd = s, s.w
+			return o, nil
+		}
+	}
 	relay, childEnd, isPTY, err := openOutput(dst)
 	if err != nil {
 		return nil, err
 	}
-	return &outputRelay{dst: dst, relay: relay, childEnd: childEnd, isPTY: isPTY, done: make(chan struct{})}, nil
+	o.relay, o.childEnd, o.isPTY = relay, childEnd, isPTY
+	return o, nil
 }
 
 // start relays until terraform and everything that inherited the stream
-// closed it, or until drain() and a drainIdle of silence.
+// closed it, or until drainAll (see there).
 func (o *outputRelay) start(sink io.Writer, exited *atomic.Bool) {
 	go func() {
 		defer close(o.done)
+		if o.spool != nil {
+			o.spool.run(o.dst, sink)
+			return
+		}
 		relayStream(o.relay, o.dst, sink, exited)
 	}()
 }
 
-// drainAll waits for everything terraform wrote to reach the real streams;
-// the relays' idle deadlines run at the same time.
+// close releases tf's end.
+func (o *outputRelay) close() {
+	if o == nil {
+		return
+	}
+	if o.spool != nil {
+		o.spool.close()
+		return
+	}
+	o.relay.Close()
+}
+
+// drainAll waits for everything terraform wrote to reach the real streams:
+// a spool up to its end as terraform left it; a pty or pipe until it has
+// been silent for drainIdle (a background process may hold it open), the
+// idle periods running at the same time.
 func drainAll(relays ...*outputRelay) {
 	for _, o := range relays {
-		if o != nil {
+		switch {
+		case o == nil:
+		case o.spool != nil:
+			o.spool.exited()
+		default:
 			_ = o.relay.SetReadDeadline(time.Now().Add(drainIdle))
 		}
 	}
@@ -309,13 +341,13 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	if err != nil {
 		return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
 	}
-	defer errRelay.relay.Close()
+	defer errRelay.close()
 	stdout := fdOf(p.Stdout)
 	// One destination for both (2>&1, one terminal): terraform gets one
 	// relay for both, as it gets one file without tf, so that its writes
 	// reach the destination in the order it made them. Two relays read by
 	// two goroutines would reorder them.
-	merged := sameDestination(p.Stdout, p.Stderr)
+	merged := !inv.Config.DirectStdout && sameDestination(p.Stdout, p.Stderr)
 	if merged {
 		stdout = errRelay.childEnd.Fd()
 	}
@@ -325,7 +357,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 			errRelay.childEnd.Close()
 			return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
 		}
-		defer outRelay.relay.Close()
+		defer outRelay.close()
 		stdout = outRelay.childEnd.Fd()
 	}
 

@@ -4,9 +4,9 @@ package wrapper
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -215,8 +215,8 @@ func TestRunChildLeavesOtherStdoutAlone(t *testing.T) {
 		}
 	}
 	res := shChildIO(t, out, errW, []string{"destroy"}, `echo "$(readlink /proc/$$/fd/1)" >&2`)
-	if got := string(res.StderrTail); !strings.HasPrefix(got, "pipe:") {
-		t.Errorf("destroy: terraform's stdout is %q, want tf's pipe", got)
+	if got := strings.TrimSpace(string(res.StderrTail)); !isSpool(got) {
+		t.Errorf("destroy: terraform's stdout is %q, want tf's spool", got)
 	}
 	// read_stdout = off: an apply gets the real stdout too
 	res = shChildCfg(t, out, errW, []string{"apply"}, Config{DirectStdout: true}, `echo "$(readlink /proc/$$/fd/1)" >&2`)
@@ -278,7 +278,7 @@ func TestRunChildOneRelayWhenStdoutIsStderr(t *testing.T) {
 	got := make(chan []byte)
 	go func() { b, _ := io.ReadAll(r); got <- b }()
 	script := `i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "terraform_data.a$i: Creating..."; echo "err $i" >&2; done; ` +
-		`echo "fd1=$(readlink /proc/$$/fd/1) fd2=$(readlink /proc/$$/fd/2)" >&2`
+		`echo "fd1=$(readlink /proc/$$/fd/1)|fd2=$(readlink /proc/$$/fd/2)" >&2`
 	res := shChildIO(t, w, w, []string{"apply"}, script)
 	w.Close()
 	all := string(<-got)
@@ -290,9 +290,9 @@ func TestRunChildOneRelayWhenStdoutIsStderr(t *testing.T) {
 		t.Fatalf("relayed out of order:\n%.400s", all)
 	}
 	last := all[len(want.String()):]
-	var fd1, fd2 string
-	if _, err := fmt.Sscanf(last, "fd1=%s fd2=%s", &fd1, &fd2); err != nil || fd1 != fd2 || !strings.HasPrefix(fd1, "pipe:") {
-		t.Errorf("terraform's stdout and stderr: %q, want one tf pipe", last)
+	fd1, fd2, _ := strings.Cut(strings.TrimSpace(last), "|")
+	if fd1 = strings.TrimPrefix(fd1, "fd1="); fd1 != strings.TrimPrefix(fd2, "fd2=") || !isSpool(fd1) {
+		t.Errorf("terraform's stdout and stderr: %q, want one tf spool", last)
 	}
 	if n := strings.Count(string(res.Stdout), ": Creating...\n"); n != 200 || strings.Contains(string(res.Stdout), "err ") {
 		t.Errorf("kept %d progress lines (want 200) and no others:\n%.300s", n, res.Stdout)
@@ -300,4 +300,10 @@ func TestRunChildOneRelayWhenStdoutIsStderr(t *testing.T) {
 	if !strings.Contains(string(res.StderrTail), "err 200\n") {
 		t.Errorf("stderr tail lost terraform's stderr:\n%.300s", res.StderrTail)
 	}
+}
+
+// isSpool says whether a /proc/PID/fd link names tf's spool: an unlinked
+// tf-output-* file in the temporary directory.
+func isSpool(link string) bool {
+	return strings.HasPrefix(link, filepath.Join(os.TempDir(), "tf-output-")) && strings.HasSuffix(link, " (deleted)")
 }

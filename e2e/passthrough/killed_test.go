@@ -1,6 +1,7 @@
 package passthrough
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +101,77 @@ resource "terraform_data" "b" {
 	for _, want := range []string{`"name": "a"`, `"name": "b"`} {
 		if !strings.Contains(string(state), want) {
 			t.Errorf("the state does not record %s: terraform did not finish the apply (state %d bytes):\n%s", want, len(state), state)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); err == nil {
+		t.Errorf("terraform's state lock is left held")
+	}
+}
+
+// `tf apply | head -3`: the reader of tf's stdout goes away mid-apply. tf
+// ends as plain terraform would, killed by SIGPIPE at its next write; but
+// terraform, writing to tf's spool and not to the broken pipe, finishes the
+// apply and saves its state (plain terraform would die mid-apply with the
+// state unsaved and its lock held).
+func TestApplyPipedIntoClosedReaderStillSavesState(t *testing.T) {
+	dir := t.TempDir()
+	config := `resource "terraform_data" "a" {
+  provisioner "local-exec" {
+    command = "sleep 3"
+  }
+}
+
+resource "terraform_data" "b" {
+  depends_on = [terraform_data.a]
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBare(t, dir, "", "init", "-input=false"); r.code != 0 {
+		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	copied := make(chan struct{})
+	go func() { defer close(copied); copyInto(out, pr) }()
+	cmd := exec.Command(filepath.Join(fx.tfBin, "terraform"), "apply", "-auto-approve", "-input=false")
+	cmd.Dir, cmd.Env = dir, tfEnv("TFGUARD_PREFLIGHT=off")
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	out.waitFor(t, `Executing: ["/bin/sh" "-c" "sleep 3"]`, time.Minute)
+	terraform := childOf(cmd.Process.Pid)
+	if terraform == 0 {
+		t.Fatal("terraform is not running under tf")
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-terraform, syscall.SIGKILL) })
+	pr.Close() // like head after its lines
+	<-copied
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGPIPE {
+		t.Errorf("tf ended with %v, want killed by SIGPIPE like plain terraform", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for st := procState(terraform); st != "" && st != "Z"; st = procState(terraform) {
+		if time.Now().After(deadline) {
+			t.Fatalf("terraform (pid %d) still running a minute after tf ended", terraform)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	state, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name": "a"`, `"name": "b"`} {
+		if !strings.Contains(string(state), want) {
+			t.Errorf("the state does not record %s (state %d bytes):\n%s", want, len(state), state)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); err == nil {
