@@ -217,6 +217,13 @@ func StartRefresher(ctx context.Context, o Options, reported Report) (stop func(
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// It runs beside terraform, whose output passes through tf: a bug
+		// here must end the refresher, never tf (and with it terraform).
+		defer func() {
+			if v := recover(); v != nil {
+				fmt.Fprintf(o.out(), "\ntf: warning: the SSO token refresher stopped (tf internal error: %v); terraform goes on with the tokens it has\n", v)
+			}
+		}()
 		warned := reported.refreshFailures()
 		t := time.NewTicker(cfg.RefreshEvery)
 		defer t.Stop()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +195,37 @@ func mustOIDCClient(o Options) createTokenAPI {
 		panic(err)
 	}
 	return c
+}
+
+// A panic in the refresher (a bug in tf or the SDK) ends the refresher with
+// a warning; tf, and the terraform whose output it relays, go on.
+func TestRefresherPanicStopsOnlyTheRefresher(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
+	tok := e.f.NewSSOSession("corp", "https://corp.awsapps.com/start", time.Hour, time.Hour)
+	if _, err := fakeaws.WriteSSOCache(e.home, "corp", tok, false); err != nil {
+		t.Fatal(err)
+	}
+	o := e.opts
+	o.Config = Config{RefreshAhead: time.Minute, RefreshEvery: 20 * time.Millisecond}
+	var boom atomic.Bool
+	o.Now = func() time.Time {
+		if boom.Load() {
+			panic("boom")
+		}
+		return time.Now()
+	}
+	stop := StartRefresher(context.Background(), o, Report{})
+	boom.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.out.String(), "refresher stopped") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning; output:\n%s", e.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	boom.Store(false)
+	stop()
+	if !strings.Contains(e.out.String(), "tf internal error: boom") {
+		t.Errorf("output:\n%s", e.out.String())
+	}
 }
