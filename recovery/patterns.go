@@ -905,8 +905,17 @@ var progressMarks = [][]byte{
 	[]byte("must be replaced"), []byte("will be replaced, as requested"),
 }
 
+// errorHeadMark starts the first line of an unboxed (-no-color) error
+// diagnostic: kept, so that ReadProgress knows that the lines after it quote
+// other programs' output. It matters when stdout and stderr are one
+// destination: then the kept lines are both streams'.
+var errorHeadMark = []byte("Error: ")
+
 // KeepProgressLine says whether ReadProgress could use this line of stdout.
 func KeepProgressLine(l []byte) bool {
+	if bytes.HasPrefix(l, errorHeadMark) {
+		return true
+	}
 	for _, m := range progressMarks {
 		if bytes.Contains(l, m) {
 			return true
