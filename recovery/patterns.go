@@ -333,12 +333,29 @@ func stripBox(l string) string {
 	return l
 }
 
+// planValueIndent is the least indentation of a multi-line value's lines in
+// terraform's plan (see Classify).
+const planValueIndent = 8
+
 // Classify reads terraform's stderr. The cause comes from the backend's own
 // diagnostics only (see Classification); the flags and the lock ID come from
 // terraform's fixed headers, wherever they are.
 func Classify(stderr []byte) Classification {
 	pt := compiledPatterns()
 	lines := cleanLines(stderr)
+	for i, l := range lines {
+		// Indented to column 8 or further and outside a diagnostic's box:
+		// the lines of a multi-line value in a plan (a heredoc's lines start
+		// at column 8 in "Changes to Outputs", at 12 in a resource), never
+		// terraform's own diagnostic (its unboxed text is at column 0, a
+		// command in it at 4; old multi-error lists at 1 to 6). When stdout
+		// and stderr are one destination (a CI log) the text read here
+		// holds the plan too, and text quoted in a value must not read as
+		// this run's failure or its lock ID.
+		if !l.gutter && l.indent >= planValueIndent {
+			lines[i].text = ""
+		}
+	}
 	var parts []string
 	for _, l := range lines {
 		if l.text != "" {
@@ -888,8 +905,17 @@ var progressMarks = [][]byte{
 	[]byte("must be replaced"), []byte("will be replaced, as requested"),
 }
 
+// errorHeadMark starts the first line of an unboxed (-no-color) error
+// diagnostic: kept, so that ReadProgress knows that the lines after it quote
+// other programs' output. It matters when stdout and stderr are one
+// destination: then the kept lines are both streams'.
+var errorHeadMark = []byte("Error: ")
+
 // KeepProgressLine says whether ReadProgress could use this line of stdout.
 func KeepProgressLine(l []byte) bool {
+	if bytes.HasPrefix(l, errorHeadMark) {
+		return true
+	}
 	for _, m := range progressMarks {
 		if bytes.Contains(l, m) {
 			return true

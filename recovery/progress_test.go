@@ -212,9 +212,20 @@ func readLookalike(t *testing.T, capture string) {
 		Plan: []Change{{a, "create"}, {b, "create"}, {c, "create"}}}
 	sentence := "1 of 3 planned changes was made (the state now records them); terraform_data.b failed (see terraform's error); " +
 		"not started: terraform_data.c create; run terraform apply again for the rest."
+	// stdout and stderr one destination (2>&1): the wrapper keeps the
+	// progress-like lines of both streams in one, and recovery reads them
+	// followed by the tail, which holds both streams too.
+	merged := append(append([]byte{}, stdout...), stderr...)
+	var keptMerged []byte
+	for _, l := range bytes.SplitAfter(merged, []byte("\n")) {
+		if KeepProgressLine(l) {
+			keptMerged = append(keptMerged, l...)
+		}
+	}
 	for what, text := range map[string][]byte{
 		"kept stdout and stderr":  append(kept, stderr...),
 		"whole stdout and stderr": append(append([]byte{}, stdout...), stderr...),
+		"merged, kept and tail":   append(keptMerged, merged...),
 	} {
 		got := ReadProgress(text)
 		if !reflect.DeepEqual(got, want) {

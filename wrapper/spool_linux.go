@@ -4,6 +4,7 @@ package wrapper
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -28,8 +29,12 @@ type spool struct {
 
 const (
 	spoolPunchEvery = 1 << 20 // give back the disk space of what tf has read, every MiB
-	spoolWaitNotify = 250     // ms between looks when inotify wakes tf on each write anyway
-	spoolWaitPoll   = 20      // ms between looks without inotify
+	// spoolReserve is the room kept allocated ahead of what tf has read: a
+	// write into it cannot fail with ENOSPC, so terraform's output survives
+	// a full TMPDIR unless terraform runs this far ahead of tf.
+	spoolReserve    = 4 << 20
+	spoolWaitNotify = 250 // ms between looks when inotify wakes tf on each write anyway
+	spoolWaitPoll   = 20  // ms between looks without inotify
 )
 
 // openSpool creates the spool in dir (os.TempDir() when empty).
@@ -40,6 +45,14 @@ func openSpool(dir string) (*spool, error) {
 	}
 	name := f.Name()
 	defer os.Remove(name) // only the open descriptions keep it
+	// A write to a full file system fails and its bytes are lost, where a
+	// pipe would have passed them on: no room, no spool (a pipe instead).
+	// A file system without fallocate gets no reservation (there is no way
+	// to make one) and is used as it is.
+	if err := reserve(int(f.Fd()), 0); err != nil {
+		f.Close()
+		return nil, err
+	}
 	w, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		f.Close()
@@ -71,6 +84,7 @@ func openSpool(dir string) (*spool, error) {
 func (s *spool) run(dst, sink io.Writer) {
 	buf := make([]byte, 32<<10)
 	var off, punched int64
+	reserved := int64(spoolReserve) // openSpool reserved the first stretch
 	canPunch := true
 	exiting := false
 	wait := spoolWaitPoll
@@ -90,6 +104,10 @@ func (s *spool) run(dst, sink io.Writer) {
 			_, _ = dst.Write(buf[:n])
 			_, _ = sink.Write(buf[:n])
 			off += int64(n)
+			if off+spoolReserve/2 > reserved {
+				_ = reserve(rfd, off) // best effort: keep the room ahead
+				reserved = off + spoolReserve
+			}
 			if canPunch && off-punched >= spoolPunchEvery {
 				end := off &^ 4095
 				if unix.Fallocate(rfd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, end) != nil {
@@ -119,6 +137,18 @@ func (s *spool) run(dst, sink io.Writer) {
 			}
 		}
 	}
+}
+
+// reserve allocates the spool's blocks from off to off+spoolReserve without
+// changing its size, so that terraform's appends there find room. Only
+// ENOSPC (or EDQUOT) is an error: a file system that cannot preallocate is
+// left as it is.
+func reserve(fd int, off int64) error {
+	err := unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, off, spoolReserve)
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("no room for terraform's output in the temporary directory: %w", err)
+	}
+	return nil
 }
 
 // exited tells run that terraform has exited.
