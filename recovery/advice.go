@@ -233,6 +233,11 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 	if p.PlanSeen && p.Planned == 0 && n == 0 && len(p.Cut) == 0 && len(p.Failed) == 0 {
 		return "the plan had no changes; nothing was made."
 	}
+	if len(p.Unrecorded) > 0 {
+		// terraform's output and the state disagree: say so, claim nothing.
+		return fmt.Sprintf("%s reported %d %s complete, but the state does not show %s; run %s plan to see where things stand.",
+			tool, n, plural(n, "change", "changes"), addresses(p.Unrecorded), tool)
+	}
 	if len(p.Cut) == 0 && len(p.Failed) == 0 && (p.ApplyComplete || (p.PlanSeen && n >= p.Planned)) {
 		if p.PlanSeen && p.Planned == 1 {
 			return "the 1 planned change was made; " + strings.Replace(records, "them", "it", 1) + "."

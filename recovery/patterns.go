@@ -949,6 +949,31 @@ type Progress struct {
 	// Plan lists the changes the plan printed (a replacement is a destroy
 	// and a create), in its order; empty when no plan text was seen.
 	Plan []Change `json:"plan,omitempty"`
+	// Unrecorded are changes terraform reported complete that the state tf
+	// pushed does not show (an object created or updated that is not in
+	// it, one destroyed that still is): set when tf checks, see unrecordedIn.
+	Unrecorded []Change `json:"unrecorded,omitempty"`
+}
+
+// unrecordedIn lists the changes p.Done says were made that the state e
+// does not show. A destroy of an address the run also created (a
+// replacement) is judged by the create.
+func (p Progress) unrecordedIn(e StateSummary) []Change {
+	var out []Change
+	for _, ch := range p.Done {
+		_, present := e.instances[ch.Address]
+		switch ch.Action {
+		case "create", "update":
+			if !present {
+				out = append(out, ch)
+			}
+		case "destroy":
+			if present && !slices.Contains(p.Done, Change{ch.Address, "create"}) {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
 }
 
 // NotMade are the planned changes that neither completed, nor were cut off,

@@ -236,3 +236,25 @@ func readLookalike(t *testing.T, capture string) {
 		}
 	}
 }
+
+// What terraform's output says was made is checked against the state tf
+// pushes: a change it reported that the state does not show makes the
+// report say so and claim nothing; a replacement's destroy is judged by its
+// create.
+func TestProgressCheckedAgainstTheState(t *testing.T) {
+	e := StateSummary{instances: map[string]string{"x.a": "{}", "x.r": "{}", "x.stays": "{}"}}
+	p := Progress{Planned: 4, PlanSeen: true, ApplyComplete: true,
+		Done: []Change{{"x.a", "create"}, {"x.r", "destroy"}, {"x.r", "create"}, {"x.gone", "destroy"}}}
+	if u := p.unrecordedIn(e); len(u) != 0 {
+		t.Fatalf("unrecorded %+v, want none", u)
+	}
+	p.Done = append(p.Done, Change{"x.b", "create"}, Change{"x.stays", "destroy"})
+	p.Unrecorded = p.unrecordedIn(e)
+	if want := []Change{{"x.b", "create"}, {"x.stays", "destroy"}}; !reflect.DeepEqual(p.Unrecorded, want) {
+		t.Fatalf("unrecorded %+v, want %+v", p.Unrecorded, want)
+	}
+	want := "terraform reported 6 changes complete, but the state does not show x.b create, x.stays destroy; run terraform plan to see where things stand."
+	if got := p.Sentence("terraform", true); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

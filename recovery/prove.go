@@ -345,10 +345,16 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
 	}
 	if j.Route != RouteChosen {
-		// The backend holds the state the run started from (fenced or
-		// unchanged): the difference is exactly what the run did.
+		// The difference between the backend's state (as the run started
+		// from it, or as this run last saved it mid-apply) and
+		// errored.tfstate is what the push adds.
 		d := diffStates(rem, *e)
 		j.Made = &d
+	}
+	if j.Progress != nil {
+		// What terraform said it completed, checked against the state that
+		// is about to be pushed: the report never claims more than that.
+		j.Progress.Unrecorded = j.Progress.unrecordedIn(*e)
 	}
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))

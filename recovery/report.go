@@ -63,7 +63,7 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			// comparison says what is now recorded.
 			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
 			if o.Made != nil {
-				p("in the state, compared with before the run: %s.", o.Made.Recorded())
+				p("the push recorded what the backend did not have yet: %s.", o.Made.Recorded())
 			}
 		case o.Made != nil:
 			p("%s.", o.Made.MadeSentence(r.Flavor, commandName(r)))
