@@ -235,8 +235,8 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 	}
 	if len(p.Unrecorded) > 0 {
 		// terraform's output and the state disagree: say so, claim nothing.
-		return fmt.Sprintf("%s reported %d %s complete, but the state does not show %s; run %s plan to see where things stand.",
-			tool, n, plural(n, "change", "changes"), addresses(p.Unrecorded), tool)
+		return fmt.Sprintf("%d %s reported complete, but the state does not show %s; run %s plan to see where things stand.",
+			n, changes(n, "was", "were"), addresses(p.Unrecorded), tool)
 	}
 	if len(p.Cut) == 0 && len(p.Failed) == 0 && (p.ApplyComplete || (p.PlanSeen && n >= p.Planned)) {
 		if p.PlanSeen && p.Planned == 1 {

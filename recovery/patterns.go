@@ -956,8 +956,9 @@ type Progress struct {
 }
 
 // unrecordedIn lists the changes p.Done says were made that the state e
-// does not show. A destroy of an address the run also created (a
-// replacement) is judged by the create.
+// does not show. A destroy of an address that is also to be created (a
+// replacement, whose new object may exist, or exist tainted after its
+// create failed) cannot be judged by the address.
 func (p Progress) unrecordedIn(e StateSummary) []Change {
 	var out []Change
 	for _, ch := range p.Done {
@@ -968,7 +969,9 @@ func (p Progress) unrecordedIn(e StateSummary) []Change {
 				out = append(out, ch)
 			}
 		case "destroy":
-			if present && !slices.Contains(p.Done, Change{ch.Address, "create"}) {
+			recreated := slices.Contains(p.Done, Change{ch.Address, "create"}) ||
+				slices.Contains(p.Plan, Change{ch.Address, "create"}) || contains(p.Failed, ch.Address)
+			if present && !recreated {
 				out = append(out, ch)
 			}
 		}

@@ -253,8 +253,20 @@ func TestProgressCheckedAgainstTheState(t *testing.T) {
 	if want := []Change{{"x.b", "create"}, {"x.stays", "destroy"}}; !reflect.DeepEqual(p.Unrecorded, want) {
 		t.Fatalf("unrecorded %+v, want %+v", p.Unrecorded, want)
 	}
-	want := "terraform reported 6 changes complete, but the state does not show x.b create, x.stays destroy; run terraform plan to see where things stand."
+	want := "6 changes were reported complete, but the state does not show x.b create, x.stays destroy; run terraform plan to see where things stand."
 	if got := p.Sentence("terraform", true); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// A replacement whose create failed leaves the new object in the state,
+// tainted: its destroy is not "unrecorded" (the recorded run in
+// recovery_reports_planned_progress.txtar has this shape).
+func TestReplacementWhoseCreateFailedIsNotUnrecorded(t *testing.T) {
+	e := StateSummary{instances: map[string]string{"x.deploy": "{}"}}
+	p := Progress{Planned: 2, PlanSeen: true, Plan: []Change{{"x.deploy", "destroy"}, {"x.deploy", "create"}},
+		Done: []Change{{"x.deploy", "destroy"}}, Failed: []string{"x.deploy"}}
+	if u := p.unrecordedIn(e); len(u) != 0 {
+		t.Fatalf("unrecorded %+v, want none", u)
 	}
 }
