@@ -217,6 +217,13 @@ func detail(c Classification, fallback string) string {
 	return fallback
 }
 
+// AllMade says whether terraform's output shows every planned change made,
+// none cut off or failed, and (once checked) all of them in the state.
+func (p Progress) AllMade() bool {
+	return len(p.Cut) == 0 && len(p.Failed) == 0 && len(p.Unrecorded) == 0 &&
+		(p.ApplyComplete || (p.PlanSeen && len(p.Done) >= p.Planned))
+}
+
 // Sentence says what the failed run did, from its own output: which planned
 // changes completed, which were cut off, which failed. stateBack says whether
 // the state now holds what errored.tfstate held (tf pushed it back). Without
@@ -238,7 +245,7 @@ func (p Progress) Sentence(tool string, stateBack bool) string {
 		return fmt.Sprintf("%d %s reported complete, but the state does not show %s; run %s plan to see where things stand.",
 			n, changes(n, "was", "were"), addresses(p.Unrecorded), tool)
 	}
-	if len(p.Cut) == 0 && len(p.Failed) == 0 && (p.ApplyComplete || (p.PlanSeen && n >= p.Planned)) {
+	if p.AllMade() {
 		if p.PlanSeen && p.Planned == 1 {
 			return "the 1 planned change was made; " + strings.Replace(records, "them", "it", 1) + "."
 		}

@@ -270,3 +270,14 @@ func TestReplacementWhoseCreateFailedIsNotUnrecorded(t *testing.T) {
 		t.Fatalf("unrecorded %+v, want none", u)
 	}
 }
+
+func TestPlanInstead(t *testing.T) {
+	got := planInstead([]string{"-chdir=infra", "apply", "-auto-approve", "-input=false", "-var-file=prod.tfvars", "-target=x.a"})
+	want := []string{"-chdir=infra", "plan", "-input=false", "-var-file=prod.tfvars", "-target=x.a"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if s := subcommand([]string{"-chdir=infra", "apply"}); s != "apply" {
+		t.Errorf("subcommand %q", s)
+	}
+}

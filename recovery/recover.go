@@ -509,9 +509,43 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	if s.j.Errored == nil && s.j.LockID == "" {
 		o.Summary = "nothing left to repair: no state to put back and no lock of this run's"
 	}
-	o.Next = []string{rerunCommand(s.r.Flavor, nonEmpty(s.j.Args, s.r.Args), s.j.VarNames...)}
+	args := nonEmpty(s.j.Args, s.r.Args)
+	if p := s.j.Progress; p != nil && p.PlanSeen && p.AllMade() && subcommand(args) == "apply" {
+		// Nothing of the apply is left to do: a plan confirms it, where
+		// running the apply again would ask for nothing.
+		o.Next = []string{rerunCommand(s.r.Flavor, planInstead(args), s.j.VarNames...) + "   # every planned change was made: this shows nothing is left"}
+	} else {
+		o.Next = []string{rerunCommand(s.r.Flavor, args, s.j.VarNames...)}
+	}
 	report(s.r, &o)
 	return o
+}
+
+// subcommand is the first argument that is not an option.
+func subcommand(args []string) string {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return ""
+}
+
+// planInstead turns an apply's arguments into the plan's: the subcommand
+// becomes plan and -auto-approve goes; every other option stays.
+func planInstead(args []string) []string {
+	var out []string
+	done := false
+	for _, a := range args {
+		switch {
+		case !done && a == "apply":
+			out, done = append(out, "plan"), true
+		case a == "-auto-approve" || a == "--auto-approve":
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // stop ends the sequence. A retryable stop keeps the journal pending; a
