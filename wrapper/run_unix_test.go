@@ -92,27 +92,7 @@ func TestRunChildKilledBySignal(t *testing.T) {
 }
 
 func TestRunChildPTYWhenStderrIsTerminal(t *testing.T) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	if err := pty.Setsize(master, &pty.Winsize{Rows: 33, Cols: 77}); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string)
-	go func() {
-		var b bytes.Buffer
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			b.Write(buf[:n])
-			if err != nil || strings.Contains(b.String(), "done") {
-				got <- b.String()
-				return
-			}
-		}
-	}()
+	slave, got := testTerminal(t, 33, 77)
 	res := shChild(t, slave, `test -t 2 && echo "tty $(stty size <&2)" >&2; printf 'raw\n' >&2; echo done >&2`)
 	slave.Close()
 	out := <-got
@@ -229,27 +209,7 @@ func TestRunChildLeavesOtherStdoutAlone(t *testing.T) {
 // terraform sees what it would see without tf and its bytes arrive as
 // written.
 func TestRunChildPTYWhenStdoutIsTerminal(t *testing.T) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	if err := pty.Setsize(master, &pty.Winsize{Rows: 41, Cols: 123}); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string)
-	go func() {
-		var b bytes.Buffer
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			b.Write(buf[:n])
-			if err != nil || strings.Contains(b.String(), "done") {
-				got <- b.String()
-				return
-			}
-		}
-	}()
+	slave, got := testTerminal(t, 41, 123)
 	_, errW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -306,4 +266,33 @@ func TestRunChildOneRelayWhenStdoutIsStderr(t *testing.T) {
 // tf-output-* file in the temporary directory.
 func isSpool(link string) bool {
 	return strings.HasPrefix(link, filepath.Join(os.TempDir(), "tf-output-")) && strings.HasSuffix(link, " (deleted)")
+}
+
+// testTerminal opens a pty of rows x cols standing for the user's terminal:
+// terraform's side is slave; got delivers what reached the screen up to and
+// including "done".
+func testTerminal(t *testing.T, rows, cols uint16) (slave *os.File, got <-chan string) {
+	t.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || strings.Contains(b.String(), "done") {
+				ch <- b.String()
+				return
+			}
+		}
+	}()
+	return slave, ch
 }

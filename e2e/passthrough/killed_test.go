@@ -41,23 +41,7 @@ func childOf(ppid int) int {
 // and the created resource recorded nowhere, which is worse than what the
 // same run would have left without tf's relay.
 func TestApplyOutlivesTFKilled(t *testing.T) {
-	dir := t.TempDir()
-	config := `resource "terraform_data" "a" {
-  provisioner "local-exec" {
-    command = "sleep 4"
-  }
-}
-
-resource "terraform_data" "b" {
-  depends_on = [terraform_data.a]
-}
-`
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := runBare(t, dir, "", "init", "-input=false"); r.code != 0 {
-		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	dir := twoStepWorkdir(t, 4)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,25 +71,7 @@ resource "terraform_data" "b" {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline := time.Now().Add(time.Minute)
-	for st := procState(terraform); st != "" && st != "Z"; st = procState(terraform) {
-		if time.Now().After(deadline) {
-			t.Fatalf("terraform (pid %d) still running a minute after tf was killed", terraform)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	state, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"name": "a"`, `"name": "b"`} {
-		if !strings.Contains(string(state), want) {
-			t.Errorf("the state does not record %s: terraform did not finish the apply (state %d bytes):\n%s", want, len(state), state)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); err == nil {
-		t.Errorf("terraform's state lock is left held")
-	}
+	assertFinishedAlone(t, dir, terraform)
 }
 
 // `tf apply | head -3`: the reader of tf's stdout goes away mid-apply. tf
@@ -114,23 +80,7 @@ resource "terraform_data" "b" {
 // apply and saves its state (plain terraform would die mid-apply with the
 // state unsaved and its lock held).
 func TestApplyPipedIntoClosedReaderStillSavesState(t *testing.T) {
-	dir := t.TempDir()
-	config := `resource "terraform_data" "a" {
-  provisioner "local-exec" {
-    command = "sleep 3"
-  }
-}
-
-resource "terraform_data" "b" {
-  depends_on = [terraform_data.a]
-}
-`
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := runBare(t, dir, "", "init", "-input=false"); r.code != 0 {
-		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	dir := twoStepWorkdir(t, 3)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +108,38 @@ resource "terraform_data" "b" {
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGPIPE {
 		t.Errorf("tf ended with %v, want killed by SIGPIPE like plain terraform", err)
 	}
+	assertFinishedAlone(t, dir, terraform)
+}
+
+// twoStepWorkdir is an initialised directory whose apply creates a (its
+// provisioner sleeping sleep seconds) and then b.
+func twoStepWorkdir(t *testing.T, sleep int) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := `resource "terraform_data" "a" {
+  provisioner "local-exec" {
+    command = "sleep ` + itoa(sleep) + `"
+  }
+}
+
+resource "terraform_data" "b" {
+  depends_on = [terraform_data.a]
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBare(t, dir, "", "init", "-input=false"); r.code != 0 {
+		t.Fatalf("init: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return dir
+}
+
+// assertFinishedAlone waits for terraform (pid), left running without tf,
+// to end, and checks that it finished the apply of twoStepWorkdir: both
+// resources in the state, the lock released.
+func assertFinishedAlone(t *testing.T, dir string, terraform int) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for st := procState(terraform); st != "" && st != "Z"; st = procState(terraform) {
 		if time.Now().After(deadline) {
@@ -171,7 +153,7 @@ resource "terraform_data" "b" {
 	}
 	for _, want := range []string{`"name": "a"`, `"name": "b"`} {
 		if !strings.Contains(string(state), want) {
-			t.Errorf("the state does not record %s (state %d bytes):\n%s", want, len(state), state)
+			t.Errorf("the state does not record %s: terraform did not finish the apply (state %d bytes):\n%s", want, len(state), state)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); err == nil {
