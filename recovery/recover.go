@@ -871,19 +871,13 @@ func whoAmI() string {
 
 // operationFor is the Operation terraform records in its lock for args.
 func operationFor(args []string) string {
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			continue
-		}
-		switch a {
-		case "apply", "destroy":
-			return "OperationTypeApply"
-		case "plan":
-			return "OperationTypePlan"
-		case "refresh":
-			return "OperationTypeRefresh"
-		}
-		return ""
+	switch subcommand(args) {
+	case "apply", "destroy":
+		return "OperationTypeApply"
+	case "plan":
+		return "OperationTypePlan"
+	case "refresh":
+		return "OperationTypeRefresh"
 	}
 	return ""
 }

@@ -109,10 +109,8 @@ func backendName(o *Outcome) string {
 }
 
 func commandName(r Run) string {
-	for _, a := range r.Args {
-		if !strings.HasPrefix(a, "-") {
-			return r.Flavor + " " + a
-		}
+	if c := subcommand(r.Args); c != "" {
+		return r.Flavor + " " + c
 	}
 	return "command"
 }
