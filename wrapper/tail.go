@@ -93,29 +93,36 @@ func (k *lineKeeper) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 && !k.overflow {
 		i := bytes.IndexByte(p, '\n')
-		chunk := p
-		if i >= 0 {
-			chunk = p[:i+1]
-		}
-		p = p[len(chunk):]
-		if !k.long {
-			if len(k.line)+len(chunk) > maxKeptLine {
-				k.long, k.line = true, k.line[:0]
+		if i < 0 { // a line whose end comes in a later write
+			if !k.long && len(k.line)+len(p) <= maxKeptLine {
+				k.line = append(k.line, p...)
 			} else {
-				k.line = append(k.line, chunk...)
+				k.long, k.line = true, k.line[:0]
 			}
-		}
-		if i < 0 {
 			break
 		}
-		if !k.long && k.keep(k.line) {
-			if k.size+len(k.line) > k.max {
-				k.overflow, k.blocks, k.line = true, nil, nil
-				break
+		line := p[:i+1]
+		p = p[i+1:]
+		if len(k.line) > 0 || k.long {
+			// The end of a line begun earlier: judge it whole. Most lines
+			// come whole in one write and are judged where they are.
+			if !k.long && len(k.line)+len(line) <= maxKeptLine {
+				line = append(k.line, line...)
+			} else {
+				line = nil
 			}
-			k.store(k.line)
+			k.line, k.long = k.line[:0], false
+		} else if len(line) > maxKeptLine {
+			line = nil
 		}
-		k.line, k.long = k.line[:0], false
+		if line == nil || !k.keep(line) {
+			continue
+		}
+		if k.size+len(line) > k.max {
+			k.overflow, k.blocks, k.line = true, nil, nil
+			break
+		}
+		k.store(line)
 	}
 	return n, nil
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/recovery"
 )
 
 func TestTailBufferKeepsLastBytes(t *testing.T) {
@@ -64,5 +66,25 @@ func TestLineKeeperAcrossBlocks(t *testing.T) {
 	}
 	if len(k.blocks) < 3 {
 		t.Fatalf("%d blocks for %d bytes", len(k.blocks), want.Len())
+	}
+}
+
+// BenchmarkLineKeeper: plan-sized output, almost none of it kept, in the
+// relay's 32 KiB reads.
+func BenchmarkLineKeeper(b *testing.B) {
+	var out bytes.Buffer
+	for out.Len() < 4<<20 {
+		out.WriteString(`      + tags = { "Name" = "web-server-with-a-long-name" }` + "\n")
+		out.WriteString("aws_instance.web[3]: Still creating... [10s elapsed]\n")
+	}
+	data := out.Bytes()
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		k := newLineKeeper(recovery.KeepProgressLine, DefaultKeptSize)
+		for p := data; len(p) > 0; {
+			n := min(len(p), 32<<10)
+			k.Write(p[:n])
+			p = p[n:]
+		}
 	}
 }
