@@ -618,7 +618,11 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 			readFile(filepath.Join(o.Dir, n), false)
 		}
 	}
-	for _, f := range commandLineVars(o.cliArgs()) {
+	args, err := TerraformArgs(o.Env, o.Command, o.Args)
+	if err != nil {
+		notes = append(notes, err.Error())
+	}
+	for _, f := range commandLineVars(args) {
 		if f.File != "" {
 			p := f.File
 			if !filepath.IsAbs(p) {
