@@ -1,11 +1,13 @@
 package credguard
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -13,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/tfguard/tf/tfdir"
 )
@@ -29,7 +32,15 @@ type consumer struct {
 	HasStaticKeys    bool     // access_key set to a value
 	SessionToken     bool     // token set to a value next to access_key
 	RoleARN          string   // assume_role.role_arn
-	WebIdentity      bool     // assume_role_with_web_identity
+	// WebIdentity: an assume_role_with_web_identity block (or attribute)
+	// is set; its credential replaces the base chain entirely
+	// (aws-sdk-go-base getCredentialsProvider). The token is a secret:
+	// only its exp is ever read from it, and it is never printed.
+	WebIdentity          bool
+	WebIdentityRole      string
+	WebIdentityToken     string
+	WebIdentityTokenFile string        // expanded
+	WebIdentityDuration  time.Duration // its duration, 0 when unset
 	// Unknown says why the credential cannot be known before the run (a
 	// setting whose value only exists during the run): the consumer is
 	// reported as unknown instead of being judged as something else.
@@ -75,22 +86,126 @@ func backendConsumer(o Options) (consumer, bool, error) {
 	if err != nil || !ok || rec.Type != "s3" {
 		return consumer{}, false, err
 	}
-	c := consumer{Name: `backend "s3"`}
-	c.Profile = rec.String("profile")
-	c.HasStaticKeys = rec.String("access_key") != ""
-	c.SessionToken = c.HasStaticKeys && rec.String("token") != ""
-	c.ConfigFiles = expandPaths(o, rec.Strings("shared_config_files"))
-	creds := rec.Strings("shared_credentials_files")
-	if f := rec.String("shared_credentials_file"); f != "" { // the older single-file setting
-		creds = append(creds, f)
+	attrs := map[string]cty.Value{}
+	for k, v := range rec.Config {
+		b, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		t, err := ctyjson.ImpliedType(b)
+		if err != nil {
+			continue
+		}
+		if cv, err := ctyjson.Unmarshal(b, t); err == nil {
+			attrs[k] = cv
+		}
+	}
+	return s3Consumer(o, `backend "s3"`, attrs, nil), true, nil
+}
+
+// s3Consumer reads the credential settings of the S3 backend, as terraform
+// 1.11's backend (internal/backend/remote-state/s3/backend.go, Configure)
+// hands them to aws-sdk-go-base: for the recorded backend, a backend block
+// before init, and the config of a terraform_remote_state data source.
+// attrs are the top-level settings (an unknown value is one only the run
+// knows, why says why); nested objects (assume_role,
+// assume_role_with_web_identity) are object values.
+//
+// The files: shared_credentials_files, else AWS_SHARED_CREDENTIALS_FILE,
+// else the deprecated shared_credentials_file (which the list, and that
+// variable, replace); shared_config_files, else AWS_SHARED_CONFIG_FILE,
+// else the SDK's own default (AWS_CONFIG_FILE, ~/.aws/config).
+func s3Consumer(o Options, name string, attrs map[string]cty.Value, why map[string]string) consumer {
+	c := consumer{Name: name}
+	get := func(obj map[string]cty.Value, path, attr string) cty.Value {
+		v, ok := obj[attr]
+		if !ok || v == cty.NilVal || v.IsNull() {
+			return cty.NilVal
+		}
+		if !v.IsWhollyKnown() {
+			reason := why[attr]
+			if reason == "" {
+				reason = path + attr + " is only known during the run"
+			}
+			c.Unknown = append(c.Unknown, reason)
+			return cty.NilVal
+		}
+		return v
+	}
+	str := func(obj map[string]cty.Value, path, attr string) string {
+		v := get(obj, path, attr)
+		if v == cty.NilVal || v.Type() != cty.String {
+			return ""
+		}
+		return v.AsString()
+	}
+	strs := func(attr string) ([]string, bool) {
+		v := get(attrs, "", attr)
+		if v == cty.NilVal || !v.CanIterateElements() {
+			return nil, false
+		}
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); e.Type() == cty.String && !e.IsNull() {
+				out = append(out, e.AsString())
+			}
+		}
+		return out, true
+	}
+	nested := func(attr string) map[string]cty.Value {
+		v := get(attrs, "", attr)
+		if v == cty.NilVal {
+			return nil
+		}
+		switch {
+		case v.Type().IsObjectType() || v.Type().IsMapType():
+			return v.AsValueMap()
+		case (v.Type().IsListType() || v.Type().IsTupleType()) && v.LengthInt() > 0: // block syntax
+			if first := v.Index(cty.NumberIntVal(0)); first.Type().IsObjectType() {
+				return first.AsValueMap()
+			}
+		}
+		return nil
+	}
+	c.Profile = str(attrs, "", "profile")
+	if str(attrs, "", "access_key") != "" {
+		c.HasStaticKeys = true
+		c.SessionToken = str(attrs, "", "token") != ""
+	}
+	cfgs, ok := strs("shared_config_files")
+	if !ok {
+		if f := o.getenv(EnvSharedConfigFile); f != "" {
+			cfgs = []string{f}
+		}
+	}
+	c.ConfigFiles = expandPaths(o, cfgs)
+	creds, ok := strs("shared_credentials_files")
+	if !ok && o.getenv(EnvCredentialsFile) == "" {
+		// the variable, when set, is also the SDK's default: nothing to pass
+		if f := str(attrs, "", "shared_credentials_file"); f != "" {
+			creds = []string{f}
+		}
 	}
 	c.CredentialsFiles = expandPaths(o, creds)
-	c.RoleARN = rec.String("role_arn")
-	if r, _ := rec.Map("assume_role")["role_arn"].(string); r != "" {
-		c.RoleARN = r
+	c.RoleARN = str(attrs, "", "role_arn")
+	if ar := nested("assume_role"); ar != nil {
+		if r := str(ar, "assume_role.", "role_arn"); r != "" {
+			c.RoleARN = r
+		}
 	}
-	c.WebIdentity = len(rec.Map("assume_role_with_web_identity")) > 0
-	return c, true, nil
+	if wi := nested("assume_role_with_web_identity"); wi != nil {
+		c.WebIdentity = true
+		c.WebIdentityRole = str(wi, "assume_role_with_web_identity.", "role_arn")
+		c.WebIdentityToken = str(wi, "assume_role_with_web_identity.", "web_identity_token")
+		if f := str(wi, "assume_role_with_web_identity.", "web_identity_token_file"); f != "" {
+			c.WebIdentityTokenFile = expandPaths(o, []string{f})[0]
+		}
+		c.WebIdentityDuration, _ = time.ParseDuration(str(wi, "assume_role_with_web_identity.", "duration"))
+	}
+	if c.HasStaticKeys && !c.WebIdentity {
+		c.Unknown = nil // keys in the configuration win over everything else
+	}
+	return c
 }
 
 // expandPaths expands file settings as terraform's AWS configuration does:
@@ -305,34 +420,35 @@ func mergeProviderOverrides(bodies, overrides []*hclsyntax.Body) {
 }
 
 // backendBlockConsumer reads a backend "s3" block of the configuration
-// (before `terraform init` records it; settings there are literal, and
-// -backend-config values are not known yet).
+// (before `terraform init` records it; -backend-config values are not known
+// yet).
 func backendBlockConsumer(ctx *hcl.EvalContext, o Options, blk *hclsyntax.Block) consumer {
-	c := consumer{Name: `backend "s3"`}
-	get := func(body *hclsyntax.Body, name string) setting {
-		s := evalSetting(ctx, body, name, "backend ")
-		if s.unknown != "" {
-			c.Unknown = append(c.Unknown, s.unknown)
+	attrs, why := evalAttrs(ctx, blk.Body, "backend ")
+	return s3Consumer(o, `backend "s3"`, attrs, why)
+}
+
+// evalAttrs evaluates each attribute of body (and each nested block, as a
+// one-element list of objects); one that cannot be evaluated before the run
+// is unknown, and why says so.
+func evalAttrs(ctx *hcl.EvalContext, body *hclsyntax.Body, where string) (map[string]cty.Value, map[string]string) {
+	attrs, why := map[string]cty.Value{}, map[string]string{}
+	for name, a := range body.Attributes {
+		v, diags := a.Expr.Value(ctx)
+		if diags.HasErrors() || !v.IsWhollyKnown() {
+			attrs[name], why[name] = cty.DynamicVal, where+name+" is only known during the run"
+			continue
 		}
-		return s
+		attrs[name] = v
 	}
-	c.Profile = get(blk.Body, "profile").str()
-	if get(blk.Body, "access_key").set {
-		c.HasStaticKeys = true
-		c.SessionToken = get(blk.Body, "token").set
-	}
-	c.ConfigFiles = expandPaths(o, get(blk.Body, "shared_config_files").strs())
-	c.CredentialsFiles = expandPaths(o, get(blk.Body, "shared_credentials_files").strs())
-	c.RoleARN = get(blk.Body, "role_arn").str()
-	for _, inner := range blk.Body.Blocks {
-		switch inner.Type {
-		case "assume_role":
-			c.RoleARN = get(inner.Body, "role_arn").str()
-		case "assume_role_with_web_identity":
-			c.WebIdentity = true
+	for _, inner := range body.Blocks {
+		in, inWhy := evalAttrs(ctx, inner.Body, where+inner.Type+".")
+		for k, w := range inWhy {
+			why[inner.Type+"."+k] = w
+			in[k] = cty.DynamicVal
 		}
+		attrs[inner.Type] = cty.TupleVal([]cty.Value{cty.ObjectVal(in)})
 	}
-	return c
+	return attrs, why
 }
 
 // isDefaultProviderRef: `provider = aws` (no alias).
@@ -497,15 +613,27 @@ func providerConsumer(ctx *hcl.EvalContext, o Options, blk *hclsyntax.Block) (co
 	}
 	c.ConfigFiles = expandPaths(o, get(blk.Body, "shared_config_files", "").strs())
 	c.CredentialsFiles = expandPaths(o, get(blk.Body, "shared_credentials_files", "").strs())
+	if f := get(blk.Body, "shared_credentials_file", "").str(); f != "" {
+		// the AWS provider v4's single file wins over the list there (v5
+		// has no such argument)
+		c.CredentialsFiles = expandPaths(o, []string{f})
+	}
 	for _, inner := range blk.Body.Blocks {
 		switch inner.Type {
 		case "assume_role":
 			c.RoleARN = get(inner.Body, "role_arn", "assume_role.").str()
 		case "assume_role_with_web_identity":
 			c.WebIdentity = true
+			where := "assume_role_with_web_identity."
+			c.WebIdentityRole = get(inner.Body, "role_arn", where).str()
+			c.WebIdentityToken = get(inner.Body, "web_identity_token", where).str()
+			if f := get(inner.Body, "web_identity_token_file", where).str(); f != "" {
+				c.WebIdentityTokenFile = expandPaths(o, []string{f})[0]
+			}
+			c.WebIdentityDuration, _ = time.ParseDuration(get(inner.Body, "duration", where).str())
 		}
 	}
-	if c.HasStaticKeys {
+	if c.HasStaticKeys && !c.WebIdentity {
 		// Keys in the configuration win over everything else: what could
 		// not be evaluated elsewhere does not matter.
 		c.Unknown = nil

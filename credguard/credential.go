@@ -60,6 +60,11 @@ type Credential struct {
 	RegistrationEnds time.Time `json:"registration_ends,omitzero"`
 	// RoleARN is the role assumed on top of the base credential, if any.
 	RoleARN string `json:"role_arn,omitempty"`
+	// TokenFile is a web identity credential's token file ("" for a token
+	// given as a value); RoleDuration the role session asked for with it
+	// (0: STS's default, 1h).
+	TokenFile    string        `json:"token_file,omitempty"`
+	RoleDuration time.Duration `json:"role_duration_ns,omitempty"`
 	// Source is the credential this one is made from (assume-role).
 	Source *Credential `json:"source,omitempty"`
 	// Notes say what was assumed or skipped.
@@ -163,7 +168,11 @@ func describeShared(o Options, sc config.SharedConfig) Credential {
 			return src
 		}
 	case sc.WebIdentityTokenFile != "":
-		return webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+		c = webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+		if sc.RoleDurationSeconds != nil {
+			c.RoleDuration = *sc.RoleDurationSeconds
+		}
+		return c
 	case sc.SSOSession != nil:
 		c.Kind, c.SSOSession, c.StartURL, c.SSORegion = KindSSOSession, sc.SSOSession.Name, sc.SSOSession.SSOStartURL, sc.SSOSession.SSORegion
 		c.CachePath = cachePath(o.home(), c.SSOSession)
@@ -228,7 +237,7 @@ func readSSOToken(o Options, c *Credential) {
 // webIdentity describes a web identity token file credential; the token's
 // own exp claim (read, not verified) says how long it lasts.
 func webIdentity(c Credential, file, role string, now time.Time) Credential {
-	c.Kind, c.RoleARN = KindWebIdentity, role
+	c.Kind, c.RoleARN, c.TokenFile = KindWebIdentity, role, file
 	b, err := os.ReadFile(file)
 	if err != nil {
 		c.Notes = append(c.Notes, "web identity token file unreadable: "+err.Error())

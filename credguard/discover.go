@@ -3,6 +3,7 @@ package credguard
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,11 @@ func resolveConsumer(ctx context.Context, o Options, c consumer) Credential {
 	}
 	var base Credential
 	switch {
+	case c.WebIdentity:
+		// aws-sdk-go-base replaces the credentials of the base chain with
+		// the web identity provider: an unsigned AssumeRoleWithWebIdentity
+		// with the block's token. Nothing else is the source.
+		base = webIdentityBlock(o, c)
 	case c.HasStaticKeys && c.SessionToken:
 		base = Credential{Name: "keys in " + c.Name, Kind: KindUnknown, Notes: []string{"session keys written in the configuration: lifetime unknown, cannot be refreshed"}}
 	case c.HasStaticKeys:
@@ -72,19 +78,44 @@ func resolveConsumer(ctx context.Context, o Options, c consumer) Credential {
 	default:
 		base = envChain(ctx, o, c)
 	}
-	if c.RoleARN == "" && !c.WebIdentity {
+	if c.RoleARN == "" {
 		return base
-	}
-	role := c.RoleARN
-	if role == "" {
-		role = "web identity role"
 	}
 	src := base
 	return Credential{
-		Name: fmt.Sprintf("role %s via %s", role, base.Name), Kind: KindAssumeRole, RoleARN: role,
+		Name: fmt.Sprintf("role %s via %s", c.RoleARN, base.Name), Kind: KindAssumeRole, RoleARN: c.RoleARN,
 		Refreshable: true, Source: &src,
 		Notes: []string{"terraform assumes the role again while " + base.Name + " lasts"},
 	}
+}
+
+// webIdentityBlock is the credential of an assume_role_with_web_identity
+// setting: the role, assumed with the token given as a value or in a file;
+// the token's exp claim (read, never verified or printed) says how long it
+// can be exchanged.
+func webIdentityBlock(o Options, c consumer) Credential {
+	role := c.WebIdentityRole
+	if role == "" {
+		return Credential{Name: "web identity role (no role_arn) for " + c.Name, Kind: KindWebIdentity,
+			Err: "assume_role_with_web_identity has no role_arn: terraform cannot configure " + c.Name}
+	}
+	cred := Credential{Kind: KindWebIdentity, RoleARN: role, RoleDuration: c.WebIdentityDuration}
+	switch {
+	case c.WebIdentityToken != "":
+		cred.Name = "web identity role " + role + " (token in the configuration)"
+		if exp, ok := jwtExpiry(strings.TrimSpace(c.WebIdentityToken)); ok {
+			cred.Expires, cred.ValidUntil = true, exp
+		} else {
+			cred.Notes = append(cred.Notes, "the token is not a JWT with an exp claim")
+		}
+		return cred
+	case c.WebIdentityTokenFile != "":
+		cred.Name = "web identity role " + role + " (token file " + c.WebIdentityTokenFile + ")"
+		return webIdentity(cred, c.WebIdentityTokenFile, role, o.now())
+	}
+	cred.Name = "web identity role " + role
+	cred.Err = "assume_role_with_web_identity sets neither web_identity_token nor web_identity_token_file: terraform cannot configure " + c.Name
+	return cred
 }
 
 // envChain is the credential the SDK finds with nothing in the

@@ -31,11 +31,15 @@ const (
 	EnvRoleARN              = "AWS_ROLE_ARN"
 	EnvConfigFile           = "AWS_CONFIG_FILE"
 	EnvCredentialsFile      = "AWS_SHARED_CREDENTIALS_FILE"
-	EnvEndpointURL          = "AWS_ENDPOINT_URL"
-	EnvEndpointURLSSO       = "AWS_ENDPOINT_URL_SSO"
-	EnvEndpointURLSSOOIDC   = "AWS_ENDPOINT_URL_SSO_OIDC"
-	EnvAWSVault             = "AWS_VAULT" // set by aws-vault exec: the profile name
-	EnvHome                 = "HOME"
+	// EnvSharedConfigFile is read by terraform's S3 backend (and
+	// terraform_remote_state) only: an unset shared_config_files defaults
+	// to it before the SDK's AWS_CONFIG_FILE.
+	EnvSharedConfigFile   = "AWS_SHARED_CONFIG_FILE"
+	EnvEndpointURL        = "AWS_ENDPOINT_URL"
+	EnvEndpointURLSSO     = "AWS_ENDPOINT_URL_SSO"
+	EnvEndpointURLSSOOIDC = "AWS_ENDPOINT_URL_SSO_OIDC"
+	EnvAWSVault           = "AWS_VAULT" // set by aws-vault exec: the profile name
+	EnvHome               = "HOME"
 )
 
 // LoginMode says how a person at a terminal logs in again.

@@ -264,14 +264,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 	case KindProcess:
 		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process renews itself when its credentials expire; how long it can is not checked"
 	case KindWebIdentity:
-		switch {
-		case !c.Expires:
-			e.Verdict, e.Detail = VerdictUnknown, "token expiry unknown"
-		case c.ValidUntil.Sub(now) < required:
-			e.Verdict, e.Detail = VerdictWarn, "the web identity token expires in "+human(c.ValidUntil.Sub(now))+"; the run needs its writer to renew it"
-		default:
-			e.Verdict, e.Detail = VerdictOK, "token lasts long enough"
-		}
+		e = evaluateWebIdentity(o, e, required)
 	case KindEnvSession:
 		e = evaluateEnv(o, e, required)
 	case KindAssumeRole:

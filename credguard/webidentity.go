@@ -1,0 +1,54 @@
+package credguard
+
+import "time"
+
+// defaultRoleSession is how long STS makes a role session when the call
+// names no duration (AssumeRoleWithWebIdentity's DurationSeconds default).
+const defaultRoleSession = time.Hour
+
+// evaluateWebIdentity judges a web identity credential by its token: the
+// SDK exchanges the token for role credentials when terraform configures
+// (at the start of the run) and again each time those expire, reading a
+// token file afresh each time. So the run has working credentials until
+// the token's exp or one role session after the start, whichever is
+// later; past that only a token file that its writer renews helps.
+func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
+	now := o.now()
+	if e.Err != "" {
+		e.Verdict, e.Detail = VerdictError, e.Err
+		return e
+	}
+	if !e.Expires || e.ValidUntil.IsZero() {
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: the web identity token's expiry cannot be read"
+		return e
+	}
+	session := e.RoleDuration
+	if session <= 0 {
+		session = defaultRoleSession
+	}
+	left := e.ValidUntil.Sub(now)
+	token := "the web identity token in the configuration"
+	if e.TokenFile != "" {
+		token = "the web identity token in " + e.TokenFile
+	}
+	at := e.ValidUntil.UTC().Format("15:04:05 UTC")
+	e.LastsKnown = true
+	switch {
+	case left <= 0:
+		e.Lasts = left
+		e.Verdict, e.Detail = VerdictShort, token+" has expired ("+at+"): terraform cannot assume "+e.RoleARN+" with it; give terraform a fresh token"
+	case left >= required:
+		e.Lasts = left
+		e.Verdict, e.Detail = VerdictOK, token+" is valid until "+at+" ("+human(left)+")"
+	case session >= required:
+		e.Lasts = session
+		e.Verdict, e.Detail = VerdictOK, token+" expires in "+human(left)+", but the role credentials terraform gets with it when it starts last the role session ("+human(session)+")"
+	case e.TokenFile != "":
+		e.Lasts = session
+		e.Verdict, e.Detail = VerdictWarn, token+" expires in "+human(left)+" and a role session lasts "+human(session)+"; the run needs "+human(required)+", so the file's writer must renew it before then"
+	default:
+		e.Lasts = session
+		e.Verdict, e.Detail = VerdictShort, token+" expires in "+human(left)+" and a role session lasts "+human(session)+": terraform cannot assume "+e.RoleARN+" again after that; give it a token that lasts the run (or a longer role duration)"
+	}
+	return e
+}
