@@ -561,6 +561,8 @@ func evalSetting(ctx *hcl.EvalContext, body *hclsyntax.Body, name, where string)
 	}
 	v, diags := a.Expr.Value(ctx)
 	switch {
+	case fromUnreadPlan(v):
+		return setting{unknown: fmt.Sprintf("%s%s comes from the saved plan's variables, which could not be read", where, name)}
 	case diags.HasErrors() || !v.IsWhollyKnown():
 		return setting{unknown: fmt.Sprintf("%s%s is only known during the run", where, name)}
 	case v.IsNull():
@@ -763,6 +765,7 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 			vars[f.Name] = fromText(f.Name, f.Value)
 		}
 	}
+	notes = append(notes, applySavedPlan(o.SavedPlan, vars)...)
 	return vars, notes
 }
 

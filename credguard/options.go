@@ -114,7 +114,12 @@ type Options struct {
 	// `terraform show -json PLAN`, see PlanResourceTypes); they add the
 	// slow-resource margin.
 	PlanResourceTypes []string
-	Config            Config
+	// SavedPlan is the plan `apply PLANFILE` applies (see ReadSavedPlan):
+	// terraform applies it with the variable values stored in it and
+	// ignores TF_VAR_*, tfvars and -var, so those values decide the
+	// settings that use variables. nil for any other run.
+	SavedPlan *SavedPlan
+	Config    Config
 	// Interactive: a person is at a terminal and may be asked to log in.
 	Interactive bool
 	// CI: never prompt, whatever Interactive says.

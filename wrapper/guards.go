@@ -163,9 +163,10 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 		o.GitHubOIDCURL = g.oidc.URL
 	}
 	if plan := savedPlan(inv); plan != "" {
-		if types, err := planResourceTypes(ctx, inv, plan); err == nil {
-			o.PlanResourceTypes = types
-		}
+		// terraform applies the plan with the variables stored in it
+		p, err := showPlanFile(ctx, inv.WorkDir, inv.Terraform.Path, inv.Env, plan)
+		o.PlanResourceTypes = credguard.PlanResourceTypes(p)
+		o.SavedPlan = credguard.ReadSavedPlan(plan, p, err)
 	}
 	// Nothing silent: every warning and unknown, once, before terraform
 	// starts, and before an offer or a refusal: the refusal, with its way
@@ -509,16 +510,6 @@ func mayAskApproval(inv *Invocation) bool {
 		}
 	}
 	return inv.Command.Words[0] == "destroy" || savedPlan(inv) == ""
-}
-
-// planResourceTypes asks terraform which resource types a saved plan
-// changes, so the preflight can add the margin of slow ones.
-func planResourceTypes(ctx context.Context, inv *Invocation, plan string) ([]string, error) {
-	p, err := showPlanFile(ctx, inv.WorkDir, inv.Terraform.Path, inv.Env, plan)
-	if err != nil {
-		return nil, err
-	}
-	return credguard.PlanResourceTypes(p), nil
 }
 
 func hasEnv(env []string, key string) bool {
