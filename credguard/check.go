@@ -198,7 +198,7 @@ func validUntil(e Entry, now time.Time) string {
 // stop ends it and waits for it.
 func StartRefresher(ctx context.Context, o Options, reported Report) (stop func()) {
 	cfg := o.Config.withDefaults()
-	creds, _, err := Discover(ctx, o)
+	creds, err := reported.credentials(ctx, o)
 	if err != nil {
 		fmt.Fprintf(o.out(), "tf: warning: credential refresher not started: %v\n", err)
 		return func() {}

@@ -513,11 +513,13 @@ func evalContext(o Options, vars map[string]cty.Value) *hcl.EvalContext {
 }
 
 // evalLocals sets local.* to the locals whose values are known before the
-// run (a local may use variables, pure functions and other locals);
-// the others stay unknown.
+// run (a local may use variables, pure functions and other locals); the
+// others stay unknown. Each local is evaluated once, after the locals it
+// refers to, with only those in its scope: linear in the number of locals
+// and references. A local in a reference cycle is unknown (terraform
+// rejects the cycle itself).
 func evalLocals(ctx *hcl.EvalContext, bodies []*hclsyntax.Body) {
 	exprs := map[string]hcl.Expression{}
-	vals := map[string]cty.Value{}
 	for _, body := range bodies {
 		for _, blk := range body.Blocks {
 			if blk.Type != "locals" {
@@ -525,24 +527,45 @@ func evalLocals(ctx *hcl.EvalContext, bodies []*hclsyntax.Body) {
 			}
 			for name, a := range blk.Body.Attributes {
 				exprs[name] = a.Expr
-				vals[name] = cty.DynamicVal
 			}
 		}
 	}
-	for range len(exprs) + 1 {
-		ctx.Variables["local"] = cty.ObjectVal(vals)
-		changed := false
-		for name, e := range exprs {
-			if vals[name].IsWhollyKnown() {
+	vals := make(map[string]cty.Value, len(exprs))
+	const visiting = 1
+	state := map[string]int{}
+	var eval func(name string) cty.Value
+	eval = func(name string) cty.Value {
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		e, ok := exprs[name]
+		if !ok || state[name] == visiting {
+			return cty.DynamicVal
+		}
+		state[name] = visiting
+		deps := map[string]cty.Value{}
+		for _, tr := range e.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
 				continue
 			}
-			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
-				vals[name], changed = v, true
+			if attr, ok := tr[1].(hcl.TraverseAttr); ok {
+				deps[attr.Name] = eval(attr.Name)
 			}
 		}
-		if !changed {
-			break
+		child := ctx.NewChild()
+		child.Variables = map[string]cty.Value{"local": cty.ObjectVal(deps)}
+		v, diags := e.Value(child)
+		switch {
+		case diags.HasErrors():
+			v = cty.DynamicVal
+		case !v.IsWhollyKnown() && !fromUnreadPlan(v): // keep saying why
+			v = cty.DynamicVal
 		}
+		vals[name] = v
+		return v
+	}
+	for name := range exprs {
+		eval(name)
 	}
 	ctx.Variables["local"] = cty.ObjectVal(vals)
 }

@@ -58,6 +58,9 @@ type Report struct {
 	// run's credentials were judged with the endpoint in terraform's
 	// environment (OIDC mode); empty otherwise.
 	GitHubOIDCRole string `json:"github_oidc_role,omitempty"`
+	// discovered: Entries are this run's credentials as assess found them
+	// (see credentials).
+	discovered bool
 }
 
 // ShortError says the run was refused before terraform started: at least
@@ -221,7 +224,7 @@ func assess(ctx context.Context, o Options, act bool) (Report, error) {
 	if err != nil {
 		return r, err
 	}
-	r.Notes = notes
+	r.Notes, r.discovered = notes, true
 	if o.GitHubOIDCURL != "" && o.getenv(EnvContainerFullURI) == o.GitHubOIDCURL {
 		r.GitHubOIDCRole = o.Config.GitHubOIDCRole
 	}
