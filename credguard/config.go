@@ -242,6 +242,12 @@ type rootModule struct {
 	// backend is the configuration's backend "s3" block, used before
 	// `terraform init` has recorded one.
 	backend *consumer
+	// label is the module's address ("" for the root, "module.net" for a
+	// child); calls are its module blocks; remote are its
+	// terraform_remote_state data sources with backend "s3".
+	label  string
+	calls  []*hclsyntax.Block
+	remote []consumer
 }
 
 // providerConsumers reads the `provider "aws"` blocks of the root module's
@@ -302,6 +308,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	for _, body := range bodies {
 		m.readBody(ctx, o, body)
 	}
+	m.readChildren(ctx, o, o.Dir, "", 0, installedModules(o))
 	if len(jsonFiles) > 0 {
 		m.notes = append(m.notes, "*.tf.json files are not read for provider settings")
 		m.providers = append(m.providers, consumer{Name: "providers in *.tf.json", Unknown: []string{"*.tf.json files are not read"}})
@@ -317,7 +324,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	if m.backend != nil && !hasBackend {
 		m.providers = append([]consumer{*m.backend}, m.providers...)
 	}
-	return m.providers, m.notes, m.usesAWS
+	return append(m.providers, m.remote...), m.notes, m.usesAWS
 }
 
 func firstDiag(diags hcl.Diagnostics) string {
@@ -336,10 +343,14 @@ func (m *rootModule) readBody(ctx *hcl.EvalContext, o Options, body *hclsyntax.B
 	for _, blk := range body.Blocks {
 		switch {
 		case blk.Type == "provider" && len(blk.Labels) == 1 && blk.Labels[0] == "aws":
-			c, aliased := providerConsumer(ctx, o, blk)
+			c, aliased := providerConsumer(ctx, o, blk, m.label)
 			m.providers = append(m.providers, c)
 			m.hasDefault = m.hasDefault || !aliased
 			m.usesAWS = true
+		case blk.Type == "data" && len(blk.Labels) == 2 && blk.Labels[0] == "terraform_remote_state":
+			if c, ok := remoteStateConsumer(ctx, o, blk, m.label); ok {
+				m.remote = append(m.remote, c)
+			}
 		case (blk.Type == "resource" || blk.Type == "data") && len(blk.Labels) > 0 && strings.HasPrefix(blk.Labels[0], "aws_"):
 			m.usesAWS = true
 			if a, ok := blk.Body.Attributes["provider"]; !ok || isDefaultProviderRef(a.Expr) {
@@ -347,11 +358,7 @@ func (m *rootModule) readBody(ctx *hcl.EvalContext, o Options, body *hclsyntax.B
 			}
 		case blk.Type == "module":
 			m.usesAWS = true
-			// A child module without a providers map inherits the default
-			// provider configurations.
-			if a, ok := blk.Body.Attributes["providers"]; !ok || mapsDefaultAWS(a.Expr) {
-				m.defaultUsed = true
-			}
+			m.calls = append(m.calls, blk) // see readChildren
 		case blk.Type == "terraform":
 			for _, inner := range blk.Body.Blocks {
 				if inner.Type == "required_providers" && inner.Body.Attributes["aws"] != nil {
@@ -616,13 +623,13 @@ func (s setting) strs() []string {
 	return out
 }
 
-func providerConsumer(ctx *hcl.EvalContext, o Options, blk *hclsyntax.Block) (consumer, bool) {
-	rng := blk.DefRange()
-	c := consumer{Name: fmt.Sprintf("provider \"aws\" (%s:%d)", filepath.Base(rng.Filename), rng.Start.Line)}
+func providerConsumer(ctx *hcl.EvalContext, o Options, blk *hclsyntax.Block, module string) (consumer, bool) {
+	at := where(o, blk.DefRange(), module)
+	c := consumer{Name: "provider \"aws\" " + at}
 	aliased := false
 	if a := evalSetting(ctx, blk.Body, "alias", ""); a.set {
 		aliased = true
-		c.Name = fmt.Sprintf("provider \"aws\" alias %q (%s:%d)", a.str(), filepath.Base(rng.Filename), rng.Start.Line)
+		c.Name = fmt.Sprintf("provider \"aws\" alias %q %s", a.str(), at)
 	}
 	get := func(body *hclsyntax.Body, name, where string) setting {
 		s := evalSetting(ctx, body, name, where)
