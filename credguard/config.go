@@ -308,7 +308,7 @@ func providerConsumers(o Options, hasBackend bool) (out []consumer, notes []stri
 	for _, body := range bodies {
 		m.readBody(ctx, o, body)
 	}
-	m.readChildren(ctx, o, o.Dir, "", 0, installedModules(o))
+	m.readChildren(ctx, o, []string{o.Dir}, "", 0, installedModules(o))
 	if len(jsonFiles) > 0 {
 		m.notes = append(m.notes, "*.tf.json files are not read for provider settings")
 		m.providers = append(m.providers, consumer{Name: "providers in *.tf.json", Unknown: []string{"*.tf.json files are not read"}})

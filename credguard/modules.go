@@ -56,16 +56,16 @@ func installedModules(o Options) map[string]string {
 	return out
 }
 
-// readChildren reads the modules m calls (dir is m's directory, key its
-// module key): their provider "aws" blocks and terraform_remote_state data
+// readChildren reads the modules m calls (chain is the directories from the
+// root's to m's, key m's module key): their provider "aws" blocks and terraform_remote_state data
 // sources are consumers too, evaluated with the values the call passes.
 // A call without a providers map gives the child m's default aws
 // configuration: m uses it when the child (or one of its own children)
 // has aws resources and no unaliased provider "aws" block of its own, or
 // when the child cannot be read.
-func (m *rootModule) readChildren(ctx *hcl.EvalContext, o Options, dir, key string, depth int, installed map[string]string) {
+func (m *rootModule) readChildren(ctx *hcl.EvalContext, o Options, chain []string, key string, depth int, installed map[string]string) {
 	for _, call := range m.calls {
-		child := readChild(ctx, o, dir, key, call, depth, installed)
+		child := readChild(ctx, o, chain, key, call, depth, installed)
 		inherits := true
 		if a, ok := call.Body.Attributes["providers"]; ok && !mapsDefaultAWS(a.Expr) {
 			inherits = false
@@ -85,7 +85,8 @@ func (m *rootModule) readChildren(ctx *hcl.EvalContext, o Options, dir, key stri
 
 // readChild reads one called module; nil when it cannot be found (not
 // installed: terraform stops before it runs) or read.
-func readChild(parent *hcl.EvalContext, o Options, parentDir, parentKey string, call *hclsyntax.Block, depth int, installed map[string]string) *rootModule {
+func readChild(parent *hcl.EvalContext, o Options, chain []string, parentKey string, call *hclsyntax.Block, depth int, installed map[string]string) *rootModule {
+	parentDir := chain[len(chain)-1]
 	if len(call.Labels) != 1 {
 		return nil
 	}
@@ -103,6 +104,11 @@ func readChild(parent *hcl.EvalContext, o Options, parentDir, parentKey string, 
 	dir := installed[key]
 	if dir == "" && (strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../")) {
 		dir = filepath.Join(parentDir, src)
+	}
+	for _, a := range chain {
+		if dir != "" && filepath.Clean(dir) == filepath.Clean(a) {
+			return nil // a module that calls itself or an ancestor: terraform refuses it
+		}
 	}
 	if dir == "" || depth >= maxModuleDepth {
 		if depth < maxModuleDepth {
@@ -152,7 +158,7 @@ func readChild(parent *hcl.EvalContext, o Options, parentDir, parentKey string, 
 		m.readBody(ctx, o, body)
 	}
 	m.backend = nil // a child's backend block means nothing
-	m.readChildren(ctx, o, dir, key, depth+1, installed)
+	m.readChildren(ctx, o, append(append([]string{}, chain...), dir), key, depth+1, installed)
 	return m
 }
 

@@ -107,3 +107,13 @@ data "terraform_remote_state" "local" {
 		t.Errorf("the local backend uses no AWS credential: %v", m)
 	}
 }
+
+// A module that calls itself is not read forever (terraform refuses it).
+func TestSelfCallingModuleIsReadOnce(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{})
+	e.writeTF("main.tf", "module \"a\" {\n  source = \"./a\"\n}\n")
+	e.writeDirTF("a/main.tf", "provider \"aws\" {\n  profile = \"static\"\n}\nmodule \"again\" {\n  source = \"./\"\n}\nmodule \"up\" {\n  source = \"../\"\n}\n")
+	if m := credNames(t, e.opts); len(m) != 1 || len(m["profile static"].UsedBy) != 1 {
+		t.Fatalf("got %v", m)
+	}
+}
