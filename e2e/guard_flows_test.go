@@ -6,8 +6,10 @@ package e2e
 
 import (
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,5 +74,45 @@ func TestQuotedTFCLIArgsJudgedThroughTheBinary(t *testing.T) {
 		if code != 75 || !strings.Contains(out, "profile legacy") {
 			t.Fatalf("TF_CLI_ARGS_apply=%s: exit %d:\n%s", v, code, out)
 		}
+	}
+}
+
+// jwtExp is an unsigned JWT whose exp is d from now.
+func jwtExp(d time.Duration) string {
+	enc := func(s string) string { return strings.TrimRight(base64.URLEncoding.EncodeToString([]byte(s)), "=") }
+	return enc(`{"alg":"none"}`) + "." + enc(fmt.Sprintf(`{"exp":%d,"sub":"ci"}`, time.Now().Add(d).Unix())) + ".sig"
+}
+
+// F2 through the binary: a provider's assume_role_with_web_identity with a
+// 2-hour token runs in CI beside exported keys that end in 5 minutes (the
+// SDK never uses them for it), and no line names those keys.
+func TestWebIdentityBlockRunsBesideShortEnvKeys(t *testing.T) {
+	l := newLab(t)
+	l.write(filepath.Join(l.dir, "token.jwt"), jwtExp(2*time.Hour), 0o600)
+	l.write(filepath.Join(l.dir, "main.tf"), "provider \"aws\" {\n  assume_role_with_web_identity {\n    role_arn                = \"arn:aws:iam::1:role/deploy\"\n    web_identity_token_file = \"token.jwt\"\n  }\n}\nresource \"aws_s3_bucket\" \"b\" {}\n", 0o644)
+	code, out := l.run(append(sessionKeys(5*time.Minute), "CI=true"), "apply", "-auto-approve")
+	if code != 0 || strings.Contains(out, "env keys") || !strings.Contains(l.terraformEnv(), "apply -auto-approve") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// F4 through the binary: a child module's provider and a
+// terraform_remote_state config name a profile whose token has 2 minutes
+// left: tf guard check shows it, and a CI apply is refused.
+func TestChildModuleAndRemoteStateCredentialsRefusedInCI(t *testing.T) {
+	l := newLab(t)
+	l.seedLegacyCache(2 * time.Minute)
+	l.write(filepath.Join(l.dir, "main.tf"), "provider \"aws\" {\n  profile = \"static\"\n}\nmodule \"old\" {\n  source = \"./old\"\n}\ndata \"terraform_remote_state\" \"net\" {\n  backend = \"s3\"\n  config = {\n    bucket  = \"b\"\n    key     = \"k\"\n    profile = \"legacy\"\n  }\n}\n", 0o644)
+	if err := os.MkdirAll(filepath.Join(l.dir, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.write(filepath.Join(l.dir, "old", "main.tf"), "provider \"aws\" {\n  profile = \"legacy\"\n}\nresource \"aws_s3_bucket\" \"b\" {}\n", 0o644)
+	code, out := l.run(nil, "guard", "check")
+	if code != 75 || !strings.Contains(out, `profile legacy, used by provider "aws" in module.old (old/main.tf:1), data "terraform_remote_state" "net" (main.tf:7)`) {
+		t.Fatalf("check: exit %d:\n%s", code, out)
+	}
+	code, out = l.run([]string{"CI=true"}, "apply", "-auto-approve")
+	if code != 75 || l.terraformEnv() != "" {
+		t.Fatalf("apply: exit %d, terraform ran: %q\n%s", code, l.terraformEnv(), out)
 	}
 }
