@@ -41,14 +41,27 @@ func TestGuardWithChdir(t *testing.T) {
 		t.Errorf("-chdir=nowhere guard doctor: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	// A typo in a key stops every command, with the nearest key named.
+	// A typo (or a newer tf's key) in a repository's .tfguard is one
+	// warning with the nearest key named: commands still run. In the
+	// user's own file it stops every command.
 	if err := os.WriteFile(filepath.Join(infra, ".tfguard"), []byte("min_lifetme = 25m\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"-chdir=infra", "version"}, {"-chdir=infra", "plan"}} {
-		r = runWithPathIn(t, root, path, tf, nil, args...)
+	r = runWithPathIn(t, root, path, tf, nil, "-chdir=infra", "version")
+	if r.code != 0 || !strings.Contains(r.stderr, `.tfguard:1: unknown key "min_lifetme" ignored (a newer tf's setting, or a typo: did you mean min_lifetime?)`) {
+		t.Errorf("version with a typo in .tfguard: exit %d, stderr %q", r.code, r.stderr)
+	}
+	xdg := filepath.Join(root, "xdg")
+	if err := os.MkdirAll(filepath.Join(xdg, "tf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(xdg, "tf", "config"), []byte("min_lifetme = 25m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"version"}, {"plan"}} {
+		r = runWithPathIn(t, root, path, tf, []string{"XDG_CONFIG_HOME=" + xdg}, args...)
 		if r.code != 125 || !strings.Contains(r.stderr, `key "min_lifetme": unknown key: did you mean min_lifetime?`) {
-			t.Errorf("%q with a typo in .tfguard: exit %d, stderr %q", args, r.code, r.stderr)
+			t.Errorf("%q with a typo in the user's config: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
 }
