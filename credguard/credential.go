@@ -113,7 +113,7 @@ func resolveProfile(ctx context.Context, o Options, profile string, files, credF
 		lo.CredentialsFiles = credsFiles
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), err)
+		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), hideFileValues(err, cfgFiles, credsFiles))
 	}
 	return describeShared(o, sc), nil
 }
