@@ -137,20 +137,17 @@ func ProfileServes(ctx context.Context, o Options, profile string) (bool, string
 	}
 	req, _ := Required(o)
 	e := evaluate(ctx, o, c, req, false)
-	switch {
-	case e.UnknownLifetime, e.Verdict == VerdictUnknown:
-		return false, "profile " + profile + " gives credentials of unknown lifetime: " + e.Detail
-	case e.Verdict == VerdictOK, e.Verdict == VerdictRefreshed:
+	if e.Verdict == VerdictOK || e.Verdict == VerdictRefreshed {
 		return true, e.Detail
 	}
-	// An SSO profile (or a role assumed from one) that needs a login: at a
-	// terminal the run logs in first, and then it renews itself.
-	base := c
-	for base.Kind == KindAssumeRole && base.Source != nil {
-		base = *base.Source
+	// An SSO profile (or a role assumed from one) that needs a refresh or
+	// a login: at a terminal the run refreshes it, or logs in first, and
+	// then it renews itself.
+	if ssoBase(c) != nil && e.Verdict != VerdictError && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
+		return true, "an SSO profile: tf refreshes it, or logs in first (" + e.Detail + ")"
 	}
-	if (base.Kind == KindSSOSession || base.Kind == KindLegacySSO) && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
-		return true, "an SSO profile: tf logs in first (" + e.Detail + ")"
+	if e.UnknownLifetime || e.Verdict == VerdictUnknown {
+		return false, "profile " + profile + " gives credentials of unknown lifetime: " + e.Detail
 	}
 	return false, "profile " + profile + ": " + e.Detail
 }
@@ -169,6 +166,10 @@ func SSOInUse(ctx context.Context, o Options) ([]string, error) {
 	return names, nil
 }
 
+// sessionUnknownNote is said of an sso-session whose login tf did not
+// perform (and so whose end it does not know).
+const sessionUnknownNote = "session end unknown: tf did not perform the login (run `tf guard login` to track it)"
+
 func validUntil(e Entry, now time.Time) string {
 	if !e.LastsKnown {
 		if e.Kind == KindStatic {
@@ -176,6 +177,15 @@ func validUntil(e Entry, now time.Time) string {
 		}
 		if e.Kind == KindGitHubOIDC {
 			return "renewed by tf"
+		}
+		if !e.AccessTokenExpires.IsZero() {
+			// An SSO session whose end tf does not know: the access
+			// token's own expiry is what is known.
+			t := e.AccessTokenExpires
+			if t.After(now) {
+				return "unknown (token until " + t.UTC().Format("15:04 UTC") + ")"
+			}
+			return "unknown (token expired " + t.UTC().Format("15:04 UTC") + ")"
 		}
 		if e.Expires && !e.ValidUntil.IsZero() {
 			return e.ValidUntil.UTC().Format("2006-01-02 15:04 UTC") + " (token, renewable)"

@@ -42,6 +42,12 @@ type Entry struct {
 	// role's SSO source) ahead of time and could not; Detail says why and
 	// what to run. The refresher does not say it again.
 	RefreshFailed bool `json:"refresh_failed,omitempty"`
+	// LastsUntil is the time the table's VALID UNTIL shows (now + Lasts);
+	// zero (absent from JSON) when it is unknown.
+	LastsUntil time.Time `json:"lasts_until,omitzero"`
+	// AccessTokenExpires is the expiry of the SSO access token this
+	// credential (or a role's source) signs in with, when there is one.
+	AccessTokenExpires time.Time `json:"access_token_expires,omitzero"`
 }
 
 // Report is what Preflight found.
@@ -240,7 +246,25 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 	e := judge(ctx, o, c, required, act)
 	e.UnknownLifetime = e.UnknownLifetime || e.Verdict == VerdictUnknown ||
 		(e.Kind == KindEnvSession && !e.Expires)
+	if e.LastsKnown {
+		e.LastsUntil = o.now().Add(e.Lasts)
+	}
+	if tok := ssoBase(e.Credential); tok != nil {
+		e.AccessTokenExpires = tok.ValidUntil
+	}
 	return e
+}
+
+// ssoBase is the SSO credential c signs in with (c itself, or the source
+// of a role on it), nil for any other.
+func ssoBase(c Credential) *Credential {
+	for c.Kind == KindAssumeRole && c.Source != nil {
+		c = *c.Source
+	}
+	if c.Kind == KindSSOSession || c.Kind == KindLegacySSO {
+		return &c
+	}
+	return nil
 }
 
 func judge(ctx context.Context, o Options, c Credential, required time.Duration, act bool) Entry {
@@ -326,6 +350,12 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	tokenLeft := e.ValidUntil.Sub(now)
 	loginCmd := loginHint(e.Credential)
 	needLogin := ""
+	if e.Kind == KindSSOSession && e.SessionEnds.IsZero() {
+		// Without tf's record of the login the session's end (1 to 12
+		// hours after it) is unknown. The client registration's end only
+		// bounds it (about 90 days): it is never shown as the end.
+		e.Lasts, e.LastsKnown = 0, false
+	}
 	switch {
 	case e.ValidUntil.IsZero():
 		needLogin = "there is no usable cached SSO token (not logged in)"
@@ -344,7 +374,15 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	}
 	if needLogin == "" && e.Kind == KindSSOSession && tokenLeft < cfg.RefreshAhead {
 		if !act {
-			e.Verdict, e.Detail = VerdictOK, "access token will be refreshed ahead of time (session alive)"
+			// Nothing goes over the network here: whether the session
+			// still lets the token be refreshed shows only when it is.
+			if e.SessionEnds.IsZero() {
+				e.Verdict, e.Detail = VerdictUnknown, "the access token "+tokenText(e.ValidUntil, now)+
+					"; a guarded command refreshes it first, which works only while the SSO session lasts; "+sessionUnknownNote
+				return e
+			}
+			e.Verdict, e.Detail = VerdictOK, "the access token "+tokenText(e.ValidUntil, now)+
+				"; a guarded command refreshes it first; "+sessionEndText(e.SessionEnds, now)
 			return e
 		}
 		tok, refreshed, err := refreshSSO(ctx, o, e.Credential, cfg.RefreshAhead)
@@ -398,6 +436,14 @@ func refreshFailedText(c Credential, err error, now time.Time) string {
 	}
 	return "could not refresh the SSO access token ahead of time: " + err.Error() + "; " + left +
 		" and a run that needs it longer fails; log in again now (" + loginHint(c) + ")"
+}
+
+// tokenText says when an access token expires, or expired.
+func tokenText(exp, now time.Time) string {
+	if exp.After(now) {
+		return "expires at " + exp.UTC().Format("15:04:05 UTC") + " (in " + human(exp.Sub(now)) + ")"
+	}
+	return "expired at " + exp.UTC().Format("15:04:05 UTC") + " (" + human(now.Sub(exp)) + " ago)"
 }
 
 func leftText(d time.Duration) string {
