@@ -108,6 +108,9 @@ func historyLine(o Options, r Report) string {
 func (r Report) Warnings() []string {
 	var out []string
 	for _, e := range r.Entries {
+		if r.quietUnknown && e.UnknownLifetime && !e.RefreshFailed && e.Err == "" && (e.Verdict == VerdictUnknown || e.Verdict == VerdictWarn) {
+			continue // unknown_lifetime = quiet: the user knows; check still shows it
+		}
 		used := ""
 		if len(e.UsedBy) > 0 {
 			used = " (used by " + strings.Join(e.UsedBy, ", ") + ")"
@@ -116,13 +119,13 @@ func (r Report) Warnings() []string {
 		case VerdictWarn:
 			out = append(out, "warning: "+e.Name+used+": "+e.Detail)
 		case VerdictUnknown:
-			out = append(out, "unknown: "+e.Name+used+": "+e.Detail)
+			out = append(out, "note: "+e.Name+used+": "+e.Detail)
 		case VerdictError:
 			out = append(out, "error: "+e.Name+used+": "+e.Detail+" (terraform will fail on it too)")
 		}
 	}
 	for _, n := range r.Notes {
-		out = append(out, "unknown: "+n)
+		out = append(out, "note: "+n)
 	}
 	return out
 }
@@ -177,6 +180,9 @@ func validUntil(e Entry, now time.Time) string {
 		}
 		if e.Kind == KindGitHubOIDC {
 			return "renewed by tf"
+		}
+		if notLoggedIn(e) {
+			return "not logged in"
 		}
 		if !e.AccessTokenExpires.IsZero() {
 			// An SSO session whose end tf does not know: the access

@@ -254,7 +254,7 @@ func TestPreflightCIRefusesEnvCredentials(t *testing.T) {
 					t.Errorf("message lacks %q:\n%s", want, msg)
 				}
 			}
-			if exp < 0 && !strings.Contains(msg, "has expired") {
+			if exp < 0 && !strings.Contains(msg, "have expired") {
 				t.Errorf("message: %s", msg)
 			}
 			if find(t, r.Entries, "env keys").Verdict != VerdictShort {

@@ -47,6 +47,7 @@ const (
 
 	UnknownAllow  = "allow"
 	UnknownRefuse = "refuse"
+	UnknownQuiet  = "quiet"
 )
 
 // Config is tf's own configuration after all sources are merged
@@ -65,7 +66,7 @@ type Config struct {
 	Login            string        // LoginNative, LoginAWSCLI or LoginNever
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
-	UnknownLifetime  string        // UnknownAllow or UnknownRefuse: a credential whose lifetime cannot be known
+	UnknownLifetime  string        // UnknownAllow, UnknownQuiet or UnknownRefuse: a credential whose lifetime cannot be known
 	// DirectStdout (read_stdout off): apply and destroy get the real stdout,
 	// and recovery's report cannot say which planned changes were made.
 	DirectStdout bool
@@ -239,9 +240,9 @@ func configKeys() []configKey {
 			c.CI, err = parseCI(v)
 			return err
 		}},
-		{"unknown_lifetime", UnknownAllow, "allow or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, the container endpoint) starts after a warning, or is refused (exit 75)", func(c *Config, v, _ string) error {
+		{"unknown_lifetime", UnknownAllow, "allow, quiet or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, credential_process, the container endpoint) starts after a warning, starts without one (`tf guard check` still shows it), or is refused (exit 75)", func(c *Config, v, _ string) error {
 			c.UnknownLifetime = v
-			return oneOf(UnknownAllow, UnknownRefuse)(v)
+			return oneOf(UnknownAllow, UnknownQuiet, UnknownRefuse)(v)
 		}},
 		{"github_oidc_role", "", "role ARN to assume again with GitHub Actions OIDC; empty: off", func(c *Config, v, _ string) error {
 			if v != "" && !strings.HasPrefix(v, "arn:") {
@@ -524,6 +525,7 @@ func loosens(a, b Config) bool {
 	return b.MinLifetime < a.MinLifetime || b.SSOSessionLength > a.SSOSessionLength ||
 		b.SSORefreshAhead < a.SSORefreshAhead || b.SSORefreshEvery > a.SSORefreshEvery ||
 		(a.UnknownLifetime == UnknownRefuse && b.UnknownLifetime != UnknownRefuse) ||
+		(a.UnknownLifetime == UnknownAllow && b.UnknownLifetime == UnknownQuiet) ||
 		(b.DirectStdout && !a.DirectStdout) ||
 		(b.Login != a.Login && b.Login != LoginNever) ||
 		(b.Install != a.Install && b.Install != InstallNever)
