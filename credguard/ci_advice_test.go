@@ -118,3 +118,16 @@ func TestQuietUnknownLifetimeHidesOnlyThoseLines(t *testing.T) {
 		t.Fatalf("quiet: %q", w)
 	}
 }
+
+// aws-actions/configure-aws-credentials sets its aws-expiration output
+// with JSON.stringify of a date: quotes included. Passed on as
+// AWS_CREDENTIAL_EXPIRATION (the fix tf's warning gives), it is read.
+func TestExpirationFromConfigureAWSCredentialsOutputIsRead(t *testing.T) {
+	exp := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Millisecond)
+	e := newEnv(t, fakeaws.Options{}, "AWS_ACCESS_KEY_ID=ASIAX", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t",
+		`AWS_CREDENTIAL_EXPIRATION="`+exp.Format("2006-01-02T15:04:05.000Z")+`"`)
+	c, ok := envCredential(e.opts)
+	if !ok || !c.Expires || !c.ValidUntil.Equal(exp) {
+		t.Fatalf("credential %+v, want it to expire at %s", c, exp)
+	}
+}
