@@ -197,12 +197,12 @@ func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) er
 		if c.Kind == KindSSOSession {
 			tok.RefreshToken, tok.ClientID, tok.ClientSecret, tok.RegistrationExpiresAt = aws.ToString(out.RefreshToken), clientID, secret, regExp
 		}
-		return writeCacheLocked(ctx, c.CachePath, tok)
+		return writeCacheLocked(ctx, ssoLockPath(o, c.CachePath), c.CachePath, tok)
 	}
 }
 
-func writeCacheLocked(ctx context.Context, path string, tok cachedToken) error {
-	unlock, err := lockCache(ctx, path)
+func writeCacheLocked(ctx context.Context, lockPath, path string, tok cachedToken) error {
+	unlock, err := lockCache(ctx, lockPath, path)
 	if err != nil {
 		return err
 	}
