@@ -104,3 +104,27 @@ func TestGuardHelpAndCheckCommand(t *testing.T) {
 		t.Errorf("check --command 'state push' rejected: %s", r.stderr)
 	}
 }
+
+// newcomer L9: `tf --help` (and -help, -h, no arguments), run under tf's
+// own name, is terraform's help with one line after it pointing at
+// `tf guard help`, and terraform's exit code (0; 127 with no arguments).
+// Linked as terraform it stays terraform's, byte for byte
+// (TestByteIdenticalNonGuarded).
+func TestTFHelpMentionsGuardInOneLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"--help"}, 0}, {[]string{"-help"}, 0}, {[]string{"-h"}, 0}, {nil, 127}} {
+		bare := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.terraform, nil, c.args...)
+		r := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.tfBinary, nil, c.args...)
+		want := bare.stdout + "\nRun through tf, which guards terraform against expiring AWS credentials: `tf guard help` lists tf's own commands.\n"
+		if r.code != c.code || bare.code != c.code || r.stdout != want || r.stderr != bare.stderr {
+			t.Errorf("tf %q: exit %d (terraform %d, want %d)\nstdout %q\nwant   %q", c.args, r.code, bare.code, c.code, r.stdout, want)
+		}
+	}
+	r := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.tfBinary, nil, "version")
+	if strings.Contains(r.stdout, "tf guard help") {
+		t.Errorf("tf version got the line: %q", r.stdout)
+	}
+}
