@@ -303,7 +303,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 	case KindGitHubOIDC:
 		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
 	case KindProcess:
-		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process (granted, aws-vault, ...) renews its credentials itself, for as long as it can; tf cannot see how long"
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process (granted, aws-vault, ...) renews its credentials itself, for as long as it can; tf cannot see how long (unknown_lifetime = quiet in your tf config acknowledges it)"
 	case KindWebIdentity:
 		switch {
 		case !c.Expires:
@@ -338,7 +338,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if !e.Expires {
-		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run"
+		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run; export "+EnvCredentialExpiration+" with them, or acknowledge it with unknown_lifetime = quiet in your tf config"
 		if o.inGitHubActions() {
 			// aws-actions/configure-aws-credentials exports no expiry.
 			e.Detail = "session keys without " + EnvCredentialExpiration + " (configure-aws-credentials exports none): lifetime unknown; " +
