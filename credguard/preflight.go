@@ -338,10 +338,10 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if !e.Expires {
-		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run; export "+EnvCredentialExpiration+" with them, or acknowledge it with unknown_lifetime = quiet in your tf config"
+		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run; export their expiry with them, or acknowledge it with unknown_lifetime = quiet in your tf config"
 		if o.inGitHubActions() {
 			// aws-actions/configure-aws-credentials exports no expiry.
-			e.Detail = "session keys without " + EnvCredentialExpiration + " (configure-aws-credentials exports none): lifetime unknown; " +
+			e.Detail = "session keys without an expiry (configure-aws-credentials exports none): lifetime unknown; " +
 				"fix: give that step `output-credentials: true` and pass its aws-expiration output as " + EnvCredentialExpiration + ", or set github_oidc_role"
 		}
 		return e
