@@ -41,6 +41,16 @@ func TestGuardWithChdir(t *testing.T) {
 		t.Errorf("-chdir=nowhere guard doctor: exit %d, stderr %q", r.code, r.stderr)
 	}
 
+	// doctor says whether tf thinks it runs in CI, and why (newcomer L5).
+	r = runWithPathIn(t, root, path, tf, []string{"GITHUB_ACTIONS=true"}, "-chdir=infra", "guard", "doctor")
+	if !strings.Contains(r.stdout, "mode:          CI (GITHUB_ACTIONS=true): tf never asks") {
+		t.Errorf("doctor in GitHub Actions does not say CI and why:\n%s", r.stdout)
+	}
+	r = runWithPathIn(t, root, path, tf, []string{"CI=", "GITHUB_ACTIONS="}, "-chdir=infra", "guard", "doctor")
+	if !strings.Contains(r.stdout, "mode:          no terminal (no CI or GITHUB_ACTIONS variable; stdin is not a terminal)") {
+		t.Errorf("doctor without a terminal:\n%s", r.stdout)
+	}
+
 	// A typo (or a newer tf's key) in a repository's .tfguard is one
 	// warning with the nearest key named: commands still run. In the
 	// user's own file it stops every command.
