@@ -67,7 +67,7 @@ func sdkConfig(ctx context.Context, o Options, region string) (aws.Config, error
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load the AWS SDK configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load the AWS SDK configuration: %w", hideFileValues(err, o.configFiles(), o.credentialsFiles()))
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"

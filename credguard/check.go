@@ -108,6 +108,9 @@ func historyLine(o Options, r Report) string {
 func (r Report) Warnings() []string {
 	var out []string
 	for _, e := range r.Entries {
+		if r.quietUnknown && e.UnknownLifetime && !e.RefreshFailed && e.Err == "" && (e.Verdict == VerdictUnknown || e.Verdict == VerdictWarn) {
+			continue // unknown_lifetime = quiet: the user knows; check still shows it
+		}
 		used := ""
 		if len(e.UsedBy) > 0 {
 			used = " (used by " + strings.Join(e.UsedBy, ", ") + ")"
@@ -116,13 +119,13 @@ func (r Report) Warnings() []string {
 		case VerdictWarn:
 			out = append(out, "warning: "+e.Name+used+": "+e.Detail)
 		case VerdictUnknown:
-			out = append(out, "unknown: "+e.Name+used+": "+e.Detail)
+			out = append(out, "note: "+e.Name+used+": "+e.Detail)
 		case VerdictError:
 			out = append(out, "error: "+e.Name+used+": "+e.Detail+" (terraform will fail on it too)")
 		}
 	}
 	for _, n := range r.Notes {
-		out = append(out, "unknown: "+n)
+		out = append(out, "note: "+n)
 	}
 	return out
 }
@@ -137,20 +140,17 @@ func ProfileServes(ctx context.Context, o Options, profile string) (bool, string
 	}
 	req, _ := Required(o)
 	e := evaluate(ctx, o, c, req, false)
-	switch {
-	case e.UnknownLifetime, e.Verdict == VerdictUnknown:
-		return false, "profile " + profile + " gives credentials of unknown lifetime: " + e.Detail
-	case e.Verdict == VerdictOK, e.Verdict == VerdictRefreshed:
+	if e.Verdict == VerdictOK || e.Verdict == VerdictRefreshed {
 		return true, e.Detail
 	}
-	// An SSO profile (or a role assumed from one) that needs a login: at a
-	// terminal the run logs in first, and then it renews itself.
-	base := c
-	for base.Kind == KindAssumeRole && base.Source != nil {
-		base = *base.Source
+	// An SSO profile (or a role assumed from one) that needs a refresh or
+	// a login: at a terminal the run refreshes it, or logs in first, and
+	// then it renews itself.
+	if ssoBase(c) != nil && e.Verdict != VerdictError && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
+		return true, "an SSO profile: tf refreshes it, or logs in first (" + e.Detail + ")"
 	}
-	if (base.Kind == KindSSOSession || base.Kind == KindLegacySSO) && o.mayPrompt() && o.Config.withDefaults().Login != LoginNever {
-		return true, "an SSO profile: tf logs in first (" + e.Detail + ")"
+	if e.UnknownLifetime || e.Verdict == VerdictUnknown {
+		return false, "profile " + profile + " gives credentials of unknown lifetime: " + e.Detail
 	}
 	return false, "profile " + profile + ": " + e.Detail
 }
@@ -169,6 +169,10 @@ func SSOInUse(ctx context.Context, o Options) ([]string, error) {
 	return names, nil
 }
 
+// sessionUnknownNote is said of an sso-session whose login tf did not
+// perform (and so whose end it does not know).
+const sessionUnknownNote = "session end unknown: tf did not perform the login (run `tf guard login` to track it)"
+
 func validUntil(e Entry, now time.Time) string {
 	if !e.LastsKnown {
 		if e.Kind == KindStatic {
@@ -176,6 +180,18 @@ func validUntil(e Entry, now time.Time) string {
 		}
 		if e.Kind == KindGitHubOIDC {
 			return "renewed by tf"
+		}
+		if notLoggedIn(e) {
+			return "not logged in"
+		}
+		if !e.AccessTokenExpires.IsZero() {
+			// An SSO session whose end tf does not know: the access
+			// token's own expiry is what is known.
+			t := e.AccessTokenExpires
+			if t.After(now) {
+				return "unknown (token until " + t.UTC().Format("15:04 UTC") + ")"
+			}
+			return "unknown (token expired " + t.UTC().Format("15:04 UTC") + ")"
 		}
 		if e.Expires && !e.ValidUntil.IsZero() {
 			return e.ValidUntil.UTC().Format("2006-01-02 15:04 UTC") + " (token, renewable)"

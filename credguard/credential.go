@@ -118,7 +118,7 @@ func resolveProfile(ctx context.Context, o Options, profile string, files, credF
 		lo.CredentialsFiles = credsFiles
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), err)
+		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), hideFileValues(err, cfgFiles, credsFiles))
 	}
 	return describeShared(o, sc), nil
 }
@@ -313,7 +313,9 @@ func envCredential(o Options) (Credential, bool) {
 // its neighbours with a space for the T, without a colon in the offset, or
 // without an offset (UTC).
 func parseExpiration(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
+	// configure-aws-credentials' aws-expiration output is a JSON string,
+	// quotes included.
+	s = strings.Trim(strings.TrimSpace(s), `"`)
 	for _, l := range []string{
 		time.RFC3339Nano,
 		"2006-01-02 15:04:05.999999999Z07:00",

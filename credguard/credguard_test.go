@@ -254,7 +254,7 @@ func TestPreflightCIRefusesEnvCredentials(t *testing.T) {
 					t.Errorf("message lacks %q:\n%s", want, msg)
 				}
 			}
-			if exp < 0 && !strings.Contains(msg, "has expired") {
+			if exp < 0 && !strings.Contains(msg, "have expired") {
 				t.Errorf("message: %s", msg)
 			}
 			if find(t, r.Entries, "env keys").Verdict != VerdictShort {
@@ -453,7 +453,7 @@ func TestCheckTableAndJSON(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, b.String())
 	}
 	out := b.String()
-	for _, want := range []string{"CREDENTIAL", "VALID UNTIL", "REQUIRED", "VERDICT", "profile static", "no expiry", "profile sso", "sso-session", "refreshed ahead"} {
+	for _, want := range []string{"CREDENTIAL", "VALID UNTIL", "REQUIRED", "VERDICT", "profile static", "no expiry", "profile sso", "sso-session", "refreshes it first"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
@@ -45,7 +48,14 @@ func loginCredential(ctx context.Context, o Options, c Credential) error {
 	if c.Kind == KindLegacySSO {
 		key = c.StartURL
 	}
-	var err error
+	unlock, done, err := lockLogin(ctx, o, c, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if done {
+		return nil // another tf logged this session in while this one waited
+	}
 	if mode == LoginAWSCLI {
 		cmd := awsLoginCommand(ctx, o, c)
 		fmt.Fprintf(o.out(), "tf: running %s\n", displayArgs(cmd.Args))
@@ -68,6 +78,45 @@ func loginCredential(ctx context.Context, o Options, c Credential) error {
 		fmt.Fprintf(o.out(), "tf: warning: could not record the login time: %v\n", err)
 	}
 	return nil
+}
+
+// lockLogin serialises the logins of one SSO session across tf processes
+// (parallel runs at one terminal, `terragrunt run-all`): one asks the
+// person, the others wait for it. done reports that another tf logged the
+// session in (its record of the login is newer than this wait) while this
+// one waited: then nobody is asked again. A failed login elsewhere leaves
+// no record, and this tf logs in itself. Ctrl-C (ctx) ends the wait.
+func lockLogin(ctx context.Context, o Options, c Credential, key string) (unlock func(), done bool, err error) {
+	d, err := o.stateDir()
+	if err != nil {
+		return func() {}, false, nil // nowhere to keep a lock: log in unserialised
+	}
+	p := filepath.Join(d, "locks", "login-"+hashName(key)+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return func() {}, false, nil
+	}
+	fl := flock.New(p)
+	ok, err := fl.TryLock()
+	if err != nil {
+		return func() {}, false, nil
+	}
+	if ok {
+		return func() { _ = fl.Unlock() }, false, nil
+	}
+	start := o.now()
+	fmt.Fprintf(o.out(), "tf: another tf is logging in to %s; waiting for it (Ctrl-C stops)\n", c.StartURL)
+	if ok, err = fl.TryLockContext(ctx, 100*time.Millisecond); err != nil || !ok {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, false, fmt.Errorf("wait for another tf's login: %w", err)
+	}
+	unlock = func() { _ = fl.Unlock() }
+	if rec, ok := loadLogin(o, key); ok && !rec.LoginAt.Before(start.Add(-time.Second)) {
+		fmt.Fprintf(o.out(), "tf: the other tf logged in to %s\n", c.StartURL)
+		return unlock, true, nil
+	}
+	return unlock, false, nil
 }
 
 func (o Options) lookPath(name string) (string, error) {
@@ -197,12 +246,12 @@ func deviceLogin(ctx context.Context, o Options, api deviceAPI, c Credential) er
 		if c.Kind == KindSSOSession {
 			tok.RefreshToken, tok.ClientID, tok.ClientSecret, tok.RegistrationExpiresAt = aws.ToString(out.RefreshToken), clientID, secret, regExp
 		}
-		return writeCacheLocked(ctx, c.CachePath, tok)
+		return writeCacheLocked(ctx, ssoLockPath(o, c.CachePath), c.CachePath, tok)
 	}
 }
 
-func writeCacheLocked(ctx context.Context, path string, tok cachedToken) error {
-	unlock, err := lockCache(ctx, path)
+func writeCacheLocked(ctx context.Context, lockPath, path string, tok cachedToken) error {
+	unlock, err := lockCache(ctx, lockPath, path)
 	if err != nil {
 		return err
 	}

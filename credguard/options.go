@@ -71,6 +71,10 @@ type Config struct {
 	// be known before it (setting unknown_lifetime = refuse); by default
 	// such a run starts after a warning.
 	RefuseUnknown bool
+	// QuietUnknown (unknown_lifetime = quiet) leaves the lines about such
+	// credentials out of a guarded run's output; `tf guard check` still
+	// shows them.
+	QuietUnknown bool
 	// GitHubOIDCRole, when set, opts in to serving terraform renewable
 	// credentials for this role in GitHub Actions (see StartGitHubOIDC).
 	GitHubOIDCRole string
@@ -159,6 +163,13 @@ func (o Options) out() io.Writer {
 }
 
 func (o Options) mayPrompt() bool { return o.Interactive && !o.CI }
+
+// EnvGitHubActions is "true" in a GitHub Actions job.
+const EnvGitHubActions = "GITHUB_ACTIONS"
+
+// inGitHubActions: a CI run in a GitHub Actions job, whose advice names
+// the job's own tools.
+func (o Options) inGitHubActions() bool { return o.CI && o.getenv(EnvGitHubActions) == "true" }
 
 // getenv reads name from o.Env (last one wins, like the process env).
 func (o Options) getenv(name string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -42,6 +44,12 @@ type Entry struct {
 	// role's SSO source) ahead of time and could not; Detail says why and
 	// what to run. The refresher does not say it again.
 	RefreshFailed bool `json:"refresh_failed,omitempty"`
+	// LastsUntil is the time the table's VALID UNTIL shows (now + Lasts);
+	// zero (absent from JSON) when it is unknown.
+	LastsUntil time.Time `json:"lasts_until,omitzero"`
+	// AccessTokenExpires is the expiry of the SSO access token this
+	// credential (or a role's source) signs in with, when there is one.
+	AccessTokenExpires time.Time `json:"access_token_expires,omitzero"`
 }
 
 // Report is what Preflight found.
@@ -61,6 +69,7 @@ type Report struct {
 	// discovered: Entries are this run's credentials as assess found them
 	// (see credentials).
 	discovered bool
+	quietUnknown bool // Config.QuietUnknown: see Warnings
 }
 
 // ShortError says the run was refused before terraform started: at least
@@ -89,16 +98,22 @@ func (e *ShortError) text(detail bool) string {
 		if len(s.UsedBy) > 0 {
 			b.WriteString(" (used by " + strings.Join(s.UsedBy, ", ") + ")")
 		}
-		if s.UnknownLifetime {
-			b.WriteString(" has an unknown lifetime")
-		} else if s.LastsKnown {
-			if s.Lasts <= 0 {
-				b.WriteString(" has expired")
-			} else {
-				b.WriteString(" has " + human(s.Lasts) + " left")
-			}
-		} else {
-			b.WriteString(" is not usable")
+		// "env keys have", "profile dev has"
+		has, is := " has", " is"
+		if strings.HasSuffix(s.Name, "keys") {
+			has, is = " have", " are"
+		}
+		switch {
+		case s.UnknownLifetime:
+			b.WriteString(has + " an unknown lifetime")
+		case notLoggedIn(s):
+			b.WriteString(is + " not logged in")
+		case s.LastsKnown && s.Lasts <= 0:
+			b.WriteString(has + " expired")
+		case s.LastsKnown:
+			b.WriteString(has + " " + human(s.Lasts) + " left")
+		default:
+			b.WriteString(is + " not usable")
 		}
 		b.WriteString(", the run needs " + human(e.Required))
 		if detail {
@@ -106,6 +121,13 @@ func (e *ShortError) text(detail bool) string {
 		}
 	}
 	return b.String()
+}
+
+// notLoggedIn: an SSO credential (or a role on one) with no usable cached
+// token at all.
+func notLoggedIn(e Entry) bool {
+	b := ssoBase(e.Credential)
+	return b != nil && b.ValidUntil.IsZero()
 }
 
 // human formats a duration for people: 1h5m, 3h, 12m, 2m30s, 40s.
@@ -215,7 +237,7 @@ func Preflight(ctx context.Context, o Options) (Report, error) {
 // assess discovers the run's credentials and judges each against the
 // required lifetime; act allows refreshing and logging in.
 func assess(ctx context.Context, o Options, act bool) (Report, error) {
-	var r Report
+	r := Report{quietUnknown: o.Config.QuietUnknown}
 	r.Required, r.RequiredWhy = Required(o)
 	if o.Command != "" && !isQuick(o.Command) {
 		r.History = loadDurations(o, o.Command)
@@ -243,7 +265,25 @@ func evaluate(ctx context.Context, o Options, c Credential, required time.Durati
 	e := judge(ctx, o, c, required, act)
 	e.UnknownLifetime = e.UnknownLifetime || e.Verdict == VerdictUnknown ||
 		(e.Kind == KindEnvSession && !e.Expires)
+	if e.LastsKnown {
+		e.LastsUntil = o.now().Add(e.Lasts)
+	}
+	if tok := ssoBase(e.Credential); tok != nil {
+		e.AccessTokenExpires = tok.ValidUntil
+	}
 	return e
+}
+
+// ssoBase is the SSO credential c signs in with (c itself, or the source
+// of a role on it), nil for any other.
+func ssoBase(c Credential) *Credential {
+	for c.Kind == KindAssumeRole && c.Source != nil {
+		c = *c.Source
+	}
+	if c.Kind == KindSSOSession || c.Kind == KindLegacySSO {
+		return &c
+	}
+	return nil
 }
 
 func judge(ctx context.Context, o Options, c Credential, required time.Duration, act bool) Entry {
@@ -265,7 +305,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 	case KindGitHubOIDC:
 		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
 	case KindProcess:
-		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process renews itself when its credentials expire; how long it can is not checked"
+		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process (granted, aws-vault, ...) renews its credentials itself, for as long as it can; tf cannot see how long (unknown_lifetime = quiet in your tf config acknowledges it)"
 	case KindWebIdentity:
 		e = evaluateWebIdentity(o, e, required)
 	case KindEnvSession:
@@ -293,7 +333,12 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if !e.Expires {
-		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run"
+		e.Verdict, e.Detail = VerdictWarn, "session keys with no readable "+EnvCredentialExpiration+": tf cannot tell how long they last, and they cannot be refreshed during the run; export their expiry with them, or acknowledge it with unknown_lifetime = quiet in your tf config"
+		if o.inGitHubActions() {
+			// aws-actions/configure-aws-credentials exports no expiry.
+			e.Detail = "session keys without an expiry (configure-aws-credentials exports none): lifetime unknown; " +
+				"fix: give that step `output-credentials: true` and pass its aws-expiration output as " + EnvCredentialExpiration + ", or set github_oidc_role"
+		}
 		return e
 	}
 	left := e.ValidUntil.Sub(now)
@@ -304,9 +349,17 @@ func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 	}
 	e.Verdict = VerdictShort
 	fix := "get fresh credentials (for example `aws configure export-credentials --format env`) and export them again"
-	if p := o.getenv(EnvAWSVault); p != "" {
+	if o.CI {
+		fix = "have the job's credentials issued for longer (a longer role session duration), or issued again just before this step"
+	}
+	switch p := o.getenv(EnvProfile); {
+	case o.getenv(EnvAWSVault) != "":
+		p = o.getenv(EnvAWSVault)
 		fix = fmt.Sprintf("they came from aws-vault profile %q: run under `aws-vault exec --ecs-server %s -- tf ...` so that aws-vault serves renewable credentials, or start a new aws-vault session", p, p)
-	} else if p := o.getenv(EnvProfile); p != "" {
+	case o.inGitHubActions():
+		fix = "in GitHub Actions, have aws-actions/configure-aws-credentials issue them for longer (`role-duration-seconds`, up to the role's maximum session duration), " +
+			"or set github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) so that tf renews the role's credentials during the run"
+	case p != "":
 		fix = fmt.Sprintf("unset %s, %s and %s so that terraform uses profile %q (which it can refresh), or export fresh keys", EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, p)
 	}
 	e.Detail = "exported session keys cannot be refreshed during the run; " + fix
@@ -322,10 +375,16 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	tokenLeft := e.ValidUntil.Sub(now)
 	loginCmd := loginHint(e.Credential)
 	needLogin := ""
+	if e.Kind == KindSSOSession && e.SessionEnds.IsZero() {
+		// Without tf's record of the login the session's end (1 to 12
+		// hours after it) is unknown. The client registration's end only
+		// bounds it (about 90 days): it is never shown as the end.
+		e.Lasts, e.LastsKnown = 0, false
+	}
 	switch {
 	case e.ValidUntil.IsZero():
 		needLogin = "there is no usable cached SSO token (not logged in)"
-		e.Lasts, e.LastsKnown = 0, true
+		e.Lasts, e.LastsKnown = 0, false
 	case e.Kind == KindLegacySSO && tokenLeft < required:
 		needLogin = "legacy SSO tokens cannot be refreshed; the token " + leftText(tokenLeft)
 		e.Lasts, e.LastsKnown = tokenLeft, true
@@ -340,7 +399,15 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	}
 	if needLogin == "" && e.Kind == KindSSOSession && tokenLeft < cfg.RefreshAhead {
 		if !act {
-			e.Verdict, e.Detail = VerdictOK, "access token will be refreshed ahead of time (session alive)"
+			// Nothing goes over the network here: whether the session
+			// still lets the token be refreshed shows only when it is.
+			if e.SessionEnds.IsZero() {
+				e.Verdict, e.Detail = VerdictUnknown, "the access token "+tokenText(e.ValidUntil, now)+
+					"; a guarded command refreshes it first, which works only while the SSO session lasts; "+sessionUnknownNote
+				return e
+			}
+			e.Verdict, e.Detail = VerdictOK, "the access token "+tokenText(e.ValidUntil, now)+
+				"; a guarded command refreshes it first; "+sessionEndText(e.SessionEnds, now)
 			return e
 		}
 		tok, refreshed, err := refreshSSO(ctx, o, e.Credential, cfg.RefreshAhead)
@@ -384,16 +451,54 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 // not be refreshed ahead of time: the cause, how long terraform can still
 // use the token, and the command that gives it a new one.
 func refreshFailedText(c Credential, err error, now time.Time) string {
-	left := "its access token"
+	left := "a run that needs its access token longer than it lasts fails"
 	if !c.ValidUntil.IsZero() {
 		if d := c.ValidUntil.Sub(now); d > 0 {
-			left += " is valid until " + c.ValidUntil.UTC().Format("15:04:05 UTC") + " (" + human(d) + ")"
+			left = "its access token is valid until " + c.ValidUntil.UTC().Format("15:04:05 UTC") + " (" + human(d) + "), and a run that needs it longer fails"
 		} else {
-			left += " has expired"
+			left = "its access token has expired, so terraform cannot sign in with it"
 		}
 	}
-	return "could not refresh the SSO access token ahead of time: " + err.Error() + "; " + left +
-		" and a run that needs it longer fails; log in again now (" + loginHint(c) + ")"
+	return "could not refresh the SSO access token ahead of time: " + refreshCause(err) + "; " + left +
+		"; log in again now (" + loginHint(c) + ")"
+}
+
+// refreshCause says in a few words why a refresh failed: the endpoint
+// that could not be reached and why, instead of the SDK's whole chain
+// (operation, status 0, request ID, URL, dial error).
+func refreshCause(err error) string {
+	host := ""
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Host
+		}
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		if host == "" {
+			host = dns.Name
+		}
+		return "cannot reach " + host + " (its name does not resolve: no network, or a VPN or a proxy (HTTPS_PROXY) is needed)"
+	case errors.Is(err, context.DeadlineExceeded), ue != nil && ue.Timeout():
+		if host == "" {
+			return "no answer within " + human(callTimeout)
+		}
+		return "no answer from " + host + " within " + human(callTimeout) + " (no network, or a VPN or a proxy (HTTPS_PROXY) is needed)"
+	case errors.As(err, &op) && host != "":
+		return "cannot reach " + host + " (" + op.Err.Error() + ": no network, or a VPN or a proxy (HTTPS_PROXY) is needed)"
+	}
+	return err.Error()
+}
+
+// tokenText says when an access token expires, or expired.
+func tokenText(exp, now time.Time) string {
+	if exp.After(now) {
+		return "expires at " + exp.UTC().Format("15:04:05 UTC") + " (in " + human(exp.Sub(now)) + ")"
+	}
+	return "expired at " + exp.UTC().Format("15:04:05 UTC") + " (" + human(now.Sub(exp)) + " ago)"
 }
 
 func leftText(d time.Duration) string {

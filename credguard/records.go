@@ -65,8 +65,11 @@ func readLoginRecord(o Options, key string) (loginRecord, bool) {
 	if json.Unmarshal(b, &r) != nil || r.LoginAt.IsZero() || r.Key != key {
 		return loginRecord{}, false
 	}
-	if r.SessionLength <= 0 {
-		r.SessionLength = o.Config.withDefaults().SessionLength
+	// The record's length can only shorten the session this run assumes:
+	// it may come from a login in a directory whose .tfguard said more, and
+	// the run's own setting is the user's word now.
+	if cur := o.Config.withDefaults().SessionLength; r.SessionLength <= 0 || r.SessionLength > cur {
+		r.SessionLength = cur
 	}
 	return r, true
 }

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 func helperRefresh(path string) int {
-	o := Options{Env: []string{EnvEndpointURLSSOOIDC + "=" + os.Getenv("CREDGUARD_TEST_OIDC")}}
+	o := Options{Env: []string{EnvEndpointURLSSOOIDC + "=" + os.Getenv("CREDGUARD_TEST_OIDC")}, StateDir: os.Getenv("CREDGUARD_TEST_STATE")}
 	// wait for the common start signal so both processes race
 	for {
 		if _, err := os.Stat(os.Getenv("CREDGUARD_TEST_GO")); err == nil {
@@ -38,7 +38,7 @@ func helperRefresh(path string) int {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	_, refreshed, err := refreshCache(context.Background(), path, mustOIDCClient(o), time.Now, 15*time.Minute, nil)
+	_, refreshed, err := refreshCache(context.Background(), ssoLockPath(o, path), path, mustOIDCClient(o), time.Now, 15*time.Minute, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -59,7 +59,7 @@ func TestTwoProcessesRefreshSameCache(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "CREDGUARD_TEST_REFRESH_CACHE="+e.cacheFile(), "CREDGUARD_TEST_OIDC="+e.f.OIDCURL, "CREDGUARD_TEST_GO="+goFile)
+			cmd.Env = append(os.Environ(), "CREDGUARD_TEST_REFRESH_CACHE="+e.cacheFile(), "CREDGUARD_TEST_OIDC="+e.f.OIDCURL, "CREDGUARD_TEST_GO="+goFile, "CREDGUARD_TEST_STATE="+e.opts.StateDir)
 			b, err := cmd.CombinedOutput()
 			outs[i], errs[i] = string(b), err
 		}(i)

@@ -88,7 +88,7 @@ func TestValuesOnlyTheRunKnowsAreUnknown(t *testing.T) {
 			if len(r.Entries) != 1 || r.Entries[0].Verdict != VerdictUnknown || !r.Entries[0].UnknownLifetime {
 				t.Fatalf("want one unknown credential, got %+v", r.Entries)
 			}
-			if w := r.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "unknown: unknown credential (used by provider \"aws\" (main.tf:") || !strings.Contains(w[0], "only known during the run") {
+			if w := r.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "note: unknown credential (used by provider \"aws\" (main.tf:") || !strings.Contains(w[0], "only known during the run") {
 				t.Fatalf("warnings %q", w)
 			}
 		})

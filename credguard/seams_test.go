@@ -39,7 +39,7 @@ func TestRefreshFailedTextHasCauseAndFix(t *testing.T) {
 func TestShortErrorBriefLeavesTheWayOutToTheRefusal(t *testing.T) {
 	e := &ShortError{Required: 15 * time.Minute, Short: []Entry{{Credential: Credential{Name: "env keys", UsedBy: []string{`backend "s3"`}},
 		Lasts: 3 * time.Minute, LastsKnown: true, Detail: "unset AWS_ACCESS_KEY_ID"}}}
-	if got, want := e.Brief(), `env keys (used by backend "s3") has 3m left, the run needs 15m`; got != want {
+	if got, want := e.Brief(), `env keys (used by backend "s3") have 3m left, the run needs 15m`; got != want {
 		t.Fatalf("Brief() = %q, want %q", got, want)
 	}
 	if !strings.HasSuffix(e.Error(), e.Brief()+": unset AWS_ACCESS_KEY_ID") {

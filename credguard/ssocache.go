@@ -135,20 +135,42 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// lockCache takes an exclusive lock beside the cache file, shared by every
-// tf process (the SDK does not lock; see docs/credguard.md). It waits at
-// most lockWait: the holder keeps it across one bounded call at most, so a
-// longer wait means something is wrong, and this tf goes on without it.
-func lockCache(ctx context.Context, path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+// ssoLockPath is the lock file of the SSO cache file path: in tf's own
+// state directory (shared by every tf of the user), so that nothing of tf's
+// is left in ~/.aws/sso/cache; beside the cache only when there is no such
+// directory.
+func ssoLockPath(o Options, path string) string {
+	d, err := o.stateDir()
+	if err != nil {
+		return path + legacyLockSuffix
 	}
-	fl := flock.New(path + ".tfguard.lock")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return filepath.Join(d, "locks", "sso-"+hashName(abs)+".lock")
+}
+
+// legacyLockSuffix named the lock file earlier tf versions kept beside
+// the SSO cache file.
+const legacyLockSuffix = ".tfguard.lock"
+
+// lockCache takes an exclusive lock on lockPath for the SSO cache file
+// path, shared by every tf process (the SDK does not lock; see
+// docs/credguard.md). It waits at most lockWait: the holder keeps it across
+// one bounded call at most, so a longer wait means something is wrong, and
+// this tf goes on without it. An earlier tf's lock file beside the cache
+// is removed when nobody holds it.
+func lockCache(ctx context.Context, lockPath, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(lockPath), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(lockPath), err)
+	}
+	fl := flock.New(lockPath)
 	wctx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
 	ok, err := fl.TryLockContext(wctx, 20*time.Millisecond)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("lock sso cache: another tf has held %s.tfguard.lock for %s; not waiting longer", path, lockWait)
+		return nil, fmt.Errorf("lock sso cache: another tf has held %s for %s; not waiting longer", lockPath, lockWait)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock sso cache: %w", err)
@@ -156,7 +178,23 @@ func lockCache(ctx context.Context, path string) (unlock func(), err error) {
 	if !ok {
 		return nil, errors.New("lock sso cache: not acquired")
 	}
+	if lockPath != path+legacyLockSuffix {
+		removeIdleLock(path + legacyLockSuffix)
+	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// removeIdleLock deletes a lock file nobody holds (an earlier tf's).
+func removeIdleLock(p string) {
+	if _, err := os.Stat(p); err != nil {
+		return
+	}
+	old := flock.New(p)
+	if ok, err := old.TryLock(); err != nil || !ok {
+		return
+	}
+	_ = os.Remove(p)
+	_ = old.Unlock()
 }
 
 // fingerprint identifies one login's tokens without keeping them: a hash
@@ -197,8 +235,8 @@ type createTokenAPI interface {
 // rotated the refresh token, and dropping the answer would lose the
 // session. That part has its own deadline, callTimeout. rotated, when not
 // nil, is called under the lock with the old and the new token.
-func refreshCache(ctx context.Context, path string, api createTokenAPI, now func() time.Time, ahead time.Duration, rotated func(old, new cachedToken)) (tok cachedToken, refreshed bool, err error) {
-	unlock, err := lockCache(ctx, path)
+func refreshCache(ctx context.Context, lockPath, path string, api createTokenAPI, now func() time.Time, ahead time.Duration, rotated func(old, new cachedToken)) (tok cachedToken, refreshed bool, err error) {
+	unlock, err := lockCache(ctx, lockPath, path)
 	if err != nil {
 		return tok, false, err
 	}
@@ -254,7 +292,7 @@ func refreshSSO(ctx context.Context, o Options, c Credential, ahead time.Duratio
 	if err != nil {
 		return cachedToken{}, false, err
 	}
-	return refreshCache(ctx, c.CachePath, api, o.now, ahead, func(old, new cachedToken) {
+	return refreshCache(ctx, ssoLockPath(o, c.CachePath), c.CachePath, api, o.now, ahead, func(old, new cachedToken) {
 		carryLogin(o, c.SSOSession, old.fingerprint(), new.fingerprint())
 	})
 }

@@ -254,7 +254,7 @@ func TestCredguardCIRefusesBeforeAnyLock(t *testing.T) {
 			for k, v := range rig.EnvCredentials(c.r.Ledger.Issue("env", -time.Minute, false)) {
 				c.env[k] = v
 			}
-		}, []string{"env keys", "has expired"}},
+		}, []string{"env keys", "have expired"}},
 		{"sso session ends too soon", func() {
 			c.ssoLogin(false, 20*time.Second, time.Hour, time.Hour)
 			// the person logged in through tf 8h - 20s ago

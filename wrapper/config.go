@@ -47,6 +47,7 @@ const (
 
 	UnknownAllow  = "allow"
 	UnknownRefuse = "refuse"
+	UnknownQuiet  = "quiet"
 )
 
 // Config is tf's own configuration after all sources are merged
@@ -65,13 +66,15 @@ type Config struct {
 	Login            string        // LoginNative, LoginAWSCLI or LoginNever
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
-	UnknownLifetime  string        // UnknownAllow or UnknownRefuse: a credential whose lifetime cannot be known
+	UnknownLifetime  string        // UnknownAllow, UnknownQuiet or UnknownRefuse: a credential whose lifetime cannot be known
 	// DirectStdout (read_stdout off): apply and destroy get the real stdout,
 	// and recovery's report cannot say which planned changes were made.
 	DirectStdout bool
 
-	// Untrusted are the messages about restricted keys an untrusted
-	// working-directory file set (and that were ignored), one per key.
+	// Untrusted are the warnings about lines of a working-directory file
+	// that were ignored, one per line: a restricted key in an untrusted
+	// file, a setting less careful than the user's, a key this tf does not
+	// know (a newer tf's setting), a key set twice.
 	Untrusted []string
 
 	// Sources says where each key's value came from, for `tf guard doctor`.
@@ -237,9 +240,9 @@ func configKeys() []configKey {
 			c.CI, err = parseCI(v)
 			return err
 		}},
-		{"unknown_lifetime", UnknownAllow, "allow or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, the container endpoint) starts after a warning, or is refused (exit 75)", func(c *Config, v, _ string) error {
+		{"unknown_lifetime", UnknownAllow, "allow, quiet or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, credential_process, the container endpoint) starts after a warning, starts without one (`tf guard check` still shows it), or is refused (exit 75)", func(c *Config, v, _ string) error {
 			c.UnknownLifetime = v
-			return oneOf(UnknownAllow, UnknownRefuse)(v)
+			return oneOf(UnknownAllow, UnknownQuiet, UnknownRefuse)(v)
 		}},
 		{"github_oidc_role", "", "role ARN to assume again with GitHub Actions OIDC; empty: off", func(c *Config, v, _ string) error {
 			if v != "" && !strings.HasPrefix(v, "arn:") {
@@ -294,15 +297,16 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 		c.Sources[k.name] = Source{Kind: "default"}
 	}
 	if files.User != "" {
-		if err := applyFile(&c, byName, files.User, false); err != nil {
+		if err := applyFile(&c, byName, fileSource{path: files.User}); err != nil {
 			return Config{}, err
 		}
 	}
 	if files.WorkDir != "" {
 		// Repository content: the keys that pick an executable or lower
 		// safety count only once the user trusted this exact file.
-		untrusted := !isTrusted(trustStorePath(files.User), files.WorkDir)
-		if err := applyFile(&c, byName, files.WorkDir, untrusted); err != nil {
+		src := fileSource{path: files.WorkDir, repo: true, user: files.User,
+			untrusted: !isTrusted(trustStorePath(files.User), files.WorkDir)}
+		if err := applyFile(&c, byName, src); err != nil {
 			return Config{}, err
 		}
 	}
@@ -312,12 +316,25 @@ func LoadConfig(environ []string, files ConfigFiles) (Config, error) {
 	return c, nil
 }
 
+// fileSource is one configuration file and how far tf trusts it.
+type fileSource struct {
+	path string
+	// repo: a working-directory file (repository content, shared by a
+	// team and by tf versions): a key this tf does not know, or one set
+	// twice, is a warning, not an error that stops every command.
+	repo bool
+	// untrusted: a repository file the user has not trusted (see
+	// RestrictedKeys): it may only make tf more careful.
+	untrusted bool
+	// user is the user's own config file, named in the warnings.
+	user string
+}
+
 // applyFile applies one configuration file. An untrusted file (repository
-// content) does not set the restricted keys, and may only tighten the
-// lifetime settings (a higher min_lifetime, unknown_lifetime = refuse,
-// an earlier and more frequent SSO refresh), never loosen what the user
-// set.
-func applyFile(c *Config, keys map[string]configKey, path string, untrusted bool) error {
+// content) does not set the restricted keys, and may only make tf more
+// careful than the settings before it (see loosens), never less.
+func applyFile(c *Config, keys map[string]configKey, src fileSource) error {
+	path := src.path
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -333,6 +350,7 @@ func applyFile(c *Config, keys map[string]configKey, path string, untrusted bool
 	dir := filepath.Dir(abs)
 	sc := bufio.NewScanner(f)
 	line := 0
+	seen := map[string]int{} // key -> the line that set it
 	for sc.Scan() {
 		line++
 		where := fmt.Sprintf("%s:%d", path, line)
@@ -349,23 +367,38 @@ func applyFile(c *Config, keys map[string]configKey, path string, untrusted bool
 		}
 		k, known := keys[key]
 		if !known {
+			if src.repo {
+				c.Untrusted = append(c.Untrusted, unknownRepoKey(where, key))
+				continue
+			}
 			return &ConfigError{Where: where, Key: key, Err: unknownKey(key, "")}
 		}
-		if untrusted && isRestricted(key) {
+		if first, dup := seen[key]; dup {
+			err := fmt.Errorf("set again (first at line %d)", first)
+			if src.repo {
+				c.Untrusted = append(c.Untrusted, (&ConfigError{Where: where, Key: key, Err: err}).Error()+
+					fmt.Sprintf("; ignored: line %d counts", first))
+				continue
+			}
+			return &ConfigError{Where: where, Key: key, Err: fmt.Errorf("%w: keep one of the two lines", err)}
+		}
+		seen[key] = line
+		if src.untrusted && isRestricted(key) {
 			// Still checked, so a bad value is reported wherever it is.
 			if err := k.apply(&Config{}, val, dir); err != nil {
 				return &ConfigError{Where: where, Key: key, Err: err}
 			}
-			c.Untrusted = append(c.Untrusted, untrustedMessage(where, key, path))
+			c.Untrusted = append(c.Untrusted, untrustedMessage(where, key, path, src.user))
 			continue
 		}
 		prev := *c
 		if err := k.apply(c, val, dir); err != nil {
 			return &ConfigError{Where: where, Key: key, Err: err}
 		}
-		if untrusted && loosens(prev, *c) {
+		if src.untrusted && loosens(prev, *c) {
 			*c = prev
-			c.Untrusted = append(c.Untrusted, fmt.Sprintf("%s: %s: ignored: a repository's %s may only make tf more careful than your settings, not less (`tf guard trust` to accept it)", where, key, WorkDirConfigName))
+			c.Untrusted = append(c.Untrusted, fmt.Sprintf("%s: %s = %s ignored: a repository's %s may only make tf more careful than your own settings (tf uses %s); to have it, put it in %s, or run `tf guard trust %s`",
+				where, key, val, WorkDirConfigName, prev.Value(key), ownConfigPlace(src.user, key), path))
 			continue
 		}
 		c.Sources[key] = Source{Kind: "file", Name: path, Line: line}
@@ -374,6 +407,27 @@ func applyFile(c *Config, keys map[string]configKey, path string, untrusted bool
 		return &ConfigError{Where: path, Err: fmt.Errorf("cannot read the file: %w", err)}
 	}
 	return nil
+}
+
+// unknownRepoKey is the warning for a key this tf does not know in a
+// repository's file: a typo, or a newer tf's setting.
+func unknownRepoKey(where, key string) string {
+	names := ConfigKeys()
+	sort.Strings(names)
+	hint := "`tf guard doctor` lists the keys this tf knows"
+	if near := nearestKey(key, names); near != "" {
+		hint = "did you mean " + near + "?"
+	}
+	return fmt.Sprintf("%s: unknown key %q ignored (a newer tf's setting, or a typo: %s)", where, key, hint)
+}
+
+// ownConfigPlace names where the user sets key for themselves: their
+// config file, else the environment variable.
+func ownConfigPlace(userFile, key string) string {
+	if userFile == "" {
+		return EnvName(key)
+	}
+	return "your own " + userFile + " (or " + EnvName(key) + ")"
 }
 
 // parseConfigLine reads `key = value` with optional double quotes around the
@@ -460,10 +514,21 @@ func nearestKey(key string, names []string) string {
 	return best
 }
 
-// loosens says whether b is less careful than a in a lifetime setting.
+// loosens says whether b is less careful than a: it lets a shorter
+// credential through (a lower min_lifetime, a longer assumed SSO session,
+// which every later login record carries, unknown lifetimes allowed), acts
+// later (a later or rarer SSO refresh), runs something else (a login
+// program, an install of a pinned terraform) or keeps less evidence
+// (read_stdout = off). The more careful values: login = never,
+// install = never.
 func loosens(a, b Config) bool {
-	return b.MinLifetime < a.MinLifetime || b.SSORefreshAhead < a.SSORefreshAhead || b.SSORefreshEvery > a.SSORefreshEvery ||
-		(a.UnknownLifetime == UnknownRefuse && b.UnknownLifetime != UnknownRefuse)
+	return b.MinLifetime < a.MinLifetime || b.SSOSessionLength > a.SSOSessionLength ||
+		b.SSORefreshAhead < a.SSORefreshAhead || b.SSORefreshEvery > a.SSORefreshEvery ||
+		(a.UnknownLifetime == UnknownRefuse && b.UnknownLifetime != UnknownRefuse) ||
+		(a.UnknownLifetime == UnknownAllow && b.UnknownLifetime == UnknownQuiet) ||
+		(b.DirectStdout && !a.DirectStdout) ||
+		(b.Login != a.Login && b.Login != LoginNever) ||
+		(b.Install != a.Install && b.Install != InstallNever)
 }
 
 func applyEnv(c *Config, keys map[string]configKey, environ []string) error {

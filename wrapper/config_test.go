@@ -2,6 +2,7 @@ package wrapper
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -131,8 +132,10 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, filepath.Join(t.TempDir(), ".tfguard"), tc.file)
-			_, err := LoadConfig(tc.env, ConfigFiles{WorkDir: path})
+			// The user's own file is strict; a repository's file warns
+			// about unknown keys instead (TestRepoFileUnknownKeyIsAWarning).
+			path := writeFile(t, filepath.Join(t.TempDir(), "config"), tc.file)
+			_, err := LoadConfig(tc.env, ConfigFiles{User: path})
 			var ce *ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v, want a *ConfigError", err)
@@ -230,5 +233,91 @@ func TestLoadConfigByteOrderMark(t *testing.T) {
 	}
 	if got := cfg.Sources["min_lifetime"].String(); got != wd+":1" {
 		t.Fatalf("source %q, want %s:1", got, wd)
+	}
+}
+
+// A key this tf does not know in a repository's .tfguard (a newer tf's
+// setting, adopted by a teammate) is a warning naming file, line and key:
+// every other command (output, fmt, editors) still runs. In the user's own
+// file it stays an error (TestLoadConfigErrors).
+func TestRepoFileUnknownKeyIsAWarning(t *testing.T) {
+	dir := t.TempDir()
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "min_lifetime = 30m\nnew_future_key = on\nmin_lifetme = 40m\n")
+	c, err := LoadConfig(nil, ConfigFiles{User: filepath.Join(dir, "user", "config"), WorkDir: wd})
+	if err != nil {
+		t.Fatalf("an unknown key in a repository file stopped tf: %v", err)
+	}
+	if c.MinLifetime != 30*time.Minute {
+		t.Errorf("the known key beside it was not applied: %s", c.MinLifetime)
+	}
+	if len(c.Untrusted) != 2 {
+		t.Fatalf("want one warning per unknown key, got %q", c.Untrusted)
+	}
+	for i, want := range []string{wd + `:2: unknown key "new_future_key" ignored`, wd + `:3: unknown key "min_lifetme" ignored (a newer tf's setting, or a typo: did you mean min_lifetime?)`} {
+		if !strings.Contains(c.Untrusted[i], want) {
+			t.Errorf("warning %q lacks %q", c.Untrusted[i], want)
+		}
+	}
+	user := writeFile(t, filepath.Join(dir, "user", "config"), "new_future_key = on\n")
+	if _, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd}); err == nil || !strings.Contains(err.Error(), user+":1") {
+		t.Fatalf("an unknown key in the user's own file: err = %v, want an error naming %s:1", err, user)
+	}
+}
+
+// A key set twice is named with both lines: an error in the user's own
+// file, a warning in a repository's (whose first line counts).
+func TestConfigDuplicateKeyIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	user := writeFile(t, filepath.Join(dir, "user", "config"), "min_lifetime = 30m\n\nmin_lifetime = 1h\n")
+	_, err := LoadConfig(nil, ConfigFiles{User: user})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "min_lifetime" || ce.Where != user+":3" || !strings.Contains(err.Error(), "set again (first at line 1)") {
+		t.Fatalf("duplicate in the user's file: err = %v", err)
+	}
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "min_lifetime = 2h\nmin_lifetime = 3h\n")
+	c, err := LoadConfig(nil, ConfigFiles{User: filepath.Join(dir, "none"), WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MinLifetime != 2*time.Hour || len(c.Untrusted) != 1 ||
+		!strings.Contains(c.Untrusted[0], wd+`:2: key "min_lifetime": set again (first at line 1); ignored`) {
+		t.Fatalf("duplicate in a repository file: min_lifetime %s, warnings %q", c.MinLifetime, c.Untrusted)
+	}
+}
+
+// Review F5: a repository's .tfguard may not lengthen the assumed SSO
+// session (every login tf performs there records it), turn off read_stdout,
+// pick another login program or allow an install the user's settings do
+// not: each is ignored with a line naming the user's own file. It may
+// shorten the session and set login = never or install = never.
+func TestUntrustedFileCannotLoosenSessionLoginOrStdout(t *testing.T) {
+	dir := t.TempDir()
+	user := writeFile(t, filepath.Join(dir, "user", "config"), "install = never\n")
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"),
+		"sso_session_length = 72h\nread_stdout = off\nlogin = aws-cli\ninstall = auto\n")
+	c, err := LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SSOSessionLength != 8*time.Hour || c.DirectStdout || c.Login != LoginNative || c.Install != InstallNever {
+		t.Fatalf("loosened: session %s direct stdout %v login %s install %s", c.SSOSessionLength, c.DirectStdout, c.Login, c.Install)
+	}
+	if len(c.Untrusted) != 4 {
+		t.Fatalf("want one line per ignored key, got %q", c.Untrusted)
+	}
+	for i, key := range []string{"sso_session_length", "read_stdout", "login", "install"} {
+		m := c.Untrusted[i]
+		if !strings.HasPrefix(m, fmt.Sprintf("%s:%d: %s = ", wd, i+1, key)) || !strings.Contains(m, "put it in your own "+user+" (or "+EnvName(key)+")") ||
+			strings.Contains(m, "\n") {
+			t.Errorf("line %q", m)
+		}
+		if got := c.Sources[key].Kind; got == "file" && c.Sources[key].Name == wd {
+			t.Errorf("%s sourced from the repository file", key)
+		}
+	}
+	wd = writeFile(t, filepath.Join(dir, "repo2", ".tfguard"), "sso_session_length = 1h\nlogin = never\nread_stdout = on\n")
+	c, err = LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil || c.SSOSessionLength != time.Hour || c.Login != LoginNever || len(c.Untrusted) != 0 {
+		t.Fatalf("tightening: session %s login %s warnings %q err %v", c.SSOSessionLength, c.Login, c.Untrusted, err)
 	}
 }

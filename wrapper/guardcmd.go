@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 // Session is what `tf guard` subcommands work with: the process, and the
@@ -168,6 +169,7 @@ func doctor(c *cli.Context) error {
 		fmt.Fprintf(w, "started by tf: %s (%s)\n", strings.Join(s.Chain, ", "), EnvChain)
 	}
 	fmt.Fprintf(w, "working dir:   %s\n", s.Cwd)
+	fmt.Fprintf(w, "mode:          %s\n", runMode(s.Config.CI, s.Process.Environ, s.Process.Stdin != nil && term.IsTerminal(int(fdOf(s.Process.Stdin)))))
 	exit := 0
 	switch {
 	case s.ConfigErr != nil:
@@ -325,5 +327,38 @@ func helpCommand() *cli.Command {
 			}
 			return cli.ShowAppHelp(c)
 		},
+	}
+}
+
+// ciReason is detectCI with its reason: the setting, or the variable that
+// made tf think it runs in CI (or that none did).
+func ciReason(setting string, environ []string) (bool, string) {
+	switch setting {
+	case CITrue:
+		return true, "ci = true"
+	case CIFalse:
+		return false, "ci = false"
+	}
+	if v, ok := lookupEnv(environ, "GITHUB_ACTIONS"); ok && v == "true" {
+		return true, "GITHUB_ACTIONS=true"
+	}
+	if v, ok := lookupEnv(environ, "CI"); ok && v != "" && v != "false" && v != "0" {
+		return true, "CI=" + v
+	}
+	return false, "no CI or GITHUB_ACTIONS variable"
+}
+
+// runMode says, for doctor, whether tf thinks it runs in CI or at a
+// terminal, and why: what decides whether it may ask a person (to log in,
+// to use a profile) or refuses instead.
+func runMode(setting string, environ []string, stdinTTY bool) string {
+	ci, why := ciReason(setting, environ)
+	switch {
+	case ci:
+		return "CI (" + why + "): tf never asks; a run whose credentials will not last is refused (exit 75)"
+	case stdinTTY:
+		return "terminal (" + why + "; stdin is a terminal): tf may ask you to log in again, or to use AWS_PROFILE instead of short exported keys"
+	default:
+		return "no terminal (" + why + "; stdin is not a terminal): tf never asks; a run whose credentials will not last is refused (exit 75)"
 	}
 }

@@ -135,6 +135,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	defer func() {
 		if err != nil {
 			g.Abort() // refused: After will not run
+			annotateRefusal(inv, err)
 		}
 	}()
 	// The OIDC endpoint comes first, whatever the preflight setting: the
@@ -331,6 +332,7 @@ func credOptions(inv *Invocation) credguard.Options {
 		Args:    inv.Args,
 		Config: credguard.Config{
 			RefuseUnknown:  inv.Config.UnknownLifetime == UnknownRefuse,
+			QuietUnknown:   inv.Config.UnknownLifetime == UnknownQuiet,
 			MinLifetime:    inv.Config.MinLifetime,
 			SessionLength:  inv.Config.SSOSessionLength,
 			RefreshAhead:   inv.Config.SSORefreshAhead,

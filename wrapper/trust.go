@@ -114,9 +114,9 @@ func trustFile(store, path string) (string, error) {
 
 // untrustedMessage is the line tf prints when an untrusted working-directory
 // file sets a restricted key.
-func untrustedMessage(where, key, file string) string {
+func untrustedMessage(where, key, file, userFile string) string {
 	return fmt.Sprintf("%s sets %s, which a working-directory file may set only once you trust it; ignored. "+
-		"Read the file, then run `tf guard trust %s` to use it as it is now", where, key, file)
+		"Read the file, then run `tf guard trust %s` to use it as it is now, or put the setting in %s", where, key, file, ownConfigPlace(userFile, key))
 }
 
 // trustCommand is `tf guard trust [FILE]`.

@@ -66,6 +66,9 @@ func Main(p Process) int {
 	if code, stop := hooks.Startup.Startup(ctx, inv); stop {
 		return code
 	}
+	if helpGetsGuardLine(p.Args) {
+		return runHelp(p, inv) // terraform's help, then one line on tf guard
+	}
 	if !inv.Command.Guarded {
 		// Only returns when terraform could not be started.
 		return fail(p.Stderr, execTerraform(p, inv))

@@ -41,14 +41,37 @@ func TestGuardWithChdir(t *testing.T) {
 		t.Errorf("-chdir=nowhere guard doctor: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	// A typo in a key stops every command, with the nearest key named.
+	// doctor says whether tf thinks it runs in CI, and why (newcomer L5).
+	r = runWithPathIn(t, root, path, tf, []string{"GITHUB_ACTIONS=true"}, "-chdir=infra", "guard", "doctor")
+	if !strings.Contains(r.stdout, "mode:          CI (GITHUB_ACTIONS=true): tf never asks") {
+		t.Errorf("doctor in GitHub Actions does not say CI and why:\n%s", r.stdout)
+	}
+	r = runWithPathIn(t, root, path, tf, []string{"CI=", "GITHUB_ACTIONS="}, "-chdir=infra", "guard", "doctor")
+	if !strings.Contains(r.stdout, "mode:          no terminal (no CI or GITHUB_ACTIONS variable; stdin is not a terminal)") {
+		t.Errorf("doctor without a terminal:\n%s", r.stdout)
+	}
+
+	// A typo (or a newer tf's key) in a repository's .tfguard is one
+	// warning with the nearest key named: commands still run. In the
+	// user's own file it stops every command.
 	if err := os.WriteFile(filepath.Join(infra, ".tfguard"), []byte("min_lifetme = 25m\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"-chdir=infra", "version"}, {"-chdir=infra", "plan"}} {
-		r = runWithPathIn(t, root, path, tf, nil, args...)
+	r = runWithPathIn(t, root, path, tf, nil, "-chdir=infra", "version")
+	if r.code != 0 || !strings.Contains(r.stderr, `.tfguard:1: unknown key "min_lifetme" ignored (a newer tf's setting, or a typo: did you mean min_lifetime?)`) {
+		t.Errorf("version with a typo in .tfguard: exit %d, stderr %q", r.code, r.stderr)
+	}
+	xdg := filepath.Join(root, "xdg")
+	if err := os.MkdirAll(filepath.Join(xdg, "tf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(xdg, "tf", "config"), []byte("min_lifetme = 25m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"version"}, {"plan"}} {
+		r = runWithPathIn(t, root, path, tf, []string{"XDG_CONFIG_HOME=" + xdg}, args...)
 		if r.code != 125 || !strings.Contains(r.stderr, `key "min_lifetme": unknown key: did you mean min_lifetime?`) {
-			t.Errorf("%q with a typo in .tfguard: exit %d, stderr %q", args, r.code, r.stderr)
+			t.Errorf("%q with a typo in the user's config: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
 }
@@ -89,5 +112,29 @@ func TestGuardHelpAndCheckCommand(t *testing.T) {
 	r = runWithPath(t, path, tf, nil, "guard", "check", "--command", "state push")
 	if r.code == 64 {
 		t.Errorf("check --command 'state push' rejected: %s", r.stderr)
+	}
+}
+
+// newcomer L9: `tf --help` (and -help, -h, no arguments), run under tf's
+// own name, is terraform's help with one line after it pointing at
+// `tf guard help`, and terraform's exit code (0; 127 with no arguments).
+// Linked as terraform it stays terraform's, byte for byte
+// (TestByteIdenticalNonGuarded).
+func TestTFHelpMentionsGuardInOneLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"--help"}, 0}, {[]string{"-help"}, 0}, {[]string{"-h"}, 0}, {nil, 127}} {
+		bare := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.terraform, nil, c.args...)
+		r := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.tfBinary, nil, c.args...)
+		want := bare.stdout + "\nRun through tf, which guards terraform against expiring AWS credentials: `tf guard help` lists tf's own commands.\n"
+		if r.code != c.code || bare.code != c.code || r.stdout != want || r.stderr != bare.stderr {
+			t.Errorf("tf %q: exit %d (terraform %d, want %d)\nstdout %q\nwant   %q", c.args, r.code, bare.code, c.code, r.stdout, want)
+		}
+	}
+	r := runWithPathIn(t, dir, pathOf(fx.realDir, "/usr/bin", "/bin"), fx.tfBinary, nil, "version")
+	if strings.Contains(r.stdout, "tf guard help") {
+		t.Errorf("tf version got the line: %q", r.stdout)
 	}
 }
