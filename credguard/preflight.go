@@ -68,7 +68,7 @@ type Report struct {
 	GitHubOIDCRole string `json:"github_oidc_role,omitempty"`
 	// discovered: Entries are this run's credentials as assess found them
 	// (see credentials).
-	discovered bool
+	discovered   bool
 	quietUnknown bool // Config.QuietUnknown: see Warnings
 }
 
