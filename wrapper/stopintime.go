@@ -291,7 +291,9 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 		if res.Stdout == nil {
 			fmt.Fprintf(&b, "tf: which planned changes were made is not known (tf did not read terraform's output).\n")
 		} else {
-			p := recovery.ReadProgress(res.Stdout)
+			// stdout then stderr, as recovery reads them: the errors name
+			// the operations the interrupt ended.
+			p := recovery.ReadProgress(append(append([]byte{}, res.Stdout...), res.StderrTail...))
 			b.WriteString(progressText(p))
 		}
 	}
