@@ -22,7 +22,7 @@ import (
 
 // stopSaveAllowance is the part of the margin for terraform's own stop:
 // stopping the provider, persisting the state, releasing the lock.
-const stopSaveAllowance = 30 * time.Second
+const stopSaveAllowance = 10 * time.Second
 
 // stopCheckEvery is how often tf compares the margin with the time left.
 const stopCheckEvery = time.Second

@@ -37,10 +37,10 @@ func TestStopMarginCoversTheLongestOperationInFlight(t *testing.T) {
 		t.Fatalf("due with nothing in flight and more than the save allowance left: %s", why)
 	}
 	// A database that fits: it starts 21 minutes before the end.
-	now = end.Add(-21 * time.Minute)
+	now = end.Add(-20*time.Minute - stopSaveAllowance - time.Minute)
 	s.Write([]byte("aws_s3_bucket.b: Creating...\naws_db_instance.main: Creating...\n"))
 	if why, due := s.due(); due {
-		t.Fatalf("due although the database (20m) and the save (30s) fit in 21m: %s", why)
+		t.Fatalf("due although the database (20m) and the save fit: %s", why)
 	}
 	// The database completes: its time is learned and it no longer counts.
 	now = end.Add(-5 * time.Minute)
@@ -48,14 +48,14 @@ func TestStopMarginCoversTheLongestOperationInFlight(t *testing.T) {
 	if got := s.learned()["aws_db_instance"]; len(got) != 1 || got[0] != 16*time.Minute+2*time.Second {
 		t.Errorf("learned %v", got)
 	}
-	// A second database starts with 20m29s left: 20m + 30s do not fit.
-	now = end.Add(-20*time.Minute - 29*time.Second)
+	// A second database starts when 20m and the save allowance no longer fit.
+	now = end.Add(-20*time.Minute - stopSaveAllowance + time.Second)
 	s.Write([]byte("aws_db_instance.other: Creating...\n"))
 	why, due := s.due()
 	if !due {
 		t.Fatal("not due: an operation that cannot finish before the end started")
 	}
-	for _, w := range []string{"env keys cannot be renewed past 13:00:00 UTC", "aws_db_instance.other (create, running for 0s; expected 20m: the longest seen here x1.25)", "margin 20m30s"} {
+	for _, w := range []string{"env keys cannot be renewed past 13:00:00 UTC", "aws_db_instance.other (create, running for 0s; expected 20m: the longest seen here x1.25)", "margin " + span(20*time.Minute+stopSaveAllowance) + ": "} {
 		if !strings.Contains(why, w) {
 			t.Errorf("why = %q, want %q in it", why, w)
 		}
@@ -87,12 +87,13 @@ func TestStopMarginForAGuessedTypeSaysSo(t *testing.T) {
 
 func TestOverrunOperationKeepsAQuarterOfItsTime(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	end := t0.Add(time.Hour)
 	now := t0
-	s := newStopInTime(Config{}, t0, t0.Add(time.Hour), "env keys", credguard.OperationTimes{}, false)
+	s := newStopInTime(Config{}, t0, end, "env keys", credguard.OperationTimes{}, false)
 	s.now = func() time.Time { return now }
 	s.expect = fakeTimes{"aws_eks_cluster": 20 * time.Minute}.Expect
 	s.Write([]byte("aws_eks_cluster.c: Creating...\n"))
-	now = t0.Add(54*time.Minute + 29*time.Second) // ran 54m, 5m31s left: a quarter (5m) + 30s fits
+	now = end.Add(-5*time.Minute - stopSaveAllowance - time.Second) // ran 54m: a quarter (5m) + the save allowance still fit
 	if _, due := s.due(); due {
 		t.Fatal("due too early")
 	}
