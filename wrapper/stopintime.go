@@ -65,7 +65,11 @@ type stopInTime struct {
 	long     bool
 	inflight map[recovery.Change]time.Time
 	took     map[string][]time.Duration // by resource type, as terraform printed them
-	blind    bool                       // tf cannot see a Ctrl-C typed at the terminal: it does not interrupt
+	blind    bool                       // terraform already got an interrupt: tf sends none
+	// unseen: terraform owns the terminal and tf does not read its stdout,
+	// so a Ctrl-C typed there would be invisible to tf; when its interrupt
+	// comes due, tf only warns here instead.
+	unseen io.Writer
 	// What tf did: set once, when it interrupted terraform.
 	fired   bool
 	firedAt time.Time
@@ -217,24 +221,14 @@ func (s *stopInTime) due() (string, bool) {
 	if now.Add(m).Before(s.end) {
 		return "", false
 	}
+	if s.unseen != nil {
+		s.blind = true
+		fmt.Fprintf(s.unseen, "tf: warning: %s, and tf does not interrupt terraform to stop in time: it cannot see a Ctrl-C typed here (it does not read this command's output, or read_stdout is off), so its interrupt could be terraform's second\n", s.endWhy)
+		return "", false
+	}
 	s.fired, s.firedAt, s.guess = true, now, guess
 	s.why = s.endWhy + "; margin " + span(m) + ": " + why
 	return s.why, true
-}
-
-// cannotSee is called when terraform owns the terminal and tf does not
-// read its stdout: a Ctrl-C typed there would be invisible to tf, so its
-// own interrupt could be terraform's second. It says so once.
-func (s *stopInTime) cannotSee(w io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blind {
-		return
-	}
-	s.blind = true
-	if !s.end.IsZero() {
-		fmt.Fprintf(w, "tf: warning: %s, and tf will not stop this run in time: it cannot see a Ctrl-C typed here (read_stdout is off or the command's output is not read), so its own interrupt could be terraform's second\n", s.endWhy)
-	}
 }
 
 // learned are the operation times terraform printed in this run.
@@ -375,16 +369,16 @@ func span(d time.Duration) string {
 
 // ticks starts the clock of the stop watch (nil: none, a channel that
 // never fires). blind: terraform owns the terminal and tf does not see its
-// stdout (cannotSee).
+// stdout (see unseen).
 func (s *stopInTime) ticks(w io.Writer, blind bool) <-chan time.Time {
 	if s == nil {
 		return nil
 	}
-	if blind {
-		s.cannotSee(w)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if blind {
+		s.unseen = w
+	}
 	s.ticker = time.NewTicker(stopCheckEvery)
 	return s.ticker.C
 }
