@@ -269,13 +269,16 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 	if guess {
 		fmt.Fprintf(&b, "tf: the margin was a guess: no operation time for that resource type was known here (they are learned from the times terraform prints).\n")
 	}
-	expired := recovery.Classify(res.StderrTail).Expired
+	c := recovery.Classify(res.StderrTail)
 	switch {
 	case res.Signal != nil:
 		fmt.Fprintf(&b, "tf: terraform was then killed by %s; it may not have saved the state.\n", res.Signal)
 		return b.String(), code
-	case expired:
+	case c.Expired:
 		fmt.Fprintf(&b, "tf: the credentials still ended before terraform was done (see above).\n")
+		return b.String(), code
+	case c.SaveFailed || c.PersistFailed || c.ReleaseFailed:
+		fmt.Fprintf(&b, "tf: terraform reported a failure to save the state or release the lock (see above).\n")
 		return b.String(), code
 	case res.ExitCode == 0:
 		fmt.Fprintf(&b, "tf: terraform finished anyway (exit code 0).\n")

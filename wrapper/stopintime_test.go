@@ -147,3 +147,50 @@ func TestDeadlineSetting(t *testing.T) {
 		t.Errorf("end %s (%s), want the credentials'", s.end, s.endWhy)
 	}
 }
+
+// After tf stopped a run: exit 79 and the k of n only when terraform
+// reported no failure to save or release; otherwise terraform's code and
+// no claim that the state was saved.
+func TestStoppedReport(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	fired := func() *stopInTime {
+		s := newStopInTime(Config{}, t0, t0.Add(time.Minute), "env keys", credguard.OperationTimes{}, false)
+		s.now = func() time.Time { return t0.Add(55 * time.Second) }
+		if _, due := s.due(); !due {
+			t.Fatal("not due")
+		}
+		return s
+	}
+	inv := &Invocation{Command: Command{Words: []string{"apply"}}, Config: Config{Flavor: FlavorTerraform}}
+	stdout := []byte("Plan: 2 to add, 0 to change, 0 to destroy.\nterraform_data.a: Creating...\nterraform_data.a: Creation complete after 1s [id=x]\nterraform_data.b: Creating...\n")
+	stderr := []byte("\nError: execution halted\n\n\nError: local-exec provisioner error\n\n  with terraform_data.b,\n  on main.tf line 3, in resource \"terraform_data\" \"b\":\n   3:   provisioner \"local-exec\" {\n\nError running command 'sleep 60': signal: killed. Output:\n")
+	text, code := stoppedReport(fired(), inv, &Result{ExitCode: 1, Stdout: stdout, StderrTail: stderr}, 1)
+	if code != ExitStoppedInTime {
+		t.Errorf("code %d, want %d", code, ExitStoppedInTime)
+	}
+	for _, w := range []string{
+		"tf: terraform reported 1 of the 2 planned changes complete: terraform_data.a (create).\n",
+		"tf: ended with an error (an interrupted operation reports one): terraform_data.b.\n",
+		"tf: terraform reported no error saving the state or releasing the lock.",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("report lacks %q:\n%s", w, text)
+		}
+	}
+
+	released := append(append([]byte{}, stderr...), []byte("\nError: Error releasing the state lock\n\nError message: failed to retrieve lock info for lock ID \"8c4f6a8e-1f2b-4c3d-9e5f-0a1b2c3d4e5f\": AccessDeniedException: denied\n")...)
+	text, code = stoppedReport(fired(), inv, &Result{ExitCode: 1, Stdout: stdout, StderrTail: released}, 1)
+	if code != 1 || strings.Contains(text, "no error saving") || !strings.Contains(text, "failure to save the state or release the lock") {
+		t.Errorf("a failed release: code %d, report:\n%s", code, text)
+	}
+
+	text, code = stoppedReport(fired(), inv, &Result{ExitCode: 0, Stdout: stdout}, 0)
+	if code != 0 || !strings.Contains(text, "terraform finished anyway") {
+		t.Errorf("finished anyway: code %d, report:\n%s", code, text)
+	}
+
+	notFired := newStopInTime(Config{}, t0, t0.Add(time.Hour), "env keys", credguard.OperationTimes{}, false)
+	if text, code := stoppedReport(notFired, inv, &Result{ExitCode: 1}, 1); text != "" || code != 1 {
+		t.Errorf("a run tf did not interrupt: code %d, report %q", code, text)
+	}
+}
