@@ -67,6 +67,7 @@ type Config struct {
 	CI               string        // CIAuto, CITrue or CIFalse
 	GitHubOIDCRole   string        // role ARN to re-assume with GitHub Actions OIDC; empty: off
 	UnknownLifetime  string        // UnknownAllow, UnknownQuiet or UnknownRefuse: a credential whose lifetime cannot be known
+	Deadline         string        // when terraform must be done: an RFC 3339 time or a duration from tf's start; empty: none
 	// DirectStdout (read_stdout off): apply and destroy get the real stdout,
 	// and recovery's report cannot say which planned changes were made.
 	DirectStdout bool
@@ -243,6 +244,11 @@ func configKeys() []configKey {
 		{"unknown_lifetime", UnknownAllow, "allow, quiet or refuse: a guarded run with a credential whose lifetime cannot be known before it (session keys without AWS_CREDENTIAL_EXPIRATION, credential_process, the container endpoint) starts after a warning, starts without one (`tf guard check` still shows it), or is refused (exit 75)", func(c *Config, v, _ string) error {
 			c.UnknownLifetime = v
 			return oneOf(UnknownAllow, UnknownQuiet, UnknownRefuse)(v)
+		}},
+		{"deadline", "", "when a guarded run must be over (a CI job's timeout): an RFC 3339 time, or a duration counted from tf's start; tf interrupts terraform once, early enough for it to save the state and release the lock (see docs/stop-in-time.md); empty: none", func(c *Config, v, _ string) error {
+			c.Deadline = v
+			_, err := parseDeadline(v, time.Time{})
+			return err
 		}},
 		{"github_oidc_role", "", "role ARN to assume again with GitHub Actions OIDC; empty: off", func(c *Config, v, _ string) error {
 			if v != "" && !strings.HasPrefix(v, "arn:") {

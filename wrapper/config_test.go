@@ -117,7 +117,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad on/off", "recovery = maybe\n", nil, ":1", "recovery", "must be on or off (true/false, yes/no and 1/0 work too)"},
 		{"typo suggests the key", "min_lifetme = 30m\n", nil, ":1", "min_lifetme", "unknown key: did you mean min_lifetime?"},
 		{"letter case suggests the key", "Min_Lifetime = 30m\n", nil, ":1", "Min_Lifetime", "did you mean min_lifetime?"},
-		{"far from any key lists them", "colour = blue\n", nil, ":1", "colour", "unknown key (known keys: ci, flavor,"},
+		{"far from any key lists them", "colour = blue\n", nil, ":1", "colour", "unknown key (known keys: ci, deadline, flavor,"},
 		{"env typo suggests the variable", "", []string{"TFGUARD_MIN_LIFETIM=1h"}, "environment variable TFGUARD_MIN_LIFETIM", "min_lifetim",
 			"did you mean min_lifetime (TFGUARD_MIN_LIFETIME)? unset TFGUARD_MIN_LIFETIM or fix its name"},
 		{"BOM only at the start", "preflight = on\n\ufeffrecovery = on\n", nil, ":2", "\ufeffrecovery", "unknown key"},

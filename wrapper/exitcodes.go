@@ -14,6 +14,13 @@ const (
 	// could not finish by itself; the state is secured in a backup and tf
 	// printed the exact commands that finish the job.
 	ExitRecoveryIncomplete = 76
+	// ExitStoppedInTime: tf interrupted terraform once, on purpose, because
+	// its credentials could not be renewed past a known end (or the
+	// configured deadline came) before the run could finish; terraform
+	// stopped and reported no failure to save the state or release the
+	// lock. The report says which planned changes were made and which not.
+	// See docs/stop-in-time.md.
+	ExitStoppedInTime = 79
 	// ExitConfig: tf's own configuration is invalid (file, line and key are named).
 	ExitConfig = 125
 	// ExitNotExecutable: a terraform binary was found but could not be started.

@@ -41,6 +41,7 @@ type guards struct {
 	oidcErr   error
 	watch     *recovery.Watch
 	stdin     *stdinWatch // how long terraform waits at prompts
+	stop      stopState   // stop in time (stopintime.go)
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -138,6 +139,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 			annotateRefusal(inv, err)
 		}
 	}()
+	g.stop.started = time.Now()
 	// The OIDC endpoint comes first, whatever the preflight setting: the
 	// preflight then judges the environment terraform will really get.
 	said := g.oidcTried // Startup tried it (and printed a failure)
@@ -155,6 +157,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	if inv.Config.Recovery {
 		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, inv.Args, nil)
 	}
+	inv.stop = g.stop.watch(inv)
 	return nil
 }
 
@@ -195,6 +198,7 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 	}
 	// The hook's ctx ends when Before returns; the refresher lives until
 	// After. It does not repeat a refresh failure the preflight reported.
+	g.stop.report = &r
 	g.stopRefresher = credguard.StartRefresher(context.Background(), o, r)
 	g.stdin = startStdinWatch()
 	return nil
@@ -204,7 +208,8 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 // run took (the next preflight requires that much), and runs recovery when
 // the run failed. terraform's exit code wins unless a person must act.
 // ctx ends at a signal: recovery then stops between steps.
-func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) int {
+func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code int) {
+	defer func() { code = g.stop.after(inv, res, code) }()
 	if g.stopRefresher != nil {
 		g.stopRefresher()
 	}

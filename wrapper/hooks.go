@@ -23,6 +23,9 @@ type Invocation struct {
 	Config      Config // tf's merged configuration
 	// Stderr is the user's real stderr, for the hooks' own messages.
 	Stderr io.Writer
+	// stop, when a guard sets it, interrupts terraform once before its
+	// credentials end (stopintime.go).
+	stop *stopInTime
 }
 
 // Result is how terraform's run ended.

@@ -403,14 +403,18 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	switch {
 	case outRelay != nil:
 		errRelay.start(tail, &exited)
-		outRelay.start(kept, &exited)
+		outRelay.start(withStop(kept, inv.stop), &exited)
 	case merged && kept != nil:
 		// Both streams in one: the tail holds stdout too (recovery reads
 		// combined output as it reads a CI log), the keeper stderr too.
-		errRelay.start(io.MultiWriter(tail, kept), &exited)
+		errRelay.start(withStop(io.MultiWriter(tail, kept), inv.stop), &exited)
+	case merged:
+		errRelay.start(withStop(tail, inv.stop), &exited)
 	default:
 		errRelay.start(tail, &exited)
 	}
+	gate := &interruptGate{pid: pid, out: p.Stderr}
+	stopTick := inv.stop.ticks(p.Stderr, attr.Foreground && outRelay == nil && !merged)
 
 	stopAux := make(chan struct{})
 	var aux sync.WaitGroup
@@ -431,9 +435,13 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 					outRelay.refreshWinsize()
 					continue
 				}
-				// Each signal tf receives goes to terraform once; the
-				// terminal's own Ctrl-C never comes here.
-				_ = syscall.Kill(pid, s.(syscall.Signal))
+				// Each signal tf receives goes to terraform once, and only
+				// the first interrupt; the terminal's own Ctrl-C never comes here.
+				gate.forward(s.(syscall.Signal))
+			case <-stopTick:
+				if why, due := inv.stop.due(); due && gate.interrupt("sent by tf to stop in time") {
+					fmt.Fprint(p.Stderr, interruptNote(why))
+				}
 			case <-tick:
 				errRelay.refreshWinsize()
 				outRelay.refreshWinsize()
@@ -446,6 +454,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	ws, werr := waitChild(pid, tty)
 	res.End = p.now()
 	close(stopAux)
+	inv.stop.stopTicks()
 	aux.Wait()
 	if tty != nil && tty.foreground() == pid {
 		tty.give(tty.pgrp)
