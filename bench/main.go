@@ -55,12 +55,23 @@ var unguarded = []struct {
 	{[]string{"console"}, "1 + 1\n"},
 }
 
+// The preflight's configuration: a root module and 12 child modules of 8
+// files each (106 .tf files, about 9,000 lines; terraform-aws-vpc's root
+// alone is about 4,000).
+const vpcChildren, vpcFilesPerModule = 12, 8
+
 func run() error {
 	n := flag.Int("n", 31, "rounds of each comparison (medians of the paired differences over these)")
 	size := flag.Int64("size", 1<<30, "bytes the stand-in terraform writes through tf for the RSS figures (0: skip)")
 	rt := flag.Bool("rt", false, "run the timed processes at SCHED_FIFO priority (needs root), to keep a busy machine's other work from delaying them")
 	only := flag.String("only", "", "comma-separated sections to run: unguarded,startup,guarded,preflight,size,rss (default: all)")
+	vpc := flag.String("write-vpc", "", "only write the terraform-aws-vpc-shaped configuration of the preflight figures into this directory, and exit")
 	flag.Parse()
+	if *vpc != "" {
+		files, lines, err := writeVPCShape(*vpc, vpcChildren, vpcFilesPerModule)
+		fmt.Printf("%s: %d .tf files, %d lines\n", *vpc, files, lines)
+		return err
+	}
 	want := func(s string) bool {
 		return *only == "" || strings.Contains(","+*only+",", ","+s+",")
 	}
@@ -82,6 +93,15 @@ func run() error {
 	tfBin := filepath.Join(tmp, "tf")
 	if out, err := exec.Command("go", "build", "-o", tfBin, "github.com/tfguard/tf").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	// The release build (.goreleaser.yaml) is static: CGO_ENABLED=0. A
+	// plain `go build` or `go install` on a machine with a C compiler links
+	// the C library for the net and os/user packages.
+	staticBin := filepath.Join(tmp, "tf-static")
+	static := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", staticBin, "github.com/tfguard/tf")
+	static.Env = withEnv(os.Environ(), "CGO_ENABLED=0")
+	if out, err := static.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build (CGO_ENABLED=0): %v\n%s", err, out)
 	}
 	emptyBin, shimBin, err := buildFloors(tmp, real)
 	if err != nil {
@@ -153,17 +173,19 @@ func run() error {
 	if want("startup") {
 		empty := variant{"empty Go program", emptyBin, base}
 		own := variant{"tf guard version", filepath.Join(linkDir, "terraform"), tfEnv}
-		runs, err := pairedRuns(work, []variant{empty, own}, *n, "", "guard", "version")
+		rel := variant{"tf guard version (release build)", staticBin, tfEnv}
+		runs, err := pairedRuns(work, []variant{empty, own, rel}, *n, "", "guard", "version")
 		if err != nil {
 			return err
 		}
+		zero := make([]sample, len(runs[0]))
 		fmt.Println("### tf's own start-up and exit, no terraform")
 		fmt.Println()
-		fmt.Println("| | wall | CPU |")
-		fmt.Println("|---|---|---|")
-		fmt.Printf("| empty Go program | %s | %s |\n", spread(walls(runs[0])), spread(diffs(runs[0], make([]sample, len(runs[0])), cpuOf)))
-		fmt.Printf("| `tf guard version` | %s | %s |\n", spread(walls(runs[1])), spread(diffs(runs[1], make([]sample, len(runs[1])), cpuOf)))
-		fmt.Printf("| difference (paired) | %s | %s |\n\n", spread(diffs(runs[1], runs[0], wallOf)), spread(diffs(runs[1], runs[0], cpuOf)))
+		fmt.Println("| | wall | CPU | wall − empty Go program (paired) |")
+		fmt.Println("|---|---|---|---|")
+		fmt.Printf("| empty Go program | %s | %s | |\n", spread(walls(runs[0])), spread(diffs(runs[0], zero, cpuOf)))
+		fmt.Printf("| `tf guard version` (`go build`) | %s | %s | %s |\n", spread(walls(runs[1])), spread(diffs(runs[1], zero, cpuOf)), spread(diffs(runs[1], runs[0], wallOf)))
+		fmt.Printf("| `tf guard version` (release build: CGO_ENABLED=0, -trimpath, -s -w) | %s | %s | %s |\n\n", spread(walls(runs[2])), spread(diffs(runs[2], zero, cpuOf)), spread(diffs(runs[2], runs[0], wallOf)))
 	}
 
 	if want("guarded") {
@@ -197,7 +219,7 @@ func run() error {
 		fmt.Println()
 		fmt.Println("| binary | bytes |")
 		fmt.Println("|---|---|")
-		for _, b := range [][2]string{{"tf (`go build`)", tfBin}, {"shim", shimBin}, {"empty Go program", emptyBin}} {
+		for _, b := range [][2]string{{"tf (`go build`)", tfBin}, {"tf (release build)", staticBin}, {"shim", shimBin}, {"empty Go program", emptyBin}} {
 			st, err := os.Stat(b[1])
 			if err != nil {
 				return err
@@ -265,7 +287,7 @@ func main() {
 // network connections tf opened.
 func preflight(tmp, tfBin string, base []string, n int) error {
 	dir := filepath.Join(tmp, "vpc")
-	files, lines, err := writeVPCShape(dir, 12, 8)
+	files, lines, err := writeVPCShape(dir, vpcChildren, vpcFilesPerModule)
 	if err != nil {
 		return err
 	}
