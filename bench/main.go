@@ -64,7 +64,7 @@ func run() error {
 	n := flag.Int("n", 31, "rounds of each comparison (medians of the paired differences over these)")
 	size := flag.Int64("size", 1<<30, "bytes the stand-in terraform writes through tf for the RSS figures (0: skip)")
 	rt := flag.Bool("rt", false, "run the timed processes at SCHED_FIFO priority (needs root), to keep a busy machine's other work from delaying them")
-	only := flag.String("only", "", "comma-separated sections to run: unguarded,startup,guarded,preflight,size,rss (default: all)")
+	only := flag.String("only", "", "comma-separated sections to run: unguarded,startup,ladder,guarded,preflight,size,rss (default: all)")
 	vpc := flag.String("write-vpc", "", "only write the terraform-aws-vpc-shaped configuration of the preflight figures into this directory, and exit")
 	flag.Parse()
 	if *vpc != "" {
@@ -106,6 +106,16 @@ func run() error {
 	emptyBin, shimBin, err := buildFloors(tmp, real)
 	if err != nil {
 		return err
+	}
+	var ladderBins []string
+	if want("ladder") {
+		repo, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if ladderBins, err = buildFloorLadder(tmp, repo); err != nil {
+			return err
+		}
 	}
 
 	linkDir := filepath.Join(tmp, "bin")
@@ -186,6 +196,12 @@ func run() error {
 		fmt.Printf("| empty Go program | %s | %s | |\n", spread(walls(runs[0])), spread(diffs(runs[0], zero, cpuOf)))
 		fmt.Printf("| `tf guard version` (`go build`) | %s | %s | %s |\n", spread(walls(runs[1])), spread(diffs(runs[1], zero, cpuOf)), spread(diffs(runs[1], runs[0], wallOf)))
 		fmt.Printf("| `tf guard version` (release build: CGO_ENABLED=0, -trimpath, -s -w) | %s | %s | %s |\n\n", spread(walls(runs[2])), spread(diffs(runs[2], zero, cpuOf)), spread(diffs(runs[2], runs[0], wallOf)))
+	}
+
+	if want("ladder") {
+		if err := ladder(ladderBins, work, base, [][2]string{{"tf (`go build`)", tfBin}, {"tf (release build)", staticBin}}, *n); err != nil {
+			return err
+		}
 	}
 
 	if want("guarded") {
