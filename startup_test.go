@@ -27,8 +27,7 @@ import (
 // guard), and what the SDK's shared-config loader links itself (signin,
 // for console-login credentials). Each service client carries an endpoint
 // table and, in the versions go.mod names, schemas built at init: 80 to
-// 670 KB allocated on
-// every start of tf, including every `terraform fmt`.
+// 670 KB allocated on every start of tf, including every `terraform fmt`.
 var awsServices = map[string]bool{
 	"s3": true, "dynamodb": true, "sts": true, "sso": true, "ssooidc": true, "signin": true,
 }

@@ -191,11 +191,13 @@ func run() error {
 		zero := make([]sample, len(runs[0]))
 		fmt.Println("### tf's own start-up and exit, no terraform")
 		fmt.Println()
-		fmt.Println("| | wall | CPU | wall − empty Go program (paired) |")
-		fmt.Println("|---|---|---|---|")
-		fmt.Printf("| empty Go program | %s | %s | |\n", spread(walls(runs[0])), spread(diffs(runs[0], zero, cpuOf)))
-		fmt.Printf("| `tf guard version` (`go build`) | %s | %s | %s |\n", spread(walls(runs[1])), spread(diffs(runs[1], zero, cpuOf)), spread(diffs(runs[1], runs[0], wallOf)))
-		fmt.Printf("| `tf guard version` (release build: CGO_ENABLED=0, -trimpath, -s -w) | %s | %s | %s |\n\n", spread(walls(runs[2])), spread(diffs(runs[2], zero, cpuOf)), spread(diffs(runs[2], runs[0], wallOf)))
+		fmt.Println("Peak RSS is getrusage's: never below the bench's own (about 4 MiB), which a child shares until its exec.")
+		fmt.Println()
+		fmt.Println("| | wall | CPU | wall − empty Go program (paired) | peak RSS |")
+		fmt.Println("|---|---|---|---|---|")
+		fmt.Printf("| empty Go program | %s | %s | | %.1f MiB |\n", spread(walls(runs[0])), spread(diffs(runs[0], zero, cpuOf)), medianOf(runs[0], rssOf)/1024)
+		fmt.Printf("| `tf guard version` (`go build`) | %s | %s | %s | %.1f MiB |\n", spread(walls(runs[1])), spread(diffs(runs[1], zero, cpuOf)), spread(diffs(runs[1], runs[0], wallOf)), medianOf(runs[1], rssOf)/1024)
+		fmt.Printf("| `tf guard version` (release build: CGO_ENABLED=0, -trimpath, -s -w) | %s | %s | %s | %.1f MiB |\n\n", spread(walls(runs[2])), spread(diffs(runs[2], zero, cpuOf)), spread(diffs(runs[2], runs[0], wallOf)), medianOf(runs[2], rssOf)/1024)
 	}
 
 	if want("ladder") {

@@ -19,8 +19,9 @@ type variant struct {
 }
 
 // sample is one timed run: wall time and the child's CPU time (user+sys),
-// in milliseconds.
-type sample struct{ wall, cpu float64 }
+// in milliseconds, and its peak RSS in KiB (after an exec: the larger of
+// the two programs').
+type sample struct{ wall, cpu, rssKiB float64 }
 
 // pairedRuns runs args through every variant, rounds times, rotating which
 // variant goes first in each round so that none profits from a warm cache
@@ -60,10 +61,12 @@ func timeOne(dir string, v variant, stdin string, args ...string) (sample, error
 		return sample{}, fmt.Errorf("%s %s %q: %w", v.name, v.bin, args, err)
 	}
 	var cpu time.Duration
+	var rss float64
 	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		rss = float64(ru.Maxrss)
 	}
-	return sample{wall: ms(wall), cpu: ms(cpu)}, nil
+	return sample{wall: ms(wall), cpu: ms(cpu), rssKiB: rss}, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -87,6 +90,16 @@ func walls(xs []sample) []float64 {
 
 func wallOf(s sample) float64 { return s.wall }
 func cpuOf(s sample) float64  { return s.cpu }
+func rssOf(s sample) float64  { return s.rssKiB }
+
+// medianOf is the median of f over xs.
+func medianOf(xs []sample, f func(sample) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return median(v)
+}
 
 // quantile of xs, p in [0,1], by linear interpolation between order
 // statistics.
