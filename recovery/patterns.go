@@ -548,18 +548,6 @@ func parseLockInfo(text []byte) *LockInfo {
 	return info
 }
 
-// Commands a person runs, in the tool's own words.
-func pushCommand(tool, path string, lockFalse bool) string {
-	if lockFalse {
-		return tool + " state push -lock=false " + shellQuote(path)
-	}
-	return tool + " state push " + shellQuote(path)
-}
-
-func unlockCommand(tool, id string) string {
-	return tool + " force-unlock -force " + shellQuote(id)
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -416,6 +416,11 @@ type seqState struct {
 	env    []string
 	remote *StateSummary
 	note   string
+	// seen is what the last read of the lock records found (nil: none yet).
+	seen *Locks
+	// superseded: the journal says the push was verified, and the
+	// backend holds another state now (someone wrote after tf).
+	superseded string
 }
 
 func newSeqState(r Run, j *journal) *seqState {
@@ -509,14 +514,7 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	if s.j.Errored == nil && s.j.LockID == "" {
 		o.Summary = "nothing left to repair: no state to put back and no lock of this run's"
 	}
-	args := nonEmpty(s.j.Args, s.r.Args)
-	if p := s.j.Progress; p != nil && p.PlanSeen && p.AllMade() && subcommand(args) == "apply" {
-		// Nothing of the apply is left to do: a plan confirms it, where
-		// running the apply again would ask for nothing.
-		o.Next = []string{rerunCommand(s.r.Flavor, planInstead(args), s.j.VarNames...) + "   # every planned change was made: this shows nothing is left"}
-	} else {
-		o.Next = []string{rerunCommand(s.r.Flavor, args, s.j.VarNames...)}
-	}
+	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
 	return o
 }
@@ -529,23 +527,6 @@ func subcommand(args []string) string {
 		}
 	}
 	return ""
-}
-
-// planInstead turns an apply's arguments into the plan's: the subcommand
-// becomes plan and -auto-approve goes; every other option stays.
-func planInstead(args []string) []string {
-	var out []string
-	done := false
-	for _, a := range args {
-		switch {
-		case !done && a == "apply":
-			out, done = append(out, "plan"), true
-		case a == "-auto-approve" || a == "--auto-approve":
-		default:
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // stop ends the sequence. A retryable stop keeps the journal pending; a
@@ -567,58 +548,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	o.Holder = st.holder
 	o.Diff = st.diff
 	o.Saved = s.savedAt()
-	fl := s.r.Flavor
-	var next []string
-	switch {
-	case st.noState:
-		next = append(next,
-			"# the changes this run made are recorded in no state: reconcile them before anyone applies again",
-			fl+" plan -lock=false   # shows what terraform would create again; the run's output above names what it made",
-			fl+" import -lock=false ADDRESS ID   # for each resource the run created",
-		)
-		if id := s.knownOwnID(); id != "" {
-			next = append(next, "# only then release the run's lock:", unlockCommand(fl, id))
-		}
-	case st.holder != nil:
-		next = append(next,
-			fmt.Sprintf("# the state is locked: %s since %s (%s, ID %s). tf never removes a lock it cannot prove is this run's.", st.holder.Who, st.holder.Created, st.holder.Operation, st.holder.ID),
-			"# wait for that run to finish, then:",
-			"tf guard recover")
-		may, none := s.mayHoldLock()
-		switch own := s.knownOwnID(); {
-		case !may:
-			next = append(next, "# it is not this run's lock: "+none+". If that run is certainly dead, whoever owns it releases it with "+s.r.Flavor+" force-unlock; tf will not")
-		case own != "" && own != st.holder.ID:
-			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
-		default:
-			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
-				"tf guard recover --lock-id "+shellQuote(st.holder.ID))
-		}
-	case st.diff != nil:
-		next = append(next, "# the backend's state and errored.tfstate differ:")
-		for _, l := range st.diff.Lines() {
-			next = append(next, "#   "+l)
-		}
-		next = append(next,
-			"# decide which to keep; tf shows both sides and asks:",
-			"tf guard recover",
-			"# or compare by hand:",
-			fl+" state pull > remote.tfstate",
-			"diff <(jq -S .resources remote.tfstate) <(jq -S .resources "+shellQuote(firstOr(o.Saved, erroredFile))+")")
-	case st.retry == retryCredentials:
-		next = append(next, renewHint(s.env, j.Backend), "tf guard recover")
-		next = append(next, s.manualCommands()...)
-	case st.retry == retryInterrupted, st.retry == retryBackend, st.retry == retryDisk:
-		next = append(next, "tf guard recover")
-	case st.retry == retryConfig:
-		next = append(next, "tf guard recover   # once the configuration is fixed")
-	default:
-		next = append(next, s.manualCommands()...)
-	}
-	if o.Pending {
-		next = append(next, "# to give up on this recovery instead (every backup is kept):", "tf guard recover --abandon")
-	}
-	o.Next = next
+	o.Next = nextSteps(s.facts(st, o.Saved))
 	report(s.r, &o)
 	return o
 }
@@ -639,37 +569,6 @@ func (s *seqState) savedAt() []string {
 		}
 	}
 	return out
-}
-
-// manualCommands are the commands that finish by hand, only those that
-// are true now: a push only while the state is not in the backend, an
-// unlock only of a lock proven this run's and not yet released.
-func (s *seqState) manualCommands() []string {
-	var cmds []string
-	fl := s.r.Flavor
-	id := s.j.LockID
-	if id == "" && !s.j.done(StepProve) {
-		// Before the prove step: this run's own evidence names its lock;
-		// the person checks it is still there (the first command says so).
-		id = s.knownOwnID()
-	}
-	if s.j.Errored != nil && s.j.Pushed == nil {
-		if p := s.savedAt(); len(p) > 0 {
-			if id != "" {
-				cmds = append(cmds, "# only while lock "+id+" is still held (this run's): it fences the state",
-					pushCommand(fl, p[0], true))
-			} else {
-				cmds = append(cmds, pushCommand(fl, p[0], false))
-			}
-		}
-	}
-	if id != "" && !s.j.done(StepUnlock) {
-		cmds = append(cmds, unlockCommand(fl, id))
-	}
-	if len(cmds) > 0 {
-		cmds = append([]string{"# or by hand, once the cause above is fixed (push first, unlock last):"}, cmds...)
-	}
-	return cmds
 }
 
 func (s *seqState) outcome(k Kind) Outcome {
@@ -771,7 +670,11 @@ func interrupted(ctx context.Context, step string) *stepStop {
 }
 
 func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
-	return readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
+	l, st := readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
+	if st == nil {
+		s.seen = &l
+	}
+	return l, st
 }
 
 func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
@@ -822,43 +725,6 @@ func (s *seqState) close(ctx context.Context) *stepStop {
 	return nil
 }
 
-// renewHint is the command that renews the credentials in play.
-func renewHint(env []string, b Backend) string {
-	profile := b.Profile
-	if profile == "" {
-		profile = envLookup(env, envProfile)
-	}
-	if profile != "" {
-		return "aws sso login --profile " + shellQuote(profile) + "   # or however profile " + profile + " gets fresh credentials"
-	}
-	if envLookup(env, envAccessKeyID) != "" {
-		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
-	}
-	return "# get fresh AWS credentials the way this machine usually does (aws sso login, aws-vault, ...)"
-}
-
-// rerunCommand is the failed command to run again, as the person typed it
-// but without -var values (tf never keeps them): their names are listed.
-func rerunCommand(flavor string, args []string, vars ...string) string {
-	var keep []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-var" || a == "--var":
-			i++
-			continue
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			continue
-		}
-		keep = append(keep, shellQuote(a))
-	}
-	cmd := flavor + " " + strings.Join(keep, " ")
-	if len(vars) > 0 {
-		cmd += "   # add your -var values for " + strings.Join(vars, ", ")
-	}
-	return cmd
-}
-
 // whoAmI is terraform's lock "Who": user@host.
 func whoAmI() string {
 	name := ""
@@ -892,20 +758,6 @@ func lastLines(b []byte, n int) string {
 		s = s[len(s)-600:]
 	}
 	return s
-}
-
-func nonEmpty(a, b []string) []string {
-	if len(a) > 0 {
-		return a
-	}
-	return b
-}
-
-func firstOr(l []string, def string) string {
-	if len(l) > 0 {
-		return l[len(l)-1]
-	}
-	return def
 }
 
 // varNames lists the names given with -var (never the values).
