@@ -567,3 +567,40 @@ func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 	}
 	return f
 }
+
+// loginSummary says that terraform failed at the backend before it changed
+// anything, because of the credentials: nothing to recover.
+func loginSummary(c Classification, tool string) string {
+	why := "the AWS credentials have expired"
+	switch {
+	case c.Kind == KindSSOSessionExpired:
+		why = "the IAM Identity Center (SSO) session has ended"
+	case c.Cause == CauseVanished:
+		why = "no AWS credential source answered"
+	}
+	if len(c.Shapes) > 0 {
+		why += " (" + strings.Join(c.Shapes, ", ") + ")"
+	}
+	return tool + " failed at the backend before it changed anything: " + why + ". It reported no failed save and no lock left behind, so there is nothing to recover: log in again, then run the command again"
+}
+
+// noRecord is the outcome when tf cannot keep a journal of a failure: it
+// says everything there is now (nothing is pending), this run's lock ID
+// included, so that nothing is lost with the journal that was not written.
+func noRecord(r Run, c Classification, err error, fresh bool, errPath string) Outcome {
+	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
+		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
+	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
+	if fresh {
+		o.Saved = []string{errPath}
+		f.Errored, f.Saved = true, o.Saved
+	}
+	if c.ReleaseFailed && c.LockID != "" && takesLock(r.Args) {
+		// terraform printed it in this run's own failure to release it.
+		o.LockID, o.Evidence = c.LockID, EvidencePrinted
+		f.OwnID = c.LockID
+	}
+	o.Next = nextSteps(f)
+	report(r, &o)
+	return o
+}

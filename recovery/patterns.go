@@ -142,6 +142,16 @@ func (c Cause) Acts() bool {
 	return c == CauseExpired || c == CauseVanished || c == CauseTransient
 }
 
+// Wreck says whether terraform reported a save or a lock release that
+// failed: it left something to repair. A failed save counts on its own:
+// some terraform versions print nothing but "Failed to save state" and
+// "Error saving state: failed to upload state: NoCredentialProviders: no
+// valid providers in chain." (no word of errored.tfstate, no release
+// error), and that is the same wreck as its longer forms.
+func (c Classification) Wreck() bool {
+	return c.SaveFailed || c.PersistFailed || c.ReleaseFailed
+}
+
 // LockInfo is terraform's lock record (statemgr.LockInfo); the same JSON is
 // stored in the DynamoDB item's Info attribute and in the .tflock object.
 type LockInfo struct {

@@ -160,28 +160,25 @@ func Recover(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	errPath := filepath.Join(r.Dir, erroredFile)
 	fresh := freshErrored(errPath, r.Started, r.Observed)
-	wreck := fresh || c.ReleaseFailed || c.PersistFailed
+	wreck := fresh || c.Wreck()
 	switch {
 	case c.Cause == CauseNone || c.Cause == "":
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
-	case !wreck && !c.Cause.Acts():
+	case !wreck && !c.Expired:
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
 	case !wreck:
-		o := Outcome{Kind: Intact, Class: c, Summary: "the backend failed, but terraform saved the state and released its lock: nothing to repair"}
-		o.Next = []string{rerunCommand(r.Flavor, r.Args, varNames(r.Args)...)}
-		o.Advice = adviceFor(c, r.Flavor, r.Env, Backend{})
-		report(r, &o)
+		// No failed save, no failed release: terraform failed at the
+		// backend before it changed anything (an SSO session that ended
+		// before the plan started). Nothing to recover; logging in is the
+		// fix. No report: there is no recovery to speak of.
+		o := Outcome{Kind: Intact, Class: c, Summary: loginSummary(c, r.Flavor)}
+		o.Next = loginSteps(renewHint(r.Env, Backend{}))
+		writeHuman(r.Out, r, &o)
 		return o
 	}
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error(), Error: err.Error(), Pending: true}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, err, fresh, errPath)
 	}
 	defer lk.unlock()
 	if Pending(r.Dir, r.Env) {
@@ -209,13 +206,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	b, berr := LoadBackend(r.Dir, r.Env)
 	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not create the recovery directory: " + err.Error(), Error: err.Error()}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"# fix the directory's permissions, then: tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
 	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
@@ -233,13 +224,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
 	if err := j.open(); err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not write the recovery journal: " + err.Error(), Error: err.Error()}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"# fix the data directory (" + root + "), then:", "tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, fmt.Errorf("could not write the recovery journal in %s: %w", root, err), fresh, errPath)
 	}
 	st := newSeqState(r, j)
 	if !c.Cause.Acts() {
@@ -257,10 +242,13 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
 			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})
 	}
-	if c.PersistFailed && !fresh {
-		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
-			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find. " +
-			"The lock is kept so nobody builds on the old state")})
+	if (c.PersistFailed || c.SaveFailed) && !fresh {
+		msg := "terraform could not save the state and tf finds no errored.tfstate written by this run " +
+			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find."
+		if c.ReleaseFailed {
+			msg += " The lock is kept so nobody builds on the old state"
+		}
+		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New(msg)})
 	}
 	if berr != nil {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
