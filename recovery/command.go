@@ -127,7 +127,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	for _, rec := range held.All() {
 		if o.LockID == "" || rec.ID != o.LockID {
-			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored,
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored, Saved: savedIf(errored, errPath),
 				Summary: fmt.Sprintf("the state is locked by %s since %s (%s, ID %s); tf removes a lock only when you name it and it matches", rec.Who, rec.Created, rec.Operation, rec.ID),
 				Next:    []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(rec.ID)}}
 			if o.LockID != "" {
@@ -349,10 +349,8 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 	st := newSeqState(r, j)
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
-	o.Summary = "abandoned the pending recovery; nothing was changed in the backend and every file is kept in " + j.dir()
-	if id := st.knownOwnID(); id != "" {
-		o.Next = append(o.Next, "# this run's lock was "+id+"; if it is still held and you are sure: "+unlockCommand(r.Flavor, id))
-	}
+	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
+	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
 	report(r, &o)
 	return o
 }
@@ -362,4 +360,12 @@ func lockFlag(id string) string {
 		return ""
 	}
 	return " --lock-id " + shellQuote(id)
+}
+
+// savedIf is errored.tfstate's place when there is one.
+func savedIf(errored *StateSummary, path string) []string {
+	if errored == nil {
+		return nil
+	}
+	return []string{path}
 }

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"path/filepath"
 	"strings"
 )
 
@@ -303,12 +304,12 @@ func unreadableSteps(root string) []string {
 }
 
 // abandonSteps: a person gave up on a recovery; what is left of it.
-func abandonSteps(tool, ownID string, pushed bool) []string {
-	if ownID == "" {
+func abandonSteps(tool, ownID string, verified, unlocked bool) []string {
+	if ownID == "" || unlocked {
 		return nil
 	}
 	why := "if it is still held and you are sure"
-	if pushed {
+	if verified {
 		why = "the backend already holds what tf pushed; if the lock is still held and you are sure"
 	}
 	return []string{"# this run's lock was " + ownID + "; " + why + ":", unlockCommand(tool, ownID)}
@@ -603,4 +604,37 @@ func noRecord(r Run, c Classification, err error, fresh bool, errPath string) Ou
 	o.Next = nextSteps(f)
 	report(r, &o)
 	return o
+}
+
+// movedDataDir handles a checkout that moved (mv, a CI runner with another
+// build path, a container mounting it elsewhere) while a recovery was
+// pending: the journal was found under the data directory of the directory
+// now, so that is its data directory; side calls must use it, not the
+// absolute path the journal recorded. The journal's notes name paths under
+// the old one: they are rewritten to where those files are now. It returns
+// what to tell the person ("" when nothing moved).
+func movedDataDir(j *journal, cur Backend) string {
+	old := j.Backend.DataDir
+	if old == "" || cur.DataDir == "" || old == cur.DataDir {
+		return ""
+	}
+	j.Backend.DataDir = cur.DataDir
+	for i := range j.Steps {
+		j.Steps[i].Note = strings.ReplaceAll(j.Steps[i].Note, old+string(filepath.Separator), cur.DataDir+string(filepath.Separator))
+	}
+	_ = j.save()
+	return "this checkout moved since the run failed (its data directory was " + old + ", it is " + cur.DataDir + " now): the recovery goes on with the one here"
+}
+
+// abandonedWhat says what the abandoned recovery had done to the backend.
+func abandonedWhat(j *journal, tool string) string {
+	switch {
+	case j.Pushed != nil && j.done(StepVerify):
+		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + ") and verified it: the backend holds it, so do not push errored.tfstate again"
+	case j.Pushed != nil:
+		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + "), not yet verified: " + tool + " state pull shows what the backend holds"
+	case j.done(StepPush) || j.LockID != "" && j.Evidence == EvidenceTaken:
+		return "Before that it may have changed the backend (its journal says how far it got)"
+	}
+	return "It had not changed the backend"
 }

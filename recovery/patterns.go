@@ -152,6 +152,17 @@ func (c Classification) Wreck() bool {
 	return c.SaveFailed || c.PersistFailed || c.ReleaseFailed
 }
 
+// ReleaseFailedIn says whether terraform's stderr reports that it failed to
+// release its state lock. taint, untaint, state rm/mv and import still exit
+// 0 then, so the wrapper asks on every successful guarded run: a byte search
+// first, the full reading only when that phrase is there.
+func ReleaseFailedIn(stderr []byte) bool {
+	if !bytes.Contains(stderr, []byte("releasing the state lock")) {
+		return false
+	}
+	return Classify(stderr).ReleaseFailed
+}
+
 // LockInfo is terraform's lock record (statemgr.LockInfo); the same JSON is
 // stored in the DynamoDB item's Info attribute and in the .tflock object.
 type LockInfo struct {

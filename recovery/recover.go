@@ -118,6 +118,12 @@ type Outcome struct {
 	Next  []string     `json:"next,omitempty"`
 	Steps []StepRecord `json:"steps,omitempty"`
 	Error string       `json:"error,omitempty"`
+
+	// failedArgs are the failed run's arguments (the journal's): what the
+	// report calls "the terraform apply"; superseded is the state someone
+	// wrote after tf verified its push.
+	failedArgs []string
+	superseded string
 }
 
 const erroredFile = "errored.tfstate"
@@ -355,6 +361,10 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 			strings.Join(j.Backend.LockModes(), "+"), strings.Join(cur.LockModes(), "+"))})
 	}
 	j.Backend.keys = cur.keys
+	if moved := movedDataDir(j, cur); moved != "" {
+		fmt.Fprintf(r.Out, "tf: %s\n", moved)
+		st = newSeqState(r, j)
+	}
 	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", root, j.Name)
 	return st.sequence(ctx)
 }
@@ -502,6 +512,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	if s.j.Errored == nil && s.j.LockID == "" {
 		o.Summary = "nothing left to repair: no state to put back and no lock of this run's"
 	}
+	if s.superseded != "" {
+		o.Summary = "recovered: the state terraform could not save reached the backend (verified) and this run's lock is released; someone wrote the state since"
+	}
 	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
 	return o
@@ -562,7 +575,8 @@ func (s *seqState) savedAt() []string {
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
-		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress}
+		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress,
+		failedArgs: s.j.Args, superseded: s.superseded}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)

@@ -65,3 +65,43 @@ func TestNoRecoveryTextWhenTerraformNeverLocked(t *testing.T) {
 		t.Errorf("a report or a pending recovery for a run that never locked: %+v", o)
 	}
 }
+
+// On a runner whose files go with the job, "nothing is lost" is not true:
+// tf says where the files are, that they are on this runner only, and the
+// exact configuration that keeps them.
+func TestCIRunnerKeepStep(t *testing.T) {
+	o := &Outcome{Kind: NeedsPerson, Pending: true, Summary: "stopped",
+		Saved:       []string{"/builds/g/p/infra/errored.tfstate", "/builds/g/p/infra/.terraform/tf-recovery/20261202T1/errored.tfstate"},
+		RecoveryDir: "/builds/g/p/infra/.terraform/tf-recovery/20261202T1"}
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"GITLAB_CI=true", "CI_PROJECT_DIR=/builds/g/p"}, []string{"artifacts:", "  when: on_failure", "  paths:",
+			"    - infra/errored.tfstate", "    - infra/.terraform/tf-recovery/"}},
+		{[]string{"GITHUB_ACTIONS=true"}, []string{"- if: failure()", "  uses: actions/upload-artifact@v4", "  with:", "    name: tf-recovery",
+			"    include-hidden-files: true", "    path: |", "      /builds/g/p/infra/errored.tfstate", "      /builds/g/p/infra/.terraform/tf-recovery/"}},
+		{nil, nil},
+	} {
+		r := Run{Env: c.env, Flavor: "terraform"}
+		if got := keepStep(ephemeralCI(c.env), r, o); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%v:\ngot  %q\nwant %q", c.env, got, c.want)
+		}
+		var b strings.Builder
+		writeHuman(&b, r, o)
+		lost := strings.Contains(b.String(), "nothing is lost")
+		if lost != (c.env == nil) {
+			t.Errorf("%v: 'nothing is lost' said %v:\n%s", c.env, lost, b.String())
+		}
+	}
+}
+
+// "secured in" only names a place that exists; "stays pending" only with a
+// journal.
+func TestReportNamesOnlyPlacesThatExist(t *testing.T) {
+	var b strings.Builder
+	writeHuman(&b, Run{Flavor: "terraform"}, &Outcome{Kind: NeedsPerson, Summary: "locked", Errored: &StateSummary{Serial: 2}})
+	if strings.Contains(b.String(), "secured in") || strings.Contains(b.String(), "pending") {
+		t.Errorf("%s", b.String())
+	}
+}
