@@ -68,7 +68,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	b, err := LoadBackend(r.Dir, r.Env)
 	if err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Next: []string{r.Flavor + " init"}}
+		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Next: initSteps(r.Flavor)}
 		report(r, &out)
 		return out
 	}
@@ -95,11 +95,8 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		out := Outcome{Kind: Intact, Backend: &b, Summary: fmt.Sprintf("tf cannot read the lock records of the %s backend; it changes nothing here", b.Type)}
 		if errored != nil {
 			out.Kind = NeedsPerson
-			out.Next = []string{pushCommand(r.Flavor, errPath, false)}
 		}
-		if o.LockID != "" {
-			out.Next = append(out.Next, "# only if lock "+o.LockID+" is certainly abandoned:", unlockCommand(r.Flavor, o.LockID))
-		}
+		out.Next = unreadableLocksSteps(r.Flavor, errPath, errored != nil, o.LockID)
 		report(r, &out)
 		return out
 	}
@@ -110,7 +107,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	if err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("cannot read the lock records with %s: %v", credentialSource(b, r.Env), err), Error: err.Error(),
-			Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+			Next: retrySteps(renewHint(r.Env, b))}
 		report(r, &out)
 		return out
 	}
@@ -129,7 +126,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		if o.LockID == "" || rec.ID != o.LockID {
 			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored, Saved: savedIf(errored, errPath),
 				Summary: fmt.Sprintf("the state is locked by %s since %s (%s, ID %s); tf removes a lock only when you name it and it matches", rec.Who, rec.Created, rec.Operation, rec.ID),
-				Next:    []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(rec.ID)}}
+				Next:    namedLockSteps(rec.ID)}
 			if o.LockID != "" {
 				out.Summary = fmt.Sprintf("--lock-id %s does not match the lock held (ID %s by %s); nothing changed", o.LockID, rec.ID, rec.Who)
 			}
@@ -166,7 +163,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 			}
 		}
 		if remote == nil {
-			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Summary: "cannot read the backend's state (state pull failed)", Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Summary: "cannot read the backend's state (state pull failed)", Next: retrySteps(renewHint(r.Env, b))}
 			report(r, &out)
 			return out
 		}
@@ -177,8 +174,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		if o.Show || !r.Interactive || r.In == nil {
 			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Remote: remote, Diff: &diff, Saved: []string{errPath},
 				Summary: "no lock fences the state, so tf cannot prove the backend holds nothing newer than errored.tfstate: choose which to keep",
-				Next: []string{"tf guard recover --use errored   # push errored.tfstate (takes the lock; terraform refuses an older serial or another lineage)",
-					"tf guard recover --use remote    # keep the backend's state; errored.tfstate is moved into a backup directory"}}
+				Next:    chooseSteps()}
 			report(r, &out)
 			return out
 		}
@@ -214,7 +210,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	if !o.Yes && use == "" {
 		if !r.Interactive || r.In == nil {
 			out := Outcome{Kind: NeedsPerson, Summary: "not confirmed: no terminal to ask; re-run with --yes", Backend: &b, Errored: errored,
-				Next: []string{"tf guard recover --yes" + lockFlag(o.LockID)}}
+				Next: confirmSteps(o.LockID)}
 			report(r, &out)
 			return out
 		}

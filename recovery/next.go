@@ -638,3 +638,48 @@ func abandonedWhat(j *journal, tool string) string {
 	}
 	return "It had not changed the backend"
 }
+
+// Next steps of `tf guard recover` when it stops before acting.
+
+// initSteps: the backend configuration cannot be read.
+func initSteps(tool string) []string { return []string{tool + " init"} }
+
+// unreadableLocksSteps: tf cannot read this backend's lock records, so it
+// does nothing. By hand: errored.tfstate goes back under the lock the
+// person named as the failed run's (push first, unlock last), or, with no
+// lock named, taking the lock as usual.
+func unreadableLocksSteps(tool, errPath string, errored bool, lockID string) []string {
+	if lockID == "" {
+		if errored {
+			return []string{withComment(pushCommand(tool, errPath, false), "takes the lock; terraform refuses while one is held")}
+		}
+		return nil
+	}
+	out := []string{"# only if lock " + lockID + " is the failed run's and that run is certainly dead (push first, unlock last):"}
+	if errored {
+		out = append(out, pushCommand(tool, errPath, true))
+	}
+	return append(out, unlockCommand(tool, lockID))
+}
+
+// retrySteps: renew the credentials, then try again.
+func retrySteps(renew string) []string { return []string{renew, "tf guard recover"} }
+
+// namedLockSteps: a lock is held that the person did not name.
+func namedLockSteps(id string) []string {
+	return []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(id)}
+}
+
+// chooseSteps: nothing proves the backend holds nothing newer than
+// errored.tfstate; a person chooses. terraform's serial check is no
+// protection here (failed persists raise errored.tfstate's serial), so
+// the comment says what the push drops.
+func chooseSteps() []string {
+	return []string{"tf guard recover --use errored   # push errored.tfstate over the backend's state (takes the lock); what only the backend has, listed above, is dropped",
+		"tf guard recover --use remote    # keep the backend's state; errored.tfstate is moved into a backup directory"}
+}
+
+// confirmSteps: tf showed what it will do; no terminal to ask.
+func confirmSteps(lockID string) []string {
+	return []string{withComment("tf guard recover --yes"+lockFlag(lockID), "does what is listed above under \"will\"")}
+}

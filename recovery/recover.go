@@ -200,8 +200,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 			if fresh {
 				out.Saved = []string{errPath}
 			}
-			out.Next = append(append([]string{}, o.Next...),
-				"# then, for this run's state (errored.tfstate and its lock):", "tf guard recover")
+			out.Next = otherPendingSteps(o.Next)
 			report(r, &out)
 			return out
 		}
@@ -326,7 +325,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	j, err := loadPending(root, r.Dir)
 	if err != nil {
 		o := Outcome{Kind: NeedsPerson, Pending: true, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
-			Next: []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}}
+			Next: unreadableSteps(root)}
 		report(r, &o)
 		return o
 	}
@@ -347,12 +346,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	if !cur.SameAddress(j.Backend) {
 		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
 			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
-		o.Next = []string{
-			"# to finish it: point this directory at that state again (terraform init -reconfigure with its settings, or workspace select " + j.Backend.Workspace + "), then",
-			"tf guard recover",
-			"# or give up on it (every backup stays in " + j.dir() + "):",
-			"tf guard recover --abandon",
-		}
+		o.Next = elsewhereSteps(j.Backend.Workspace, j.dir())
 		writeHuman(r.Out, r, &o)
 		return o
 	}
