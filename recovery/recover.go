@@ -717,7 +717,11 @@ func (s *seqState) close(ctx context.Context) *stepStop {
 	if err := syncDir(s.r.Dir); err != nil {
 		return &stepStop{step: StepClose, retry: retryDisk, err: err}
 	}
-	s.note = "removed errored.tfstate from the working directory (the backend holds it; tf's copy stays in " + s.j.dir() + ")"
+	held := "the backend holds it"
+	if s.superseded != "" {
+		held = "the backend held it when tf verified it"
+	}
+	s.note = "removed errored.tfstate from the working directory (" + held + "; tf's copy stays in " + s.j.dir() + ")"
 	return nil
 }
 
