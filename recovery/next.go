@@ -579,7 +579,7 @@ func loginSummary(c Classification, tool string) string {
 	case c.Cause == CauseVanished:
 		why = "no AWS credential source answered"
 	}
-	if len(c.Shapes) > 0 {
+	if len(c.Shapes) > 0 && (len(c.Shapes) > 1 || c.Shapes[0] != c.Kind) {
 		why += " (" + strings.Join(c.Shapes, ", ") + ")"
 	}
 	return tool + " failed at the backend before it changed anything: " + why + ". It reported no failed save and no lock left behind, so there is nothing to recover: log in again, then run the command again"

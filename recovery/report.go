@@ -42,7 +42,7 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 				fmt.Fprintf(w, "    %s\n", st)
 			}
 		}
-	} else if len(o.Class.Shapes) > 0 {
+	} else if len(o.Class.Shapes) > 0 && o.Kind != Intact {
 		p("%s failed because the AWS credentials expired (%s).", r.Flavor, strings.Join(o.Class.Shapes, ", "))
 	}
 	for _, d := range o.Did {

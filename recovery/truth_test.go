@@ -53,7 +53,7 @@ func TestNoRecoveryTextWhenTerraformNeverLocked(t *testing.T) {
 	r.ReportPath = filepath.Join(x.dir, "report.json")
 	o := Recover(context.Background(), r)
 	out := x.out.String()
-	for _, bad := range []string{"failed to save", "RECOVER", "saved the state", "terraform plan", "::notice", "::error"} {
+	for _, bad := range []string{"failed to save", "RECOVER", "credentials expired", "saved the state", "terraform plan", "::notice", "::error"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("%q in:\n%s", bad, out)
 		}
