@@ -246,7 +246,6 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		report(r, &out)
 		return out
 	}
-	r.Args = []string{"plan"} // what to run next
 	st := newSeqState(r, j)
 	if use == UseRemote {
 		return st.keepRemote(ctx)
