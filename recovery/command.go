@@ -205,7 +205,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		fmt.Fprintf(r.Out, "    %s\n", s)
 	}
 	if o.Show {
-		return Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: []string{"tf guard recover"}}
+		return Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: againSteps()}
 	}
 	if !o.Yes && use == "" {
 		if !r.Interactive || r.In == nil {

@@ -683,3 +683,7 @@ func chooseSteps() []string {
 func confirmSteps(lockID string) []string {
 	return []string{withComment("tf guard recover --yes"+lockFlag(lockID), "does what is listed above under \"will\"")}
 }
+
+// againSteps: nothing is wrong that a person must fix first; tf's own
+// command goes on (another tf was busy, or tf only showed what it would do).
+func againSteps() []string { return []string{"tf guard recover"} }

@@ -310,7 +310,7 @@ func Resume(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: []string{"tf guard recover"}}
+		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: againSteps()}
 		report(r, &o)
 		return o
 	}
