@@ -47,7 +47,9 @@ func Advise(c Classification, tool, profile string) Advice {
 	}
 	who := "aws sts get-caller-identity" + pflag + "   # which identity " + tool + " uses"
 	switch c.Cause {
-	case CauseNone:
+	case CauseNone, "":
+		// No classification (a journal started by tf guard recover): no
+		// terraform run failed, there is nothing to advise about.
 		return a
 	case CauseExpired:
 		a.LogIn = true

@@ -68,7 +68,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	b, err := LoadBackend(r.Dir, r.Env)
 	if err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Next: []string{r.Flavor + " init"}}
+		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Next: initSteps(r.Flavor)}
 		report(r, &out)
 		return out
 	}
@@ -95,11 +95,8 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		out := Outcome{Kind: Intact, Backend: &b, Summary: fmt.Sprintf("tf cannot read the lock records of the %s backend; it changes nothing here", b.Type)}
 		if errored != nil {
 			out.Kind = NeedsPerson
-			out.Next = []string{pushCommand(r.Flavor, errPath, false)}
 		}
-		if o.LockID != "" {
-			out.Next = append(out.Next, "# only if lock "+o.LockID+" is certainly abandoned:", unlockCommand(r.Flavor, o.LockID))
-		}
+		out.Next = unreadableLocksSteps(r.Flavor, errPath, errored != nil, o.LockID)
 		report(r, &out)
 		return out
 	}
@@ -110,7 +107,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	if err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: fmt.Sprintf("cannot read the lock records with %s: %v", credentialSource(b, r.Env), err), Error: err.Error(),
-			Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+			Next: retrySteps(renewHint(r.Env, b))}
 		report(r, &out)
 		return out
 	}
@@ -127,9 +124,9 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	for _, rec := range held.All() {
 		if o.LockID == "" || rec.ID != o.LockID {
-			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored,
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: rec, Errored: errored, Saved: savedIf(errored, errPath),
 				Summary: fmt.Sprintf("the state is locked by %s since %s (%s, ID %s); tf removes a lock only when you name it and it matches", rec.Who, rec.Created, rec.Operation, rec.ID),
-				Next:    []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(rec.ID)}}
+				Next:    namedLockSteps(rec.ID)}
 			if o.LockID != "" {
 				out.Summary = fmt.Sprintf("--lock-id %s does not match the lock held (ID %s by %s); nothing changed", o.LockID, rec.ID, rec.Who)
 			}
@@ -166,7 +163,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 			}
 		}
 		if remote == nil {
-			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Summary: "cannot read the backend's state (state pull failed)", Next: []string{renewHint(r.Env, b), "tf guard recover"}}
+			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Summary: "cannot read the backend's state (state pull failed)", Next: retrySteps(renewHint(r.Env, b))}
 			report(r, &out)
 			return out
 		}
@@ -177,8 +174,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		if o.Show || !r.Interactive || r.In == nil {
 			out := Outcome{Kind: NeedsPerson, Backend: &b, Errored: errored, Remote: remote, Diff: &diff, Saved: []string{errPath},
 				Summary: "no lock fences the state, so tf cannot prove the backend holds nothing newer than errored.tfstate: choose which to keep",
-				Next: []string{"tf guard recover --use errored   # push errored.tfstate (takes the lock; terraform refuses an older serial or another lineage)",
-					"tf guard recover --use remote    # keep the backend's state; errored.tfstate is moved into a backup directory"}}
+				Next:    chooseSteps()}
 			report(r, &out)
 			return out
 		}
@@ -209,12 +205,12 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		fmt.Fprintf(r.Out, "    %s\n", s)
 	}
 	if o.Show {
-		return Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: []string{"tf guard recover"}}
+		return Outcome{Kind: NeedsPerson, Summary: "shown only (--show)", Backend: &b, Errored: errored, Next: againSteps()}
 	}
 	if !o.Yes && use == "" {
 		if !r.Interactive || r.In == nil {
 			out := Outcome{Kind: NeedsPerson, Summary: "not confirmed: no terminal to ask; re-run with --yes", Backend: &b, Errored: errored,
-				Next: []string{"tf guard recover --yes" + lockFlag(o.LockID)}}
+				Next: confirmSteps(o.LockID)}
 			report(r, &out)
 			return out
 		}
@@ -250,7 +246,6 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		report(r, &out)
 		return out
 	}
-	r.Args = []string{"plan"} // what to run next
 	st := newSeqState(r, j)
 	if use == UseRemote {
 		return st.keepRemote(ctx)
@@ -349,10 +344,8 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 	st := newSeqState(r, j)
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
-	o.Summary = "abandoned the pending recovery; nothing was changed in the backend and every file is kept in " + j.dir()
-	if id := st.knownOwnID(); id != "" {
-		o.Next = append(o.Next, "# this run's lock was "+id+"; if it is still held and you are sure: "+unlockCommand(r.Flavor, id))
-	}
+	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
+	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
 	report(r, &o)
 	return o
 }
@@ -362,4 +355,12 @@ func lockFlag(id string) string {
 		return ""
 	}
 	return " --lock-id " + shellQuote(id)
+}
+
+// savedIf is errored.tfstate's place when there is one.
+func savedIf(errored *StateSummary, path string) []string {
+	if errored == nil {
+		return nil
+	}
+	return []string{path}
 }

@@ -142,6 +142,27 @@ func (c Cause) Acts() bool {
 	return c == CauseExpired || c == CauseVanished || c == CauseTransient
 }
 
+// Wreck says whether terraform reported a save or a lock release that
+// failed: it left something to repair. A failed save counts on its own:
+// some terraform versions print nothing but "Failed to save state" and
+// "Error saving state: failed to upload state: NoCredentialProviders: no
+// valid providers in chain." (no word of errored.tfstate, no release
+// error), and that is the same wreck as its longer forms.
+func (c Classification) Wreck() bool {
+	return c.SaveFailed || c.PersistFailed || c.ReleaseFailed
+}
+
+// ReleaseFailedIn says whether terraform's stderr reports that it failed to
+// release its state lock. taint, untaint, state rm/mv and import still exit
+// 0 then, so the wrapper asks on every successful guarded run: a byte search
+// first, the full reading only when that phrase is there.
+func ReleaseFailedIn(stderr []byte) bool {
+	if !bytes.Contains(stderr, []byte("releasing the state lock")) {
+		return false
+	}
+	return Classify(stderr).ReleaseFailed
+}
+
 // LockInfo is terraform's lock record (statemgr.LockInfo); the same JSON is
 // stored in the DynamoDB item's Info attribute and in the .tflock object.
 type LockInfo struct {
@@ -546,18 +567,6 @@ func parseLockInfo(text []byte) *LockInfo {
 		return nil
 	}
 	return info
-}
-
-// Commands a person runs, in the tool's own words.
-func pushCommand(tool, path string, lockFalse bool) string {
-	if lockFalse {
-		return tool + " state push -lock=false " + shellQuote(path)
-	}
-	return tool + " state push " + shellQuote(path)
-}
-
-func unlockCommand(tool, id string) string {
-	return tool + " force-unlock -force " + shellQuote(id)
 }
 
 func contains(list []string, s string) bool {

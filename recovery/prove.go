@@ -464,6 +464,14 @@ func (s *seqState) verify(ctx context.Context) *stepStop {
 		return nil
 	}
 	if rem.Empty || !sameContent(rem, *e) || (!e.First && rem.Serial < e.Serial) {
+		if s.j.Pushed != nil && s.j.done(StepVerify) {
+			// An earlier pass verified the push (and was stopped before the
+			// unlock): the backend held this content then. Another state
+			// now means someone wrote after tf, not that the push failed.
+			s.superseded = rem.String()
+			s.note = "the push was verified earlier; the backend now holds " + rem.String() + ": someone wrote the state after tf"
+			return nil
+		}
 		return &stepStop{step: StepVerify, final: true, err: fmt.Errorf("the backend does not hold what was pushed: backend %s, pushed %s; the lock is kept", rem, e)}
 	}
 	s.note = "verified: the backend holds " + rem.String() + ", the content of errored.tfstate"

@@ -118,6 +118,12 @@ type Outcome struct {
 	Next  []string     `json:"next,omitempty"`
 	Steps []StepRecord `json:"steps,omitempty"`
 	Error string       `json:"error,omitempty"`
+
+	// failedArgs are the failed run's arguments (the journal's): what the
+	// report calls "the terraform apply"; superseded is the state someone
+	// wrote after tf verified its push.
+	failedArgs []string
+	superseded string
 }
 
 const erroredFile = "errored.tfstate"
@@ -160,28 +166,25 @@ func Recover(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	errPath := filepath.Join(r.Dir, erroredFile)
 	fresh := freshErrored(errPath, r.Started, r.Observed)
-	wreck := fresh || c.ReleaseFailed || c.PersistFailed
+	wreck := fresh || c.Wreck()
 	switch {
 	case c.Cause == CauseNone || c.Cause == "":
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
-	case !wreck && !c.Cause.Acts():
+	case !wreck && !c.Expired:
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
 	case !wreck:
-		o := Outcome{Kind: Intact, Class: c, Summary: "the backend failed, but terraform saved the state and released its lock: nothing to repair"}
-		o.Next = []string{rerunCommand(r.Flavor, r.Args, varNames(r.Args)...)}
-		o.Advice = adviceFor(c, r.Flavor, r.Env, Backend{})
-		report(r, &o)
+		// No failed save, no failed release: terraform failed at the
+		// backend before it changed anything (an SSO session that ended
+		// before the plan started). Nothing to recover; logging in is the
+		// fix. No report: there is no recovery to speak of.
+		o := Outcome{Kind: Intact, Class: c, Summary: loginSummary(c, r.Flavor)}
+		o.Next = loginSteps(renewHint(r.Env, Backend{}))
+		writeHuman(r.Out, r, &o)
 		return o
 	}
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error(), Error: err.Error(), Pending: true}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, err, fresh, errPath)
 	}
 	defer lk.unlock()
 	if Pending(r.Dir, r.Env) {
@@ -197,8 +200,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 			if fresh {
 				out.Saved = []string{errPath}
 			}
-			out.Next = append(append([]string{}, o.Next...),
-				"# then, for this run's state (errored.tfstate and its lock):", "tf guard recover")
+			out.Next = otherPendingSteps(o.Next)
 			report(r, &out)
 			return out
 		}
@@ -209,13 +211,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	b, berr := LoadBackend(r.Dir, r.Env)
 	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not create the recovery directory: " + err.Error(), Error: err.Error()}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"# fix the directory's permissions, then: tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
 	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
@@ -233,13 +229,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
 	if err := j.open(); err != nil {
-		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not write the recovery journal: " + err.Error(), Error: err.Error()}
-		if fresh {
-			o.Saved = []string{errPath}
-		}
-		o.Next = []string{"# fix the data directory (" + root + "), then:", "tf guard recover"}
-		report(r, &o)
-		return o
+		return noRecord(r, c, fmt.Errorf("could not write the recovery journal in %s: %w", root, err), fresh, errPath)
 	}
 	st := newSeqState(r, j)
 	if !c.Cause.Acts() {
@@ -257,10 +247,13 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
 			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})
 	}
-	if c.PersistFailed && !fresh {
-		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New("terraform could not save the state and tf finds no errored.tfstate written by this run " +
-			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find. " +
-			"The lock is kept so nobody builds on the old state")})
+	if (c.PersistFailed || c.SaveFailed) && !fresh {
+		msg := "terraform could not save the state and tf finds no errored.tfstate written by this run " +
+			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find."
+		if c.ReleaseFailed {
+			msg += " The lock is kept so nobody builds on the old state"
+		}
+		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New(msg)})
 	}
 	if berr != nil {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
@@ -317,7 +310,7 @@ func Resume(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: []string{"tf guard recover"}}
+		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: againSteps()}
 		report(r, &o)
 		return o
 	}
@@ -332,7 +325,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	j, err := loadPending(root, r.Dir)
 	if err != nil {
 		o := Outcome{Kind: NeedsPerson, Pending: true, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
-			Next: []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}}
+			Next: unreadableSteps(root)}
 		report(r, &o)
 		return o
 	}
@@ -353,12 +346,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	if !cur.SameAddress(j.Backend) {
 		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
 			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
-		o.Next = []string{
-			"# to finish it: point this directory at that state again (terraform init -reconfigure with its settings, or workspace select " + j.Backend.Workspace + "), then",
-			"tf guard recover",
-			"# or give up on it (every backup stays in " + j.dir() + "):",
-			"tf guard recover --abandon",
-		}
+		o.Next = elsewhereSteps(j.Backend.Workspace, j.dir())
 		writeHuman(r.Out, r, &o)
 		return o
 	}
@@ -367,6 +355,10 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 			strings.Join(j.Backend.LockModes(), "+"), strings.Join(cur.LockModes(), "+"))})
 	}
 	j.Backend.keys = cur.keys
+	if moved := movedDataDir(j, cur); moved != "" {
+		fmt.Fprintf(r.Out, "tf: %s\n", moved)
+		st = newSeqState(r, j)
+	}
 	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", root, j.Name)
 	return st.sequence(ctx)
 }
@@ -416,6 +408,11 @@ type seqState struct {
 	env    []string
 	remote *StateSummary
 	note   string
+	// seen is what the last read of the lock records found (nil: none yet).
+	seen *Locks
+	// superseded: the journal says the push was verified, and the
+	// backend holds another state now (someone wrote after tf).
+	superseded string
 }
 
 func newSeqState(r Run, j *journal) *seqState {
@@ -509,14 +506,10 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	if s.j.Errored == nil && s.j.LockID == "" {
 		o.Summary = "nothing left to repair: no state to put back and no lock of this run's"
 	}
-	args := nonEmpty(s.j.Args, s.r.Args)
-	if p := s.j.Progress; p != nil && p.PlanSeen && p.AllMade() && subcommand(args) == "apply" {
-		// Nothing of the apply is left to do: a plan confirms it, where
-		// running the apply again would ask for nothing.
-		o.Next = []string{rerunCommand(s.r.Flavor, planInstead(args), s.j.VarNames...) + "   # every planned change was made: this shows nothing is left"}
-	} else {
-		o.Next = []string{rerunCommand(s.r.Flavor, args, s.j.VarNames...)}
+	if s.superseded != "" {
+		o.Summary = "recovered: the state terraform could not save reached the backend (verified) and this run's lock is released; someone wrote the state since"
 	}
+	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
 	return o
 }
@@ -529,23 +522,6 @@ func subcommand(args []string) string {
 		}
 	}
 	return ""
-}
-
-// planInstead turns an apply's arguments into the plan's: the subcommand
-// becomes plan and -auto-approve goes; every other option stays.
-func planInstead(args []string) []string {
-	var out []string
-	done := false
-	for _, a := range args {
-		switch {
-		case !done && a == "apply":
-			out, done = append(out, "plan"), true
-		case a == "-auto-approve" || a == "--auto-approve":
-		default:
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // stop ends the sequence. A retryable stop keeps the journal pending; a
@@ -567,58 +543,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	o.Holder = st.holder
 	o.Diff = st.diff
 	o.Saved = s.savedAt()
-	fl := s.r.Flavor
-	var next []string
-	switch {
-	case st.noState:
-		next = append(next,
-			"# the changes this run made are recorded in no state: reconcile them before anyone applies again",
-			fl+" plan -lock=false   # shows what terraform would create again; the run's output above names what it made",
-			fl+" import -lock=false ADDRESS ID   # for each resource the run created",
-		)
-		if id := s.knownOwnID(); id != "" {
-			next = append(next, "# only then release the run's lock:", unlockCommand(fl, id))
-		}
-	case st.holder != nil:
-		next = append(next,
-			fmt.Sprintf("# the state is locked: %s since %s (%s, ID %s). tf never removes a lock it cannot prove is this run's.", st.holder.Who, st.holder.Created, st.holder.Operation, st.holder.ID),
-			"# wait for that run to finish, then:",
-			"tf guard recover")
-		may, none := s.mayHoldLock()
-		switch own := s.knownOwnID(); {
-		case !may:
-			next = append(next, "# it is not this run's lock: "+none+". If that run is certainly dead, whoever owns it releases it with "+s.r.Flavor+" force-unlock; tf will not")
-		case own != "" && own != st.holder.ID:
-			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
-		default:
-			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
-				"tf guard recover --lock-id "+shellQuote(st.holder.ID))
-		}
-	case st.diff != nil:
-		next = append(next, "# the backend's state and errored.tfstate differ:")
-		for _, l := range st.diff.Lines() {
-			next = append(next, "#   "+l)
-		}
-		next = append(next,
-			"# decide which to keep; tf shows both sides and asks:",
-			"tf guard recover",
-			"# or compare by hand:",
-			fl+" state pull > remote.tfstate",
-			"diff <(jq -S .resources remote.tfstate) <(jq -S .resources "+shellQuote(firstOr(o.Saved, erroredFile))+")")
-	case st.retry == retryCredentials:
-		next = append(next, renewHint(s.env, j.Backend), "tf guard recover")
-		next = append(next, s.manualCommands()...)
-	case st.retry == retryInterrupted, st.retry == retryBackend, st.retry == retryDisk:
-		next = append(next, "tf guard recover")
-	case st.retry == retryConfig:
-		next = append(next, "tf guard recover   # once the configuration is fixed")
-	default:
-		next = append(next, s.manualCommands()...)
-	}
-	if o.Pending {
-		next = append(next, "# to give up on this recovery instead (every backup is kept):", "tf guard recover --abandon")
-	}
-	o.Next = next
+	o.Next = nextSteps(s.facts(st, o.Saved))
 	report(s.r, &o)
 	return o
 }
@@ -641,41 +566,11 @@ func (s *seqState) savedAt() []string {
 	return out
 }
 
-// manualCommands are the commands that finish by hand, only those that
-// are true now: a push only while the state is not in the backend, an
-// unlock only of a lock proven this run's and not yet released.
-func (s *seqState) manualCommands() []string {
-	var cmds []string
-	fl := s.r.Flavor
-	id := s.j.LockID
-	if id == "" && !s.j.done(StepProve) {
-		// Before the prove step: this run's own evidence names its lock;
-		// the person checks it is still there (the first command says so).
-		id = s.knownOwnID()
-	}
-	if s.j.Errored != nil && s.j.Pushed == nil {
-		if p := s.savedAt(); len(p) > 0 {
-			if id != "" {
-				cmds = append(cmds, "# only while lock "+id+" is still held (this run's): it fences the state",
-					pushCommand(fl, p[0], true))
-			} else {
-				cmds = append(cmds, pushCommand(fl, p[0], false))
-			}
-		}
-	}
-	if id != "" && !s.j.done(StepUnlock) {
-		cmds = append(cmds, unlockCommand(fl, id))
-	}
-	if len(cmds) > 0 {
-		cmds = append([]string{"# or by hand, once the cause above is fixed (push first, unlock last):"}, cmds...)
-	}
-	return cmds
-}
-
 func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
-		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress}
+		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress,
+		failedArgs: s.j.Args, superseded: s.superseded}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)
@@ -771,7 +666,11 @@ func interrupted(ctx context.Context, step string) *stepStop {
 }
 
 func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
-	return readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
+	l, st := readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
+	if st == nil {
+		s.seen = &l
+	}
+	return l, st
 }
 
 func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
@@ -818,45 +717,12 @@ func (s *seqState) close(ctx context.Context) *stepStop {
 	if err := syncDir(s.r.Dir); err != nil {
 		return &stepStop{step: StepClose, retry: retryDisk, err: err}
 	}
-	s.note = "removed errored.tfstate from the working directory (the backend holds it; tf's copy stays in " + s.j.dir() + ")"
+	held := "the backend holds it"
+	if s.superseded != "" {
+		held = "the backend held it when tf verified it"
+	}
+	s.note = "removed errored.tfstate from the working directory (" + held + "; tf's copy stays in " + s.j.dir() + ")"
 	return nil
-}
-
-// renewHint is the command that renews the credentials in play.
-func renewHint(env []string, b Backend) string {
-	profile := b.Profile
-	if profile == "" {
-		profile = envLookup(env, envProfile)
-	}
-	if profile != "" {
-		return "aws sso login --profile " + shellQuote(profile) + "   # or however profile " + profile + " gets fresh credentials"
-	}
-	if envLookup(env, envAccessKeyID) != "" {
-		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
-	}
-	return "# get fresh AWS credentials the way this machine usually does (aws sso login, aws-vault, ...)"
-}
-
-// rerunCommand is the failed command to run again, as the person typed it
-// but without -var values (tf never keeps them): their names are listed.
-func rerunCommand(flavor string, args []string, vars ...string) string {
-	var keep []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-var" || a == "--var":
-			i++
-			continue
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			continue
-		}
-		keep = append(keep, shellQuote(a))
-	}
-	cmd := flavor + " " + strings.Join(keep, " ")
-	if len(vars) > 0 {
-		cmd += "   # add your -var values for " + strings.Join(vars, ", ")
-	}
-	return cmd
 }
 
 // whoAmI is terraform's lock "Who": user@host.
@@ -892,20 +758,6 @@ func lastLines(b []byte, n int) string {
 		s = s[len(s)-600:]
 	}
 	return s
-}
-
-func nonEmpty(a, b []string) []string {
-	if len(a) > 0 {
-		return a
-	}
-	return b
-}
-
-func firstOr(l []string, def string) string {
-	if len(l) > 0 {
-		return l[len(l)-1]
-	}
-	return def
 }
 
 // varNames lists the names given with -var (never the values).

@@ -42,7 +42,7 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 				fmt.Fprintf(w, "    %s\n", st)
 			}
 		}
-	} else if len(o.Class.Shapes) > 0 {
+	} else if len(o.Class.Shapes) > 0 && o.Kind != Intact {
 		p("%s failed because the AWS credentials expired (%s).", r.Flavor, strings.Join(o.Class.Shapes, ", "))
 	}
 	for _, d := range o.Did {
@@ -58,6 +58,8 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("the backup and journal are kept in %s", o.RecoveryDir)
 		}
 		switch {
+		case o.superseded != "":
+			p("since then someone else wrote the state (the backend now holds %s): %s plan shows where things stand.", o.superseded, r.Flavor)
 		case o.Progress != nil && o.Progress.PlanSeen:
 			// terraform's output says what was planned and done; the state
 			// comparison says what is now recorded.
@@ -66,31 +68,46 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 				p("the push recorded what the backend did not have yet: %s.", o.Made.Recorded())
 			}
 		case o.Made != nil:
-			p("%s.", o.Made.MadeSentence(r.Flavor, commandName(r)))
+			p("%s.", o.Made.MadeSentence(r.Flavor, o.commandName(r.Flavor)))
 		case o.Progress != nil:
 			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
-		case o.Errored != nil:
-			p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
+		case o.Errored != nil && o.ran():
+			p("the %s itself did not finish: run it again; its plan shows what is left.", o.commandName(r.Flavor))
 		}
 	case NeedsPerson:
 		p("RECOVERY NEEDS YOU: %s", o.Summary)
+		ci := ephemeralCI(r.Env)
 		switch {
+		case len(o.Saved) > 0 && ci != "":
+			p("the state terraform could not save is in %s, on this runner only: %s", strings.Join(o.Saved, " and "), ciLoss(ci))
 		case len(o.Saved) > 0:
 			p("nothing is lost: the state terraform could not save is in %s", strings.Join(o.Saved, " and "))
-		case o.Errored != nil:
+		case o.Errored != nil && o.RecoveryDir != "":
 			p("the state terraform could not save (%s) was secured in %s", o.Errored, o.RecoveryDir)
+		}
+		if o.LockID != "" && o.RecoveryDir == "" {
+			p("this run's lock is %s (%s); tf keeps no record of it: note it", o.LockID, describeEvidence(o.Evidence))
 		}
 		if o.Progress != nil && o.Errored != nil {
 			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
 		}
-		if o.Pending {
+		switch {
+		case o.Pending && ci != "":
+			p("this recovery stays pending in this job's working directory: a later step of this job, with working credentials, continues it (`tf guard recover`); a new job starts without it unless these files are restored into the working directory first")
+		case o.Pending:
 			p("this recovery stays pending: the next guarded command here, or `tf guard recover`, continues it")
-		} else if o.RecoveryDir != "" {
+		case o.RecoveryDir != "":
 			what := "its journal stays"
 			if o.Errored != nil {
 				what = "its journal and backup stay"
 			}
 			p("tf has closed this recovery; %s in %s", what, o.RecoveryDir)
+		}
+		if keep := keepStep(ci, r, o); len(keep) > 0 {
+			p("keep them with this %s:", keepWhat(ci))
+			for _, l := range keep {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
 		}
 	}
 	if len(o.Next) > 0 {
@@ -108,11 +125,19 @@ func backendName(o *Outcome) string {
 	return o.Backend.String()
 }
 
-func commandName(r Run) string {
-	if c := subcommand(r.Args); c != "" {
-		return r.Flavor + " " + c
+// commandName names the failed command ("terraform apply").
+func (o *Outcome) commandName(tool string) string {
+	if c := subcommand(o.failedArgs); c != "" && o.ran() {
+		return tool + " " + c
 	}
 	return "command"
+}
+
+// ran says whether a terraform command failed (a journal started by `tf
+// guard recover` has none).
+func (o *Outcome) ran() bool {
+	c := subcommand(o.failedArgs)
+	return c != "" && c != "guard"
 }
 
 // ghEscape escapes a workflow command's message.
@@ -145,6 +170,9 @@ func writeGitHub(r Run, o *Outcome) {
 	if o.RecoveryDir != "" {
 		fmt.Fprintf(&b, "\nBackup and journal: `%s`\n", o.RecoveryDir)
 	}
+	if keep := keepStep(ephemeralCI(r.Env), r, o); len(keep) > 0 {
+		fmt.Fprintf(&b, "\nThe state terraform could not save is on this runner only and is gone when the job ends. Keep it with this step after the terraform step:\n\n```yaml\n%s\n```\n", strings.Join(keep, "\n"))
+	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		fmt.Fprintf(r.Out, "tf: could not append to GITHUB_STEP_SUMMARY: %v\n", err)
@@ -152,4 +180,83 @@ func writeGitHub(r Run, o *Outcome) {
 	}
 	defer f.Close()
 	_, _ = f.WriteString(b.String())
+}
+
+// CI systems whose runner's files go with the job.
+const (
+	ciGitHub         = "github"
+	ciGitLab         = "gitlab"
+	envGitLabCI      = "GITLAB_CI"
+	envGitLabProject = "CI_PROJECT_DIR"
+)
+
+// ephemeralCI names the CI whose working directory vanishes with the job
+// (a hosted runner), "" elsewhere.
+func ephemeralCI(env []string) string {
+	switch {
+	case envLookup(env, envGitHubActions) == "true":
+		return ciGitHub
+	case envLookup(env, envGitLabCI) == "true":
+		return ciGitLab
+	}
+	return ""
+}
+
+func ciLoss(ci string) string {
+	if ci == ciGitHub {
+		return "a hosted runner's files are gone when the job ends, unless a later step of the job uploads them (below)"
+	}
+	return "the runner's files are gone when the job ends, unless the job keeps them as artifacts (below)"
+}
+
+func keepWhat(ci string) string {
+	if ci == ciGitHub {
+		return "step after the terraform step (it runs when the job fails; tf writes it to the step summary too)"
+	}
+	return "job setting (kept when the job fails)"
+}
+
+// keepStep is the CI configuration that keeps the files a person needs
+// (errored.tfstate and tf's recovery directory) beyond the job, nil when
+// there is nothing to keep or no ephemeral CI.
+func keepStep(ci string, r Run, o *Outcome) []string {
+	if ci == "" || o.Kind != NeedsPerson || len(o.Saved) == 0 {
+		return nil
+	}
+	paths := append([]string{}, o.Saved...)
+	if o.RecoveryDir != "" {
+		// the whole recovery directory: journal, backup, PENDING marker.
+		root := filepath.Dir(o.RecoveryDir)
+		var keep []string
+		for _, p := range paths {
+			if !strings.HasPrefix(p, root+string(filepath.Separator)) {
+				keep = append(keep, p)
+			}
+		}
+		paths = append(keep, root+string(filepath.Separator))
+	}
+	switch ci {
+	case ciGitHub:
+		out := []string{"- if: failure()", "  uses: actions/upload-artifact@v4", "  with:", "    name: tf-recovery", "    include-hidden-files: true", "    path: |"}
+		for _, p := range paths {
+			out = append(out, "      "+p)
+		}
+		return out
+	case ciGitLab:
+		base := envLookup(r.Env, envGitLabProject)
+		out := []string{"artifacts:", "  when: on_failure", "  paths:"}
+		for _, p := range paths {
+			if base != "" {
+				if rel, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(rel, "..") {
+					if strings.HasSuffix(p, string(filepath.Separator)) {
+						rel += "/"
+					}
+					p = filepath.ToSlash(rel)
+				}
+			}
+			out = append(out, "    - "+p)
+		}
+		return out
+	}
+	return nil
 }

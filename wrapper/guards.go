@@ -230,7 +230,11 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 				fmt.Fprintf(inv.Stderr, "tf: warning: could not record this run's duration: %v\n", err)
 			}
 		}
-		return res.ExitCode
+		// taint, untaint, state rm/mv and import exit 0 when only the lock
+		// release failed: the stale lock is recovered as after a failure.
+		if !inv.Config.Recovery || res.Signal != nil || !recovery.ReleaseFailedIn(res.StderrTail) {
+			return res.ExitCode
+		}
 	}
 	if !inv.Config.Recovery || res.Signal != nil {
 		return res.ExitCode

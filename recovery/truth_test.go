@@ -1,0 +1,107 @@
+package recovery
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The whole of what some terraform versions print when the credentials
+// vanished at the save: two lines.
+const saveVanishedShort = "Error: Failed to save state\nError saving state: failed to upload state: NoCredentialProviders: no valid providers in chain.\n"
+
+func TestShortSaveFailureIsReadLikeItsLongerForms(t *testing.T) {
+	long := Classify(readTestdata(t, filepath.Join("realworld", "terraform-15688.txt")))
+	c := Classify([]byte(saveVanishedShort))
+	if c.Cause != long.Cause || c.Kind != long.Kind || !c.Expired || c.From != "save" || !c.SaveFailed || !c.Wreck() {
+		t.Fatalf("short form %+v\nlonger form %+v", c, long)
+	}
+}
+
+// Recovery treats the short form as a failed save: with the run's
+// errored.tfstate it secures it; without one it never says terraform saved
+// the state, and says nothing of a lock no release failure left.
+func TestShortSaveFailureIsAWreck(t *testing.T) {
+	x := newWS(t, `"dynamodb_table":"t"`)
+	x.w.write(stateJSONFor("L", 1, "base"))
+	x.errored(stateJSONFor("L", 3, "base", "long"))
+	o := Recover(context.Background(), x.run(saveVanishedShort))
+	if o.Kind != NeedsPerson || o.Errored == nil || len(o.Saved) == 0 {
+		t.Fatalf("with errored.tfstate: %s %s\n%s", o.Kind, o.Summary, x.out)
+	}
+
+	y := newWS(t, `"dynamodb_table":"t"`)
+	y.w.write(stateJSONFor("L", 1, "base"))
+	o = Recover(context.Background(), y.run(saveVanishedShort))
+	out := y.out.String()
+	if o.Kind != NeedsPerson || strings.Contains(out, "terraform saved the state") || strings.Contains(out, "lock is kept") || !strings.Contains(out, "recorded in no state") {
+		t.Fatalf("without errored.tfstate: %s %s\n%s", o.Kind, o.Summary, out)
+	}
+}
+
+// newcomer H4: an SSO session that ended before `plan` started. terraform
+// locked nothing and saved nothing: no recovery text, no report, no rerun of
+// the command that just failed; the advice is to log in.
+func TestNoRecoveryTextWhenTerraformNeverLocked(t *testing.T) {
+	x := newWS(t, `"dynamodb_table":"t"`)
+	r := x.run("Error: No valid credential sources found\n\nPlease see https://developer.hashicorp.com/terraform/language/backend/s3\nfor more information about providing credentials.\n\n" +
+		"Error: failed to refresh cached credentials, operation error SSO:\nGetRoleCredentials, https response error StatusCode: 401, RequestID: x,\nUnauthorizedException: Session token not found or invalid\n")
+	r.Args = []string{"plan", "-input=false", "-no-color"}
+	r.Env = []string{"AWS_PROFILE=sso", "GITHUB_ACTIONS=true"}
+	r.ReportPath = filepath.Join(x.dir, "report.json")
+	o := Recover(context.Background(), r)
+	out := x.out.String()
+	for _, bad := range []string{"failed to save", "RECOVER", "credentials expired", "saved the state", "terraform plan", "::notice", "::error"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("%q in:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "aws sso login --profile sso") || !strings.Contains(out, "log in again") {
+		t.Errorf("no login advice:\n%s", out)
+	}
+	if _, err := os.Stat(r.ReportPath); err == nil || o.Pending || Pending(x.dir, nil) {
+		t.Errorf("a report or a pending recovery for a run that never locked: %+v", o)
+	}
+}
+
+// On a runner whose files go with the job, "nothing is lost" is not true:
+// tf says where the files are, that they are on this runner only, and the
+// exact configuration that keeps them.
+func TestCIRunnerKeepStep(t *testing.T) {
+	o := &Outcome{Kind: NeedsPerson, Pending: true, Summary: "stopped",
+		Saved:       []string{"/builds/g/p/infra/errored.tfstate", "/builds/g/p/infra/.terraform/tf-recovery/20261202T1/errored.tfstate"},
+		RecoveryDir: "/builds/g/p/infra/.terraform/tf-recovery/20261202T1"}
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"GITLAB_CI=true", "CI_PROJECT_DIR=/builds/g/p"}, []string{"artifacts:", "  when: on_failure", "  paths:",
+			"    - infra/errored.tfstate", "    - infra/.terraform/tf-recovery/"}},
+		{[]string{"GITHUB_ACTIONS=true"}, []string{"- if: failure()", "  uses: actions/upload-artifact@v4", "  with:", "    name: tf-recovery",
+			"    include-hidden-files: true", "    path: |", "      /builds/g/p/infra/errored.tfstate", "      /builds/g/p/infra/.terraform/tf-recovery/"}},
+		{nil, nil},
+	} {
+		r := Run{Env: c.env, Flavor: "terraform"}
+		if got := keepStep(ephemeralCI(c.env), r, o); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%v:\ngot  %q\nwant %q", c.env, got, c.want)
+		}
+		var b strings.Builder
+		writeHuman(&b, r, o)
+		lost := strings.Contains(b.String(), "nothing is lost")
+		if lost != (c.env == nil) {
+			t.Errorf("%v: 'nothing is lost' said %v:\n%s", c.env, lost, b.String())
+		}
+	}
+}
+
+// "secured in" only names a place that exists; "stays pending" only with a
+// journal.
+func TestReportNamesOnlyPlacesThatExist(t *testing.T) {
+	var b strings.Builder
+	writeHuman(&b, Run{Flavor: "terraform"}, &Outcome{Kind: NeedsPerson, Summary: "locked", Errored: &StateSummary{Serial: 2}})
+	if strings.Contains(b.String(), "secured in") || strings.Contains(b.String(), "pending") {
+		t.Errorf("%s", b.String())
+	}
+}
