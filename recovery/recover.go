@@ -103,6 +103,9 @@ type Outcome struct {
 	// Made: what the failed run had changed before it stopped (instances
 	// created, changed, destroyed), now recorded in the backend's state.
 	Made *StateDiff `json:"made,omitempty"`
+	// Dropped: what a push a person chose removed from the backend's
+	// state (instances only the backend recorded).
+	Dropped []string `json:"dropped,omitempty"`
 	// Progress is what terraform's own output says the run did: the plan,
 	// the changes that completed, were cut off, failed or never started.
 	Progress *Progress `json:"progress,omitempty"`
@@ -224,6 +227,9 @@ func Recover(ctx context.Context, r Run) Outcome {
 		if p := ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
 		}
+	}
+	if fresh {
+		j.ErroredSeen = markFile(errPath)
 	}
 	if !fresh {
 		note := "terraform wrote no errored.tfstate during this run"
@@ -351,6 +357,20 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", err)})
 	}
 	if !cur.SameAddress(j.Backend) {
+		// errored.tfstate belongs to the working directory, not to a
+		// state: a run here now would overwrite the pending one's file.
+		if st := st.secureAhead(ctx); st != nil {
+			o := Outcome{Kind: NeedsPerson, Pending: true, RetryOn: string(st.retry), RecoveryDir: j.dir(), Backend: &j.Backend, Error: st.err.Error(),
+				Summary: fmt.Sprintf("a recovery of %s is pending and tf could not secure its run's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.Backend, st.err),
+				Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
+			o.Next = []string{
+				"tf guard recover   # secures it once the cause above is fixed; then run your command again",
+				"# or give up on that recovery (its errored.tfstate stays in the directory as it is):",
+				"tf guard recover --abandon",
+			}
+			writeHuman(r.Out, r, &o)
+			return o
+		}
 		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
 			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
 		o.Next = []string{
@@ -628,8 +648,11 @@ func (s *seqState) stop(st *stepStop) Outcome {
 func (s *seqState) savedAt() []string {
 	var out []string
 	if s.j.Errored == nil {
-		if _, err := os.Stat(filepath.Join(s.r.Dir, erroredFile)); err == nil && !s.j.done(StepSecure) {
-			out = append(out, filepath.Join(s.r.Dir, erroredFile))
+		p := filepath.Join(s.r.Dir, erroredFile)
+		if _, err := os.Stat(p); err == nil && !s.j.done(StepSecure) {
+			if seen := s.j.ErroredSeen; seen == nil || func() bool { m := markFile(p); return m != nil && m.SHA256 == seen.SHA256 }() {
+				out = append(out, p)
+			}
 		}
 		return out
 	}
@@ -676,6 +699,9 @@ func (s *seqState) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
 		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress}
+	if s.j.Pushed != nil {
+		o.Dropped = s.j.Dropped
+	}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)
@@ -684,7 +710,35 @@ func (s *seqState) outcome(k Kind) Outcome {
 	return o
 }
 
-// secure copies errored.tfstate, fsync'd, into the recovery directory.
+// secureAhead secures the pending recovery's errored.tfstate now, before a
+// run for another state in the same working directory may overwrite it.
+// Nothing to do when it is secured already or the file is no longer the
+// run's own (the resumed recovery says so).
+func (s *seqState) secureAhead(ctx context.Context) *stepStop {
+	j := s.j
+	if j.done(StepSecure) || j.ErroredSeen == nil {
+		return nil
+	}
+	if now := markFile(filepath.Join(s.r.Dir, erroredFile)); now == nil || now.SHA256 != j.ErroredSeen.SHA256 {
+		return nil
+	}
+	if err := j.record(StepSecure, "begun", "", s.r.Now()); err != nil {
+		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
+	}
+	if st := s.secure(ctx); st != nil {
+		_ = j.record(StepSecure, "stopped", st.err.Error(), s.r.Now())
+		return st
+	}
+	if err := j.record(StepSecure, "done", s.note, s.r.Now()); err != nil {
+		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
+	}
+	fmt.Fprintf(s.r.Out, "tf: %s, for the recovery pending in %s\n", s.note, j.dir())
+	s.note = ""
+	return nil
+}
+
+// secure copies errored.tfstate, fsync'd, into the recovery directory:
+// only the very file the failed run left.
 func (s *seqState) secure(ctx context.Context) *stepStop {
 	src := filepath.Join(s.r.Dir, erroredFile)
 	dst := filepath.Join(s.j.dir(), backupName)
@@ -694,6 +748,12 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 	}
 	if err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
+	}
+	if seen := s.j.ErroredSeen; seen != nil {
+		if now := markBytes(raw, time.Time{}); now.SHA256 != seen.SHA256 {
+			return &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is not the file this run left: when the run failed it was %s; now it is %s (written since, by another run in this directory or by hand). "+
+				"tf secures and pushes only the failed run's own file, so it does nothing more here; the lock is kept so nobody builds on the old state", src, seen, now)}
+		}
 	}
 	sum, err := parseState(raw)
 	if err != nil {

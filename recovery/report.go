@@ -72,6 +72,9 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		case o.Errored != nil:
 			p("the %s itself did not finish: run it again; its plan shows what is left.", commandName(r))
 		}
+		if len(o.Dropped) > 0 {
+			p("the push dropped from the backend's state what only it recorded: %s (terraform no longer tracks these objects; they were not destroyed).", strings.Join(o.Dropped, ", "))
+		}
 	case NeedsPerson:
 		p("RECOVERY NEEDS YOU: %s", o.Summary)
 		switch {
