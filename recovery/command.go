@@ -364,6 +364,7 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 		return out
 	}
 	_ = j.record("abandon", "done", "abandoned by a person with tf guard recover --abandon", r.Now())
+	clearUnsecured(r.Dir, j)
 	if err := j.finish(Abandoned); err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
 		report(r, &out)

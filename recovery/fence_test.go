@@ -175,3 +175,36 @@ func TestRecoverCommandNeverOverwritesAnotherPendingMarker(t *testing.T) {
 		t.Fatalf("%+v calls %v", o, x.w.calls)
 	}
 }
+
+// Several data directories share one working directory's errored.tfstate:
+// a guarded run with another TF_DATA_DIR secures the pending recovery's
+// file first, or does not start while it cannot.
+func TestOtherDataDirSecuresThePendingErroredFirst(t *testing.T) {
+	x := newWS(t, `"dynamodb_table":"t"`)
+	run, jdir := pendingUnsecured(t, x, "aaaaaaaa-0000-4000-8000-0000000000f4")
+	if _, err := os.Stat(filepath.Join(x.dir, unsecuredName)); err != nil {
+		t.Fatalf("no marker beside errored.tfstate while it is not secured: %v", err)
+	}
+	other := x.run("")
+	other.Env = []string{"TF_DATA_DIR=" + filepath.Join(x.dir, ".tf-b")}
+	o, refused := SecureShared(context.Background(), other)
+	if !refused || o.Kind != NeedsPerson || !strings.Contains(o.Summary, "could not secure") || !strings.Contains(strings.Join(o.Next, "\n"), "TF_DATA_DIR=") {
+		t.Fatalf("a run with another data directory is not refused while the file cannot be secured: %v %+v", refused, o)
+	}
+	if err := os.RemoveAll(filepath.Join(jdir, backupName)); err != nil {
+		t.Fatal(err)
+	}
+	if o, refused := SecureShared(context.Background(), other); refused {
+		t.Fatalf("refused once the file could be secured: %+v", o)
+	}
+	if b, err := os.ReadFile(filepath.Join(jdir, backupName)); err != nil || !bytes.Equal(b, run) {
+		t.Fatalf("not secured: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(x.dir, unsecuredName)); !os.IsNotExist(err) {
+		t.Fatalf("the marker outlived the copy: %v", err)
+	}
+	// The first data directory's recovery goes on from its copy.
+	if o := Resume(context.Background(), x.run("")); o.Kind != Recovered || !bytes.Contains(x.w.state, []byte(`"long"`)) {
+		t.Fatalf("%+v\n%s", o, x.out)
+	}
+}

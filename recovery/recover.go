@@ -238,7 +238,13 @@ func Recover(ctx context.Context, r Run) Outcome {
 		}
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
+	if fresh {
+		// Until the copy exists, runs with other data directories must not
+		// overwrite the file (best effort: a full disk here is not a stop).
+		_ = markUnsecured(r.Dir, j)
+	}
 	if err := j.open(); err != nil {
+		clearUnsecured(r.Dir, j)
 		o := Outcome{Kind: NeedsPerson, Class: c, Summary: "could not write the recovery journal: " + err.Error(), Error: err.Error()}
 		if fresh {
 			o.Saved = []string{errPath}
@@ -258,6 +264,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 				return st.stop(stop)
 			}
 			_ = j.record(StepSecure, "done", st.note, r.Now())
+			clearUnsecured(r.Dir, j)
 			st.note = ""
 		}
 		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
@@ -514,6 +521,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		if err := s.j.record(step.name, "done", s.note, s.r.Now()); err != nil {
 			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
 		}
+		if step.name == StepSecure {
+			clearUnsecured(s.r.Dir, s.j)
+		}
 		s.note = ""
 	}
 	if err := s.j.finish(Recovered); err != nil {
@@ -576,6 +586,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
 	if st.final || st.retry == retryNone {
 		_ = j.finish(NeedsPerson)
+		clearUnsecured(s.r.Dir, j)
 	}
 	o := s.outcome(NeedsPerson)
 	o.Pending = !st.final && st.retry != retryNone
@@ -720,6 +731,7 @@ func (s *seqState) secureAhead(ctx context.Context) *stepStop {
 		return nil
 	}
 	if now := markFile(filepath.Join(s.r.Dir, erroredFile)); now == nil || now.SHA256 != j.ErroredSeen.SHA256 {
+		clearUnsecured(s.r.Dir, j) // nothing of the run's left to secure here
 		return nil
 	}
 	if err := j.record(StepSecure, "begun", "", s.r.Now()); err != nil {
@@ -732,6 +744,7 @@ func (s *seqState) secureAhead(ctx context.Context) *stepStop {
 	if err := j.record(StepSecure, "done", s.note, s.r.Now()); err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
+	clearUnsecured(s.r.Dir, j)
 	fmt.Fprintf(s.r.Out, "tf: %s, for the recovery pending in %s\n", s.note, j.dir())
 	s.note = ""
 	return nil
