@@ -158,7 +158,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		if so, err := rd.StateObject(ctx); err == nil {
 			// What the person is shown is this object: a push they choose
 			// may go over it, and over nothing written after.
-			looked = &StateMark{Why: "the one you looked at before choosing", Object: so}
+			looked = &StateMark{Why: knownLooked, Object: so}
 		}
 		out, _, err := r.runner.Run(ctx, buildPull(r.Terraform, r.Dir, r.Env))
 		if err == nil {

@@ -299,6 +299,26 @@ func (s *seqState) knownState(so StateObject) bool {
 	return false
 }
 
+// runsOwnState says whether so is the state object the run started from or
+// saved itself, or one tf pushed for it (not one a person looked at).
+func (s *seqState) runsOwnState(so StateObject) bool {
+	if last := s.j.Observed.LastState(); last != nil && last.Same(so) {
+		return true
+	}
+	for _, m := range s.j.Known {
+		if m.Why == knownPushed && m.Object.Same(so) {
+			return true
+		}
+	}
+	return false
+}
+
+// Why a state object is known besides the run's own observation.
+const (
+	knownPushed = "the one tf pushed"
+	knownLooked = "the one you looked at before choosing"
+)
+
 // knownAs says which known state object the backend holds (after
 // knownState said it is one).
 func (s *seqState) knownAs() string {
@@ -387,6 +407,10 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		return s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
 	}
 	lockFalse := false
+	// byRun: the backend holds the state the run started from or saved
+	// itself, so the difference is what the run did; otherwise it is the
+	// state a person looked at and chose to push over.
+	byRun := true
 	switch j.Route {
 	case RouteFence:
 		locks, st := s.readLocks(ctx, StepPush)
@@ -404,6 +428,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		if !s.knownState(so) {
 			return s.drift(StepPush, s.movedUnderLock(j.LockID, so))
 		}
+		byRun = s.runsOwnState(so)
 		lockFalse = true
 	case RouteUnchanged:
 		// Take the lock first, then check the object again: nobody can
@@ -419,6 +444,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
+		byRun = rem.Empty || s.runsOwnState(so)
 		lockFalse = true
 	case RouteChosen:
 		// A person chose, having seen the difference: the backend must
@@ -432,18 +458,18 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 				return s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
 			}
 		}
-		if d := diffStates(rem, *e); len(d.OnlyRemote) > 0 {
-			j.Dropped = d.OnlyRemote
-		}
+		byRun = false
 	default:
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
 	}
-	if j.Route != RouteChosen {
+	if d := diffStates(rem, *e); byRun {
 		// The difference between the backend's state (as the run started
 		// from it, or as this run last saved it mid-apply) and
 		// errored.tfstate is what the push adds.
-		d := diffStates(rem, *e)
 		j.Made = &d
+	} else if len(d.OnlyRemote) > 0 {
+		// Not the run's doing: what the push drops, said as such.
+		j.Dropped = d.OnlyRemote
 	}
 	if j.Progress != nil {
 		// What terraform said it completed, checked against the state that
@@ -473,7 +499,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	j.Pushed = e
 	if so, err := s.stateObjectNow(ctx); err == nil {
 		// tf's own write: a later pass may find it and go on from it.
-		j.Known = append(j.Known, StateMark{Why: "the one tf pushed", Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+		j.Known = append(j.Known, StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
