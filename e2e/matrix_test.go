@@ -242,13 +242,33 @@ func (m *matrixRun) run() string {
 	m.must(a, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
 	m.must(m.b, "init", "-input=false", "-no-color")
 
-	// The failed run, through tf: its credentials die 2 s in, while the
-	// long resource is being created.
+	// The failed run, through tf: its credentials die while the long
+	// resource is being created. A run that takes the lock: 1 s after its
+	// lock appears (on a loaded machine terraform may need seconds to get
+	// there); a run with -lock=false: 8 s in, with a longer sleep.
 	m.fresh()
-	m.r.Ledger.DieAt(m.env[rig.EnvAccessKeyID], m.r.Ledger.Now().Add(2*time.Second))
+	key := m.env[rig.EnvAccessKeyID]
 	args := []string{"apply", "-auto-approve", "-input=false", "-no-color", "-var", "run=A"}
+	stopDie := make(chan struct{})
+	defer close(stopDie)
 	if m.c.evidence == "lock=false" {
-		args = append(args, "-lock=false")
+		args = append(args, "-lock=false", "-var", "sleep=20")
+		m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(8*time.Second))
+	} else {
+		m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(time.Minute))
+		go func() {
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				select {
+				case <-stopDie:
+					return
+				default:
+				}
+				if l, err := m.r.Locks(context.Background(), m.ws.Backend); err == nil && l.Held() {
+					m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(time.Second))
+					return
+				}
+			}
+		}()
 	}
 	var extra []string
 	if m.c.evidence == "printed" || m.c.evidence == "none" {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pendingUnsecured leaves a pending recovery whose secure step could not
@@ -206,5 +207,29 @@ func TestOtherDataDirSecuresThePendingErroredFirst(t *testing.T) {
 	// The first data directory's recovery goes on from its copy.
 	if o := Resume(context.Background(), x.run("")); o.Kind != Recovered || !bytes.Contains(x.w.state, []byte(`"long"`)) {
 		t.Fatalf("%+v\n%s", o, x.out)
+	}
+}
+
+// The watch records the state object each time it changes while the run
+// runs: the run's own saves are what recovery may push over, the last one
+// counts.
+func TestWatchRecordsTheRunsOwnSaves(t *testing.T) {
+	w := &world{}
+	w.write(stateJSONFor("L", 1, "base"))
+	start := w.objectLocked()
+	wt := &Watch{obs: Observation{StartState: &start}}
+	clock := time.Unix(100, 0)
+	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	ctx := context.Background()
+	wt.readState(ctx, w, now)
+	if len(wt.obs.States) != 0 || !wt.obs.LastState().Same(start) {
+		t.Fatalf("an unchanged object was recorded as a save: %+v", wt.obs.States)
+	}
+	w.write(stateJSONFor("L", 2, "base", "mid"))
+	wt.readState(ctx, w, now)
+	wt.readState(ctx, w, now)
+	saved := w.objectLocked()
+	if len(wt.obs.States) != 1 || !wt.obs.LastState().Same(saved) || wt.obs.LastState().Same(start) {
+		t.Fatalf("the run's save was not recorded once: %+v", wt.obs.States)
 	}
 }

@@ -371,7 +371,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 				Summary: fmt.Sprintf("a recovery of %s is pending and tf could not secure its run's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.Backend, st.err),
 				Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
 			o.Next = []string{
-				"tf guard recover   # secures it once the cause above is fixed; then run your command again",
+				"tf guard recover   # secures that file once the cause above is fixed; then run your command again",
 				"# or give up on that recovery (its errored.tfstate stays in the directory as it is):",
 				"tf guard recover --abandon",
 			}

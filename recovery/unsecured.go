@@ -92,7 +92,7 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 			Summary: fmt.Sprintf("the recovery pending in %s (data directory %s) could not secure this directory's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.dir(), filepath.Dir(m.Root), st.err),
 			Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
 		o.Next = []string{
-			"TF_DATA_DIR=" + shellQuote(filepath.Dir(m.Root)) + " tf guard recover   # secures it once the cause above is fixed; then run your command again",
+			"TF_DATA_DIR=" + shellQuote(filepath.Dir(m.Root)) + " tf guard recover   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again",
 		}
 		report(r, &o)
 		return o, true
