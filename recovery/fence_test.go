@@ -189,7 +189,7 @@ func TestOtherDataDirSecuresThePendingErroredFirst(t *testing.T) {
 	other := x.run("")
 	other.Env = []string{"TF_DATA_DIR=" + filepath.Join(x.dir, ".tf-b")}
 	o, refused := SecureShared(context.Background(), other)
-	if !refused || o.Kind != NeedsPerson || !strings.Contains(o.Summary, "could not secure") || !strings.Contains(strings.Join(o.Next, "\n"), "TF_DATA_DIR=") {
+	if !refused || o.Kind != NeedsPerson || o.Pending || !strings.Contains(o.Summary, "could not secure") || !strings.Contains(strings.Join(o.Next, "\n"), "TF_DATA_DIR=") {
 		t.Fatalf("a run with another data directory is not refused while the file cannot be secured: %v %+v", refused, o)
 	}
 	if err := os.RemoveAll(filepath.Join(jdir, backupName)); err != nil {

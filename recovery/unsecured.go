@@ -75,7 +75,7 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 	}
 	lk, err := lockRoot(ctx, m.Root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Pending: true, Summary: "a recovery pending in " + m.Root + " has not secured errored.tfstate yet, and tf cannot reach it: " + err.Error(),
+		o := Outcome{Kind: NeedsPerson, Summary: "a recovery pending in " + m.Root + " has not secured errored.tfstate yet, and tf cannot reach it: " + err.Error(),
 			Error: err.Error(), Saved: []string{filepath.Join(r.Dir, erroredFile)}, Next: []string{"TF_DATA_DIR=" + shellQuote(filepath.Dir(m.Root)) + " tf guard recover"}}
 		report(r, &o)
 		return o, true
@@ -88,7 +88,9 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 	}
 	s := newSeqState(r, j)
 	if st := s.secureAhead(ctx); st != nil {
-		o := Outcome{Kind: NeedsPerson, Pending: true, RetryOn: string(st.retry), RecoveryDir: j.dir(), Error: st.err.Error(),
+		// Not Pending/RecoveryDir: the recovery is another data
+		// directory's; only its own command (printed) continues it.
+		o := Outcome{Kind: NeedsPerson, RetryOn: string(st.retry), Error: st.err.Error(),
 			Summary: fmt.Sprintf("the recovery pending in %s (data directory %s) could not secure this directory's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.dir(), filepath.Dir(m.Root), st.err),
 			Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
 		o.Next = []string{
