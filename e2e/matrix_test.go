@@ -34,7 +34,8 @@ type matrixCell struct {
 	// meantime: "nothing", "colleague-applied" (force-unlocked the stale
 	// lock and applied once), "colleague-running" (force-unlocked and is
 	// still applying), "switched" (the lock now belongs to another run that
-	// died holding it).
+	// died holding it), "lockfalse-writer" (applied with -lock=false, as
+	// terraform's lock error suggests, while this run's lock is still there).
 	meantime string
 	killed   bool // tf SIGKILLed during its own recovery of the failed run
 }
@@ -61,17 +62,27 @@ func matrixCells() []matrixCell {
 					cells = append(cells, matrixCell{mode, ev, mt, killed})
 				}
 			}
+			// A writer that ignores the lock matters only where the run
+			// holds one; tf killed or not changes nothing for it (the
+			// recovery is pending either way when the colleague writes), so
+			// one cell per lock mode and evidence keeps the run time.
+			if ev != "lock=false" {
+				cells = append(cells, matrixCell{mode, ev, "lockfalse-writer", false})
+			}
 		}
 	}
 	return cells
 }
 
-// wantRecovered: the rules let tf push by itself only when this run's lock
-// is proven and still there, or the state object is the one the run
-// started from; the "none" cell leaves a stale lock tf cannot prove is its
-// own (a person must name it).
+// wantRecovered: the rules let tf push by itself only when the state object
+// is the one the run started from (or wrote itself), seen by tf's watch,
+// and this run's lock is proven and still there or no lock is held. A held
+// lock alone proves nothing (a -lock=false writer ignores it): with the
+// watch off ("printed", "none") tf has no record of the state object and
+// stops with the difference; the "none" cell also leaves a stale lock tf
+// cannot prove is its own (a person must name it).
 func (c matrixCell) wantRecovered() bool {
-	return c.meantime == "nothing" && c.evidence != "none"
+	return c.meantime == "nothing" && c.evidence != "none" && c.evidence != "printed"
 }
 
 type matrixResult struct {
@@ -231,13 +242,33 @@ func (m *matrixRun) run() string {
 	m.must(a, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "sleep=0")
 	m.must(m.b, "init", "-input=false", "-no-color")
 
-	// The failed run, through tf: its credentials die 2 s in, while the
-	// long resource is being created.
+	// The failed run, through tf: its credentials die while the long
+	// resource is being created. A run that takes the lock: 1 s after its
+	// lock appears (on a loaded machine terraform may need seconds to get
+	// there); a run with -lock=false: 8 s in, with a longer sleep.
 	m.fresh()
-	m.r.Ledger.DieAt(m.env[rig.EnvAccessKeyID], m.r.Ledger.Now().Add(2*time.Second))
+	key := m.env[rig.EnvAccessKeyID]
 	args := []string{"apply", "-auto-approve", "-input=false", "-no-color", "-var", "run=A"}
+	stopDie := make(chan struct{})
+	defer close(stopDie)
 	if m.c.evidence == "lock=false" {
-		args = append(args, "-lock=false")
+		args = append(args, "-lock=false", "-var", "sleep=20")
+		m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(8*time.Second))
+	} else {
+		m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(time.Minute))
+		go func() {
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				select {
+				case <-stopDie:
+					return
+				default:
+				}
+				if l, err := m.r.Locks(context.Background(), m.ws.Backend); err == nil && l.Held() {
+					m.r.Ledger.DieAt(key, m.r.Ledger.Now().Add(time.Second))
+					return
+				}
+			}
+		}()
 	}
 	var extra []string
 	if m.c.evidence == "printed" || m.c.evidence == "none" {
@@ -303,6 +334,14 @@ func (m *matrixRun) run() string {
 			t.Fatal(err)
 		}
 		foreign = info.ID
+	case "lockfalse-writer":
+		if ours == "" {
+			t.Fatal("lockfalse-writer needs a run that holds its lock")
+		}
+		if code, _, errs := m.exec(false, m.b, nil, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "run=COLLEAGUE", "-var", "sleep=0"); code == 0 || !strings.Contains(errs, "-lock=false") {
+			t.Fatalf("the colleague's apply was not stopped by the run's lock with terraform's hint: exit %d\n%s", code, errs)
+		}
+		m.must(m.b, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "run=COLLEAGUE", "-var", "sleep=0", "-lock=false")
 	}
 	remoteBefore, err := m.r.RemoteState(context.Background(), m.ws.Backend)
 	if err != nil {
@@ -334,7 +373,7 @@ func (m *matrixRun) run() string {
 	// Judged with plain terraform only.
 	pulled := m.must(m.b, "state", "pull")
 	switch m.c.meantime {
-	case "colleague-applied":
+	case "colleague-applied", "lockfalse-writer":
 		if !strings.Contains(pulled, "COLLEAGUE") {
 			t.Errorf("the colleague's change was lost from the state:\n%s", pulled)
 		}

@@ -150,7 +150,13 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	}
 	var remote *StateSummary
 	var diff StateDiff
+	var looked *StateMark
 	if errored != nil {
+		if so, err := rd.StateObject(ctx); err == nil {
+			// What the person is shown is this object: a push they choose
+			// may go over it, and over nothing written after.
+			looked = &StateMark{Why: knownLooked, Object: so}
+		}
 		out, _, err := r.runner.Run(ctx, buildPull(r.Terraform, r.Dir, r.Env))
 		if err == nil {
 			if rem, perr := parseState(out); perr == nil {
@@ -230,11 +236,28 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		return out
 	}
 	defer lk.unlock()
+	if Pending(r.Dir, r.Env) {
+		// Another tf's run failed here while this one looked and asked: its
+		// recovery (with its run's evidence) comes first and is never
+		// overwritten.
+		out := Outcome{Kind: NeedsPerson, Pending: true, Backend: &b, Errored: errored,
+			Summary: "another tf left a pending recovery in " + root + " meanwhile; it comes first, so nothing was changed",
+			Next:    []string{"tf guard recover   # continues that recovery; then run this one again"}}
+		report(r, &out)
+		return out
+	}
 	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
 		report(r, &out)
 		return out
+	}
+	if looked != nil && remote != nil {
+		looked.Lineage, looked.Serial, looked.SHA256 = remote.Lineage, remote.Serial, remote.SHA256
+		j.Known = append(j.Known, *looked)
+	}
+	if errored != nil {
+		j.ErroredSeen = markFile(errPath)
 	}
 	j.Tool, j.Args, j.Backend, j.GivenLockID, j.Who = r.Flavor, []string{"guard", "recover"}, b, o.LockID, whoAmI()
 	j.Class = Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
@@ -336,6 +359,7 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 		return out
 	}
 	_ = j.record("abandon", "done", "abandoned by a person with tf guard recover --abandon", r.Now())
+	clearUnsecured(r.Dir, j)
 	if err := j.finish(Abandoned); err != nil {
 		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
 		report(r, &out)

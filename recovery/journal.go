@@ -2,6 +2,8 @@ package recovery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,8 +96,19 @@ type journal struct {
 	Route string `json:"route,omitempty"`
 	// GivenLockID: a person named this lock with --lock-id (evidence c).
 	GivenLockID string `json:"given_lock_id,omitempty"`
+	// ErroredSeen identifies the errored.tfstate this run left, taken when
+	// the failure was first seen: only that very file is ever secured or
+	// pushed (another run in the directory may write a new one meanwhile).
+	ErroredSeen *FileMark `json:"errored_seen,omitempty"`
 	// Errored is the secured state (nil when the run left no errored.tfstate).
 	Errored *StateSummary `json:"errored,omitempty"`
+	// Known are state objects besides the run's start state and its own
+	// saves (Observed) that this recovery may push over: the one a person
+	// looked at before choosing (tf guard recover), the one tf wrote itself.
+	Known []StateMark `json:"known_states,omitempty"`
+	// Dropped lists what a push a person chose (--use errored) removed from
+	// the backend's state: instances only the backend recorded.
+	Dropped []string      `json:"dropped,omitempty"`
 	Pushed  *StateSummary `json:"pushed,omitempty"`
 	// Made is what the failed run changed, by resource instance: the
 	// difference between the backend's state it started from and
@@ -108,6 +121,56 @@ type journal struct {
 	Outcome  Kind         `json:"outcome,omitempty"`
 
 	path string // journal.json
+}
+
+// FileMark identifies a state file at one moment: its bytes (digest, size)
+// and what it says it is (lineage, serial).
+type FileMark struct {
+	FileStamp
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+}
+
+func (m FileMark) String() string {
+	return fmt.Sprintf("%d bytes, serial %d, lineage %q, sha256 %.12s", m.Size, m.Serial, m.Lineage, m.SHA256)
+}
+
+// markFile identifies the state file at path, nil when it is absent.
+func markFile(path string) *FileMark {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return markBytes(raw, fi.ModTime())
+}
+
+// markBytes identifies a state file's content.
+func markBytes(raw []byte, mod time.Time) *FileMark {
+	sum := sha256.Sum256(raw)
+	m := &FileMark{FileStamp: FileStamp{Size: int64(len(raw)), ModTime: mod.UTC(), SHA256: hex.EncodeToString(sum[:])}}
+	var head struct {
+		Lineage string `json:"lineage"`
+		Serial  uint64 `json:"serial"`
+	}
+	if json.Unmarshal(raw, &head) == nil {
+		m.Lineage, m.Serial = head.Lineage, head.Serial
+	}
+	return m
+}
+
+// StateMark identifies a state object in the backend at one moment, and why
+// the recovery may push over it.
+type StateMark struct {
+	Why    string      `json:"why"`
+	Object StateObject `json:"object"`
+	// The state it held as terraform's state pull printed it (when known).
+	Lineage string `json:"lineage,omitempty"`
+	Serial  uint64 `json:"serial,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
 }
 
 // RecoveryRoot is where recoveries of dir's state are kept: under

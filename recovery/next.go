@@ -298,6 +298,16 @@ func elsewhereSteps(workspace, dir string) []string {
 	}
 }
 
+// unsecuredElsewhereSteps: a pending recovery of another state has not
+// secured this directory's errored.tfstate yet, so no run starts here.
+func unsecuredElsewhereSteps() []string {
+	return []string{
+		"tf guard recover   # secures that file once the cause above is fixed; then run your command again",
+		"# or give up on that recovery (its errored.tfstate stays in the directory as it is):",
+		"tf guard recover --abandon",
+	}
+}
+
 // unreadableSteps: the pending journal cannot be read.
 func unreadableSteps(root string) []string {
 	return []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}

@@ -1116,6 +1116,18 @@ func atoi(s string) int {
 	return n
 }
 
+// pushRefusal matches terraform's refusals of `state push` that no retry
+// changes (statemgr.CheckValidImport, printed as "Failed to write state:
+// ..."): another lineage, an older serial, a different state with the same
+// serial.
+var pushRefusal = regexp.MustCompile(`cannot import state with lineage "[^"]*" over unrelated state with lineage "[^"]*"|cannot import state with serial \d+ over newer state with serial \d+|cannot overwrite existing state with serial \d+ with a different state that has the same serial`)
+
+// PushRefused is terraform's own words when it refused a state push for
+// good (without -force), "" otherwise.
+func PushRefused(stderr []byte) string {
+	return pushRefusal.FindString(Flatten(stderr))
+}
+
 // ClassifySideCall reads the stderr of one of tf's own side calls (state
 // pull, state push, force-unlock). No provider runs in them, so every
 // diagnostic is the backend's: the cause is read from all of them (the S3

@@ -339,7 +339,8 @@ func TestInterruptDuringAReadIsReportedAsInterrupt(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := rv2Run(dir, w, nil, []string{"apply"}, rv2Persist+release, started, nil)
+	start, _ := w.StateObject(ctx)
+	r := rv2Run(dir, w, nil, []string{"apply"}, rv2Persist+release, started, &Observation{Started: started.UTC(), TakesLock: true, StartState: &start})
 	r.backend = func(context.Context, Backend, []string) (backendReader, error) { return cancelReader{w}, nil }
 	r.OnStep = func(step string) {
 		if step == StepProve {

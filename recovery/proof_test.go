@@ -102,11 +102,15 @@ func (w *world) Run(_ context.Context, c tfCall) ([]byte, []byte, error) {
 		if w.state != nil {
 			cur, _ := parseState(w.state)
 			in, _ := parseState(raw)
+			// terraform's statemgr.CheckValidImport, as state push prints it.
 			if !cur.Empty && cur.Lineage != in.Lineage && !in.First {
-				return nil, []byte("Failed to write state: cannot import state with lineage"), fmt.Errorf("exit status 1")
+				return nil, []byte(fmt.Sprintf("Failed to write state: cannot import state with lineage %q over unrelated state with lineage %q\n", in.Lineage, cur.Lineage)), fmt.Errorf("exit status 1")
 			}
 			if !cur.Empty && cur.Serial > in.Serial {
-				return nil, []byte("Failed to write state: cannot import state with serial"), fmt.Errorf("exit status 1")
+				return nil, []byte(fmt.Sprintf("Failed to write state: cannot import state with serial %d over newer state with serial %d\n", in.Serial, cur.Serial)), fmt.Errorf("exit status 1")
+			}
+			if !cur.Empty && cur.Serial == in.Serial && !sameContent(cur, in) {
+				return nil, []byte(fmt.Sprintf("Failed to write state: cannot overwrite existing state with serial %d with a different state that has the same serial\n", in.Serial)), fmt.Errorf("exit status 1")
 			}
 		}
 		w.write(raw)
@@ -234,6 +238,15 @@ func runCell(t *testing.T, c cell) cellResult {
 		w.ddb, w.lockfile = nil, nil
 		other = lockRec("33333333-3333-3333-3333-333333333333", who, time.Now())
 		w.write(stateJSONFor("L", 2, "base", "long", "switched"))
+	case "lockfalse-writer":
+		// terraform's lock error suggests -lock=false: a colleague writes
+		// the state while this run's lock is still there.
+		w.write(stateJSONFor("L", 2, "base", "long", "colleague"))
+	case "run-saved":
+		// The run's own intermediate save went through, seen by the watch;
+		// the final one failed.
+		w.write(stateJSONFor("L", 2, "base", "long"))
+		obs.States = append(obs.States, StateSighting{Object: w.objectLocked(), First: started.Add(21 * time.Second)})
 	}
 	if other != nil {
 		for _, k := range kinds {
@@ -269,7 +282,7 @@ func TestRecoveryActsOnlyOnProof(t *testing.T) {
 			if ev == "printed" && mode == "lockfile" {
 				continue // terraform prints no ID for the lockfile
 			}
-			for _, mt := range []string{"nothing", "colleague-applied", "colleague-running", "switched"} {
+			for _, mt := range []string{"nothing", "colleague-applied", "colleague-running", "switched", "lockfalse-writer", "run-saved"} {
 				c := cell{mode, ev, mt}
 				t.Run(fmt.Sprintf("%s/%s/%s", mode, ev, mt), func(t *testing.T) {
 					res := runCell(t, c)
@@ -281,7 +294,7 @@ func TestRecoveryActsOnlyOnProof(t *testing.T) {
 							_ = keep
 						}
 					}
-					if mt == "colleague-applied" && !bytes.Contains(w.state, []byte(`"colleague"`)) {
+					if (mt == "colleague-applied" || mt == "lockfalse-writer") && !bytes.Contains(w.state, []byte(`"colleague"`)) {
 						t.Fatalf("the colleague's resource was dropped from the state: %s", w.state)
 					}
 					if mt == "switched" && !bytes.Contains(w.state, []byte(`"switched"`)) {
@@ -345,7 +358,9 @@ func mustParse(t *testing.T, b []byte) StateSummary {
 // unchanged since the run started.
 func expectedKind(c cell) Kind {
 	switch {
-	case c.meantime != "nothing":
+	case c.meantime == "run-saved" && c.evidence == "none":
+		return NeedsPerson // no watch: tf saw neither the start nor the save
+	case c.meantime != "nothing" && c.meantime != "run-saved":
 		return NeedsPerson
 	case c.evidence == "printed" || c.evidence == "observed":
 		return Recovered

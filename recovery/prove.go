@@ -225,8 +225,24 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 			err: fmt.Errorf("the state is locked by %s since %s (%s, ID %s), which tf cannot prove is this run's lock", v.foreign.Who, v.foreign.Created, v.foreign.Operation, v.foreign.ID)}
 	}
 	if len(v.own) > 0 {
-		j.LockID, j.Evidence, j.Route = v.id, v.evidence, RouteFence
+		j.LockID, j.Evidence = v.id, v.evidence
+		if s.mustPush() {
+			// The lock keeps out only writers that take it: terraform's own
+			// lock error suggests -lock=false. The state object itself must
+			// be one the run started from or wrote.
+			so, st := s.readStateObject(ctx, StepProve)
+			if st != nil {
+				return st
+			}
+			if !s.knownState(so) {
+				return s.drift(StepProve, s.movedUnderLock(v.id, so))
+			}
+		}
+		j.Route = RouteFence
 		s.note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
+		if s.mustPush() {
+			s.note += "; the state object is " + s.knownAs()
+		}
 		return nil
 	}
 	j.LockID, j.Evidence = "", ""
@@ -243,9 +259,9 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 	if st != nil {
 		return st
 	}
-	if o := j.Observed; o != nil && o.StartState != nil && o.StartState.Same(so) {
+	if s.knownState(so) {
 		j.Route = RouteUnchanged
-		s.note = v.none + "; the backend's state object is the one the run started from (" + so.String() + ")"
+		s.note = v.none + "; the backend's state object is " + s.knownAs() + " (" + so.String() + ")"
 		return nil
 	}
 	why := v.none
@@ -256,6 +272,83 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 		why += fmt.Sprintf("; the state object changed since the run started (then: %s; now: %s)", j.Observed.StartState, so)
 	}
 	return s.drift(StepProve, "the backend may have moved on since the run started: "+why)
+}
+
+// mustPush says whether the push step will write: errored.tfstate exists
+// and the backend (as last pulled) does not already hold its content.
+func (s *seqState) mustPush() bool {
+	e := s.j.Errored
+	return e != nil && (s.remote == nil || s.remote.Empty || !sameContent(*s.remote, *e))
+}
+
+// knownState says whether the state object now is one this recovery may
+// push over: the last one the watch saw while the run ran (the one it
+// started from, or its own latest save), one a person looked at before
+// choosing, or one tf wrote itself. Compared by identity (ETag, version,
+// size, time), never by serial: terraform counts failed saves too. A held
+// lock alone proves nothing: a writer with -lock=false ignores it.
+func (s *seqState) knownState(so StateObject) bool {
+	if last := s.j.Observed.LastState(); last != nil && last.Same(so) {
+		return true
+	}
+	for _, m := range s.j.Known {
+		if m.Object.Same(so) {
+			return true
+		}
+	}
+	return false
+}
+
+// runsOwnState says whether so is the state object the run started from or
+// saved itself, or one tf pushed for it (not one a person looked at).
+func (s *seqState) runsOwnState(so StateObject) bool {
+	if last := s.j.Observed.LastState(); last != nil && last.Same(so) {
+		return true
+	}
+	for _, m := range s.j.Known {
+		if m.Why == knownPushed && m.Object.Same(so) {
+			return true
+		}
+	}
+	return false
+}
+
+// Why a state object is known besides the run's own observation.
+const (
+	knownPushed = "the one tf pushed"
+	knownLooked = "the one you looked at before choosing"
+)
+
+// knownAs says which known state object the backend holds (after
+// knownState said it is one).
+func (s *seqState) knownAs() string {
+	o := s.j.Observed
+	if o != nil && len(o.States) > 0 && (o.StartState == nil || !o.StartState.Same(o.States[len(o.States)-1].Object)) {
+		return "the one the run saved last while it ran"
+	}
+	if o != nil && o.StartState != nil {
+		return "the one the run started from"
+	}
+	if n := len(s.j.Known); n > 0 {
+		return s.j.Known[n-1].Why
+	}
+	return "known"
+}
+
+// movedUnderLock says why the state object is not one the recovery may
+// push over although the run's lock is still there.
+func (s *seqState) movedUnderLock(id string, so StateObject) string {
+	last := s.j.Observed.LastState()
+	if last == nil && len(s.j.Known) == 0 {
+		return fmt.Sprintf("this run's lock %s is still there, but tf has no record of the state object the run started from (now: %s), and a held lock does not prove that nobody wrote the state: terraform's -lock=false ignores it", id, so)
+	}
+	then := "none"
+	if last != nil {
+		then = last.String()
+	} else if n := len(s.j.Known); n > 0 {
+		then = s.j.Known[n-1].Object.String()
+	}
+	return fmt.Sprintf("this run's lock %s is still there, but the state object is not the one the run started from or saved itself (then: %s; now: %s): someone wrote the state without taking the lock (terraform's -lock=false, or a write to the bucket)", id, then, so)
 }
 
 func describeEvidence(ev string) string {
@@ -314,6 +407,10 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		return s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
 	}
 	lockFalse := false
+	// byRun: the backend holds the state the run started from or saved
+	// itself, so the difference is what the run did; otherwise it is the
+	// state a person looked at and chose to push over.
+	byRun := true
 	switch j.Route {
 	case RouteFence:
 		locks, st := s.readLocks(ctx, StepPush)
@@ -324,6 +421,14 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
 			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
 		}
+		so, st := s.readStateObject(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		if !s.knownState(so) {
+			return s.drift(StepPush, s.movedUnderLock(j.LockID, so))
+		}
+		byRun = s.runsOwnState(so)
 		lockFalse = true
 	case RouteUnchanged:
 		// Take the lock first, then check the object again: nobody can
@@ -335,21 +440,36 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		if st != nil {
 			return st
 		}
-		if o := j.Observed; !rem.Empty && (o == nil || o.StartState == nil || !o.StartState.Same(so)) {
+		if !rem.Empty && !s.knownState(so) {
 			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
+		byRun = rem.Empty || s.runsOwnState(so)
 		lockFalse = true
 	case RouteChosen:
+		// A person chose, having seen the difference: the backend must
+		// still hold the state they looked at.
+		if len(j.Known) > 0 {
+			so, st := s.readStateObject(ctx, StepPush)
+			if st != nil {
+				return st
+			}
+			if !s.knownState(so) {
+				return s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
+			}
+		}
+		byRun = false
 	default:
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
 	}
-	if j.Route != RouteChosen {
+	if d := diffStates(rem, *e); byRun {
 		// The difference between the backend's state (as the run started
 		// from it, or as this run last saved it mid-apply) and
 		// errored.tfstate is what the push adds.
-		d := diffStates(rem, *e)
 		j.Made = &d
+	} else if len(d.OnlyRemote) > 0 {
+		// Not the run's doing: what the push drops, said as such.
+		j.Dropped = d.OnlyRemote
 	}
 	if j.Progress != nil {
 		// What terraform said it completed, checked against the state that
@@ -366,9 +486,21 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		case c.AcquireFailed:
 			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
 		}
+		if why := PushRefused(errb); why != "" {
+			// terraform refuses this push every time (lineage or serial):
+			// retrying cannot change that. A person decides.
+			j.Dropped = nil
+			st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
+			st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
+			return st
+		}
 		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
 	}
 	j.Pushed = e
+	if so, err := s.stateObjectNow(ctx); err == nil {
+		// tf's own write: a later pass may find it and go on from it.
+		j.Known = append(j.Known, StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+	}
 	switch {
 	case j.Evidence == EvidenceTaken:
 		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding the state the run started from", e, j.LockID)
@@ -378,6 +510,16 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
 	}
 	return nil
+}
+
+// stateObjectNow reads the state object's identity, nil error only on a
+// successful read.
+func (s *seqState) stateObjectNow(ctx context.Context) (StateObject, error) {
+	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
+	if err != nil {
+		return StateObject{}, err
+	}
+	return rd.StateObject(ctx)
 }
 
 // takeOwnLock takes the state lock for tf (once: a resumed journal knows

@@ -103,6 +103,9 @@ type Outcome struct {
 	// Made: what the failed run had changed before it stopped (instances
 	// created, changed, destroyed), now recorded in the backend's state.
 	Made *StateDiff `json:"made,omitempty"`
+	// Dropped: what a push a person chose removed from the backend's
+	// state (instances only the backend recorded).
+	Dropped []string `json:"dropped,omitempty"`
 	// Progress is what terraform's own output says the run did: the plan,
 	// the changes that completed, were cut off, failed or never started.
 	Progress *Progress `json:"progress,omitempty"`
@@ -221,6 +224,9 @@ func Recover(ctx context.Context, r Run) Outcome {
 			j.Progress = &p
 		}
 	}
+	if fresh {
+		j.ErroredSeen = markFile(errPath)
+	}
 	if !fresh {
 		note := "terraform wrote no errored.tfstate during this run"
 		if _, err := os.Stat(errPath); err == nil {
@@ -228,7 +234,13 @@ func Recover(ctx context.Context, r Run) Outcome {
 		}
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
+	if fresh {
+		// Until the copy exists, runs with other data directories must not
+		// overwrite the file (best effort: a full disk here is not a stop).
+		_ = markUnsecured(r.Dir, j)
+	}
 	if err := j.open(); err != nil {
+		clearUnsecured(r.Dir, j)
 		return noRecord(r, c, fmt.Errorf("could not write the recovery journal in %s: %w", root, err), fresh, errPath)
 	}
 	st := newSeqState(r, j)
@@ -242,6 +254,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 				return st.stop(stop)
 			}
 			_ = j.record(StepSecure, "done", st.note, r.Now())
+			clearUnsecured(r.Dir, j)
 			st.note = ""
 		}
 		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
@@ -344,6 +357,16 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", err)})
 	}
 	if !cur.SameAddress(j.Backend) {
+		// errored.tfstate belongs to the working directory, not to a
+		// state: a run here now would overwrite the pending one's file.
+		if st := st.secureAhead(ctx); st != nil {
+			o := Outcome{Kind: NeedsPerson, Pending: true, RetryOn: string(st.retry), RecoveryDir: j.dir(), Backend: &j.Backend, Error: st.err.Error(),
+				Summary: fmt.Sprintf("a recovery of %s is pending and tf could not secure its run's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.Backend, st.err),
+				Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
+			o.Next = unsecuredElsewhereSteps()
+			writeHuman(r.Out, r, &o)
+			return o
+		}
 		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
 			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
 		o.Next = elsewhereSteps(j.Backend.Workspace, j.dir())
@@ -491,6 +514,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		if err := s.j.record(step.name, "done", s.note, s.r.Now()); err != nil {
 			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
 		}
+		if step.name == StepSecure {
+			clearUnsecured(s.r.Dir, s.j)
+		}
 		s.note = ""
 	}
 	if err := s.j.finish(Recovered); err != nil {
@@ -532,6 +558,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
 	if st.final || st.retry == retryNone {
 		_ = j.finish(NeedsPerson)
+		clearUnsecured(s.r.Dir, j)
 	}
 	o := s.outcome(NeedsPerson)
 	o.Pending = !st.final && st.retry != retryNone
@@ -553,8 +580,11 @@ func (s *seqState) stop(st *stepStop) Outcome {
 func (s *seqState) savedAt() []string {
 	var out []string
 	if s.j.Errored == nil {
-		if _, err := os.Stat(filepath.Join(s.r.Dir, erroredFile)); err == nil && !s.j.done(StepSecure) {
-			out = append(out, filepath.Join(s.r.Dir, erroredFile))
+		p := filepath.Join(s.r.Dir, erroredFile)
+		if _, err := os.Stat(p); err == nil && !s.j.done(StepSecure) {
+			if seen := s.j.ErroredSeen; seen == nil || func() bool { m := markFile(p); return m != nil && m.SHA256 == seen.SHA256 }() {
+				out = append(out, p)
+			}
 		}
 		return out
 	}
@@ -571,6 +601,9 @@ func (s *seqState) outcome(k Kind) Outcome {
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
 		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress,
 		failedArgs: s.j.Args, superseded: s.superseded}
+	if s.j.Pushed != nil {
+		o.Dropped = s.j.Dropped
+	}
 	for _, st := range s.j.Steps {
 		if st.Status == "done" && st.Note != "" {
 			o.Did = append(o.Did, st.Note)
@@ -579,7 +612,37 @@ func (s *seqState) outcome(k Kind) Outcome {
 	return o
 }
 
-// secure copies errored.tfstate, fsync'd, into the recovery directory.
+// secureAhead secures the pending recovery's errored.tfstate now, before a
+// run for another state in the same working directory may overwrite it.
+// Nothing to do when it is secured already or the file is no longer the
+// run's own (the resumed recovery says so).
+func (s *seqState) secureAhead(ctx context.Context) *stepStop {
+	j := s.j
+	if j.done(StepSecure) || j.ErroredSeen == nil {
+		return nil
+	}
+	if now := markFile(filepath.Join(s.r.Dir, erroredFile)); now == nil || now.SHA256 != j.ErroredSeen.SHA256 {
+		clearUnsecured(s.r.Dir, j) // nothing of the run's left to secure here
+		return nil
+	}
+	if err := j.record(StepSecure, "begun", "", s.r.Now()); err != nil {
+		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
+	}
+	if st := s.secure(ctx); st != nil {
+		_ = j.record(StepSecure, "stopped", st.err.Error(), s.r.Now())
+		return st
+	}
+	if err := j.record(StepSecure, "done", s.note, s.r.Now()); err != nil {
+		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
+	}
+	clearUnsecured(s.r.Dir, j)
+	fmt.Fprintf(s.r.Out, "tf: %s, for the recovery pending in %s\n", s.note, j.dir())
+	s.note = ""
+	return nil
+}
+
+// secure copies errored.tfstate, fsync'd, into the recovery directory:
+// only the very file the failed run left.
 func (s *seqState) secure(ctx context.Context) *stepStop {
 	src := filepath.Join(s.r.Dir, erroredFile)
 	dst := filepath.Join(s.j.dir(), backupName)
@@ -589,6 +652,12 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 	}
 	if err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
+	}
+	if seen := s.j.ErroredSeen; seen != nil {
+		if now := markBytes(raw, time.Time{}); now.SHA256 != seen.SHA256 {
+			return &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is not the file this run left: when the run failed it was %s; now it is %s (written since, by another run in this directory or by hand). "+
+				"tf secures and pushes only the failed run's own file, so it does nothing more here; the lock is kept so nobody builds on the old state", src, seen, now)}
+		}
 	}
 	sum, err := parseState(raw)
 	if err != nil {

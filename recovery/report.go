@@ -74,6 +74,9 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		case o.Errored != nil && o.ran():
 			p("the %s itself did not finish: run it again; its plan shows what is left.", o.commandName(r.Flavor))
 		}
+		if len(o.Dropped) > 0 {
+			p("the push dropped from the backend's state what only it recorded: %s (terraform no longer tracks these objects; they were not destroyed).", strings.Join(o.Dropped, ", "))
+		}
 	case NeedsPerson:
 		p("RECOVERY NEEDS YOU: %s", o.Summary)
 		ci := ephemeralCI(r.Env)

@@ -49,10 +49,14 @@ func (x *ws) errored(b []byte) {
 	}
 }
 
+// run is the failed run as the wrapper hands it over: the watch saw the
+// state object as the world holds it now (the run started from it).
 func (x *ws) run(stderr string) Run {
+	start, _ := x.w.StateObject(context.Background())
 	return Run{Dir: x.dir, Terraform: "terraform", Flavor: "terraform", Args: []string{"apply", "-auto-approve"}, ExitCode: 1,
 		Stderr: []byte(stderr), Started: x.started, Ended: time.Now(), Out: x.out, runner: x.w,
-		backend: func(context.Context, Backend, []string) (backendReader, error) { return x.w, nil }}
+		Observed: &Observation{Started: x.started.UTC(), TakesLock: true, StartState: &start},
+		backend:  func(context.Context, Backend, []string) (backendReader, error) { return x.w, nil }}
 }
 
 const (

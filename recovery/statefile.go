@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 )
@@ -26,21 +25,20 @@ type StateSummary struct {
 	// apply of a new state cannot save it).
 	First bool `json:"first,omitempty"`
 
-	content   stateContent
-	instances map[string]string // address -> attributes JSON
-}
-
-type stateContent struct {
-	Resources any `json:"resources"`
-	Outputs   any `json:"outputs"`
+	// content is a digest of the resources and outputs as terraform wrote
+	// them (whitespace aside); instances maps each resource instance's
+	// address to a digest of its attributes. Digests, not trees: a state
+	// may be hundreds of megabytes.
+	content   string
+	instances map[string]string
 }
 
 type stateJSON struct {
-	Version   int             `json:"version"`
-	Serial    uint64          `json:"serial"`
-	Lineage   string          `json:"lineage"`
-	Resources []stateResource `json:"resources"`
-	Outputs   any             `json:"outputs"`
+	Version   int               `json:"version"`
+	Serial    uint64            `json:"serial"`
+	Lineage   string            `json:"lineage"`
+	Resources []json.RawMessage `json:"resources"`
+	Outputs   json.RawMessage   `json:"outputs"`
 }
 
 type stateResource struct {
@@ -54,7 +52,21 @@ type stateResource struct {
 	} `json:"instances"`
 }
 
-// parseState reads a state file's JSON. Empty input is an empty backend.
+// digester hashes JSON values as terraform wrote them, without their
+// whitespace (terraform re-indents a state it re-serialises; its key order
+// is fixed), reusing one buffer.
+type digester struct{ buf bytes.Buffer }
+
+func (d *digester) sum(raw []byte) [32]byte {
+	d.buf.Reset()
+	if json.Compact(&d.buf, raw) != nil {
+		return sha256.Sum256(raw)
+	}
+	return sha256.Sum256(d.buf.Bytes())
+}
+
+// parseState reads a state file's JSON (once). Empty input is an empty
+// backend.
 func parseState(b []byte) (StateSummary, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return StateSummary{Empty: true}, nil
@@ -63,33 +75,34 @@ func parseState(b []byte) (StateSummary, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return StateSummary{}, fmt.Errorf("parse state: %w", err)
 	}
-	var raw struct {
-		Resources []any `json:"resources"`
-	}
-	_ = json.Unmarshal(b, &raw)
 	if s.Version == 0 && s.Lineage == "" && len(s.Resources) == 0 {
 		return StateSummary{}, errors.New("parse state: not a terraform state file (no version, lineage or resources)")
 	}
 	sum := sha256.Sum256(b)
-	res := raw.Resources
-	if res == nil {
-		res = []any{}
-	}
-	out := s.Outputs
-	if m, ok := out.(map[string]any); out == nil || (ok && len(m) == 0) {
-		out = map[string]any{}
-	}
-	st := StateSummary{
-		Serial: s.Serial, Lineage: s.Lineage, Resources: len(s.Resources), SHA256: hex.EncodeToString(sum[:]),
-		content: stateContent{Resources: res, Outputs: out}, instances: map[string]string{},
-	}
+	st := StateSummary{Serial: s.Serial, Lineage: s.Lineage, Resources: len(s.Resources), SHA256: hex.EncodeToString(sum[:]), instances: map[string]string{}}
 	if s.Lineage == "" {
 		// terraform's empty state: an absent remote, or the first state of
 		// a new lineage that never reached the backend.
 		st.Empty = len(s.Resources) == 0
 		st.First = !st.Empty
 	}
-	for _, r := range s.Resources {
+	var d digester
+	content := sha256.New()
+	out := bytes.TrimSpace(s.Outputs)
+	if len(out) == 0 || bytes.Equal(out, []byte("null")) {
+		out = []byte("{}")
+	}
+	if o := d.sum(out); true {
+		content.Write(o[:])
+	}
+	for i, raw := range s.Resources {
+		rs := d.sum(raw)
+		content.Write(rs[:])
+		var r stateResource
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return StateSummary{}, fmt.Errorf("parse state: resource %d: %w", i, err)
+		}
+		s.Resources[i] = nil // what is read is not kept
 		base := r.Type + "." + r.Name
 		if r.Mode == "data" {
 			base = "data." + base
@@ -105,9 +118,11 @@ func parseState(b []byte) (StateSummary, error) {
 			case float64:
 				addr += fmt.Sprintf("[%d]", int64(k))
 			}
-			st.instances[addr] = string(in.Attributes)
+			a := d.sum(in.Attributes)
+			st.instances[addr] = string(a[:])
 		}
 	}
+	st.content = string(content.Sum(nil))
 	return st, nil
 }
 
@@ -118,7 +133,7 @@ func sameContent(a, b StateSummary) bool {
 	if a.Lineage != b.Lineage && !a.First && !b.First {
 		return false
 	}
-	return reflect.DeepEqual(a.content, b.content)
+	return a.content == b.content
 }
 
 func (s StateSummary) String() string {
@@ -156,7 +171,7 @@ func diffStates(remote, errored StateSummary) StateDiff {
 		switch {
 		case !ok:
 			d.OnlyRemote = append(d.OnlyRemote, addr)
-		case !jsonEqual(e, attrs):
+		case e != attrs:
 			d.Changed = append(d.Changed, addr)
 		}
 	}
@@ -169,14 +184,6 @@ func diffStates(remote, errored StateSummary) StateDiff {
 	sort.Strings(d.OnlyErrored)
 	sort.Strings(d.Changed)
 	return d
-}
-
-func jsonEqual(a, b string) bool {
-	var x, y any
-	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
-		return a == b
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // MadeSentence says what a failed run had done, from the difference between

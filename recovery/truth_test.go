@@ -21,14 +21,15 @@ func TestShortSaveFailureIsReadLikeItsLongerForms(t *testing.T) {
 }
 
 // Recovery treats the short form as a failed save: with the run's
-// errored.tfstate it secures it; without one it never says terraform saved
+// errored.tfstate it secures it (and, the backend's object being the one the
+// run started from, pushes it); without one it never says terraform saved
 // the state, and says nothing of a lock no release failure left.
 func TestShortSaveFailureIsAWreck(t *testing.T) {
 	x := newWS(t, `"dynamodb_table":"t"`)
 	x.w.write(stateJSONFor("L", 1, "base"))
 	x.errored(stateJSONFor("L", 3, "base", "long"))
 	o := Recover(context.Background(), x.run(saveVanishedShort))
-	if o.Kind != NeedsPerson || o.Errored == nil || len(o.Saved) == 0 {
+	if (o.Kind != NeedsPerson && o.Kind != Recovered) || o.Errored == nil || !strings.Contains(x.out.String(), "copied errored.tfstate") {
 		t.Fatalf("with errored.tfstate: %s %s\n%s", o.Kind, o.Summary, x.out)
 	}
 

@@ -50,6 +50,24 @@ func (k *KindWatch) last() *Sighting {
 	return &k.Sightings[len(k.Sightings)-1]
 }
 
+// StateSighting is one state object as the watch saw it.
+type StateSighting struct {
+	Object StateObject `json:"object"`
+	First  time.Time   `json:"first_seen"`
+}
+
+// LastState is the state object the watch saw last while the run ran (the
+// start state when the run wrote nothing the watch saw), nil when unknown.
+func (o *Observation) LastState() *StateObject {
+	if o == nil {
+		return nil
+	}
+	if n := len(o.States); n > 0 {
+		return &o.States[n-1].Object
+	}
+	return o.StartState
+}
+
 // FileStamp identifies a file at one moment.
 type FileStamp struct {
 	Size    int64     `json:"size"`
@@ -67,6 +85,10 @@ type Observation struct {
 	Errored *FileStamp `json:"errored_before,omitempty"`
 	// StartState is the state object when the run started (nil: unknown).
 	StartState *StateObject `json:"start_state,omitempty"`
+	// States are the state objects the watch saw while the run ran, in
+	// order (a new entry each time the object changed): the run's own
+	// intermediate saves.
+	States []StateSighting `json:"states,omitempty"`
 	// Locks by kind ("dynamodb", "lockfile").
 	Locks map[string]*KindWatch `json:"locks,omitempty"`
 }
@@ -162,6 +184,11 @@ func (w *Watch) loop(ctx context.Context, open func(context.Context) (backendRea
 	}
 	for n := 0; ; n++ {
 		w.read(ctx, rd, now)
+		if n >= 30 || n%10 == 0 {
+			// terraform saves the state every 20 s while it applies: what
+			// the run wrote itself is what recovery may later push over.
+			w.readState(ctx, rd, now)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -202,6 +229,21 @@ func (w *Watch) read(ctx context.Context, rd backendReader, now func() time.Time
 		}
 		kw.Sightings = append(kw.Sightings, Sighting{Lock: *l, First: at, Last: at})
 	}
+}
+
+// readState takes one reading of the state object's identity.
+func (w *Watch) readState(ctx context.Context, rd backendReader, now func() time.Time) {
+	so, err := rd.StateObject(ctx)
+	at := now().UTC()
+	if err != nil || ctx.Err() != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last := w.obs.LastState(); last != nil && last.Same(so) {
+		return
+	}
+	w.obs.States = append(w.obs.States, StateSighting{Object: so, First: at})
 }
 
 // Stop ends the watch and returns what it saw. It waits for a read in

@@ -53,6 +53,13 @@ type guards struct {
 // steps tf itself prints (state push, force-unlock), only gets a one-line
 // explanation and runs: they must stay usable while a person repairs.
 func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
+	if inv.Config.Recovery && inv.Command.Guarded {
+		// errored.tfstate is the working directory's: a recovery of another
+		// data directory that has not secured it yet comes first.
+		if _, refused := recovery.SecureShared(ctx, recoveryRun(inv, nil)); refused {
+			return ExitRecoveryIncomplete, true
+		}
+	}
 	if !inv.Config.Recovery || !recovery.Pending(inv.WorkDir, inv.Env) {
 		return 0, false
 	}
