@@ -1119,13 +1119,16 @@ func atoi(s string) int {
 // pushRefusal matches terraform's refusals of `state push` that no retry
 // changes (statemgr.CheckValidImport, printed as "Failed to write state:
 // ..."): another lineage, an older serial, a different state with the same
-// serial.
-var pushRefusal = regexp.MustCompile(`cannot import state with lineage "[^"]*" over unrelated state with lineage "[^"]*"|cannot import state with serial \d+ over newer state with serial \d+|cannot overwrite existing state with serial \d+ with a different state that has the same serial`)
+// serial. Compiled on first use: package initialisation stays free of it
+// (TestStartupInitAllocations).
+var pushRefusal = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`cannot import state with lineage "[^"]*" over unrelated state with lineage "[^"]*"|cannot import state with serial \d+ over newer state with serial \d+|cannot overwrite existing state with serial \d+ with a different state that has the same serial`)
+})
 
 // PushRefused is terraform's own words when it refused a state push for
 // good (without -force), "" otherwise.
 func PushRefused(stderr []byte) string {
-	return pushRefusal.FindString(Flatten(stderr))
+	return pushRefusal().FindString(Flatten(stderr))
 }
 
 // ClassifySideCall reads the stderr of one of tf's own side calls (state
