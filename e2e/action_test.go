@@ -34,6 +34,7 @@ func TestAction(t *testing.T) {
 	h := &harness{root: root}
 	cmds := h.commands()
 	cmds["action"] = h.cmdAction
+	cmds["gitlab-artifacts"] = h.cmdGitLabArtifacts
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "action"),
 		RequireExplicitExec: true,
@@ -550,4 +551,56 @@ func (p *exprParser) unary() (any, error) {
 		return p.x.outputs[parts[0]][parts[2]], nil
 	}
 	return nil, fmt.Errorf("cannot read %q", t)
+}
+
+// gitlab-artifacts NAME
+//
+// Collects what the GitLab CI job template docs/ci/gitlab-ci.yml keeps when
+// a job fails: the `.tf` job's artifacts:paths, with its variables
+// (TF_ROOT) expanded, relative to the project directory $WORK, copied with
+// hidden files (GitLab keeps them) to $WORK/.runner/artifacts/NAME/. Fails
+// unless the artifacts are kept on failure.
+func (h *harness) cmdGitLabArtifacts(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gitlab-artifacts NAME")
+	}
+	var doc map[string]struct {
+		Variables map[string]string `yaml:"variables"`
+		Artifacts struct {
+			When  string   `yaml:"when"`
+			Paths []string `yaml:"paths"`
+		} `yaml:"artifacts"`
+	}
+	b, err := os.ReadFile(filepath.Join(h.root, "docs", "ci", "gitlab-ci.yml"))
+	ts.Check(err)
+	ts.Check(yaml.Unmarshal(b, &doc))
+	job, ok := doc[".tf"]
+	if !ok {
+		ts.Fatalf("docs/ci/gitlab-ci.yml has no .tf job")
+	}
+	if job.Artifacts.When != "on_failure" && job.Artifacts.When != "always" {
+		ts.Fatalf("the .tf job keeps its artifacts %q, not on failure", job.Artifacts.When)
+	}
+	work := ts.Getenv("WORK")
+	dest := filepath.Join(work, ".runner", "artifacts", args[0])
+	n := 0
+	for _, p := range job.Artifacts.Paths {
+		p = os.Expand(p, func(k string) string { return job.Variables[k] })
+		src := filepath.Join(work, p)
+		err := filepath.Walk(src, func(f string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(work, f)
+			n++
+			return copyFile(f, filepath.Join(dest, rel))
+		})
+		if err != nil && !os.IsNotExist(err) {
+			ts.Fatalf("gitlab-artifacts: %v", err)
+		}
+	}
+	fmt.Fprintf(ts.Stdout(), "gitlab-artifacts: %d files as %s\n", n, args[0])
 }
