@@ -407,6 +407,14 @@ func (m *matrixRun) run() string {
 	if !kept {
 		t.Errorf("errored.tfstate is neither in the backend nor in a file tf named\nfailed run:\n%s\nnext command:\n%s", stderr, rerr)
 	}
+	if m.c.meantime == "lockfalse-writer" && m.c.evidence != "none" {
+		// Not a push, not a retry that terraform refuses forever: a closed
+		// stop that shows the difference, for a person to decide.
+		_, pendErr := os.Stat(filepath.Join(a, ".terraform", "tf-recovery", "PENDING"))
+		if rcode != 76 || pendErr == nil || !strings.Contains(rerr, "the backend's state and errored.tfstate differ") {
+			t.Errorf("a -lock=false write under the run's lock: want a closed stop with the difference (exit 76, nothing pending), got exit %d, pending %v\n%s", rcode, pendErr == nil, rerr)
+		}
+	}
 	if got := strings.Contains(rerr, "RECOVERED"); got != m.c.wantRecovered() {
 		t.Errorf("recovered %v, want %v (outcome: %s)\n%s", got, m.c.wantRecovered(), outcome, rerr)
 	}
