@@ -1,6 +1,11 @@
 package recovery
 
-import "fmt"
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+)
 
 // ownerLock is what `tf guard recover` does with a held lock when no
 // recovery is pending and no --lock-id was given: it looks for the owner
@@ -11,7 +16,7 @@ import "fmt"
 // lock by ID after reading it again. stop is true when RecoverCommand must
 // return out as it is. Records of dead runs whose lock is no longer held
 // are removed.
-func ownerLock(r Run, o *CommandOptions, held Locks) (out Outcome, stop bool) {
+func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd backendReader, held Locks, errored bool) (out Outcome, stop bool) {
 	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
 	ids := map[string]bool{}
 	var holder *LockInfo
@@ -79,8 +84,75 @@ func ownerLock(r Run, o *CommandOptions, held Locks) (out Outcome, stop bool) {
 		report(r, &base)
 		return base, true
 	}
-	o.LockID = holder.ID
-	return Outcome{}, false
+	if errored {
+		// errored.tfstate: the usual sequence secures it, pushes it while
+		// this lock fences the state, verifies, then releases the lock.
+		p("the dead run left errored.tfstate: tf secures it and puts it back under that run's lock before releasing the lock")
+		o.LockID = holder.ID
+		return Outcome{}, false
+	}
+	return freeDeadLock(ctx, r, *o, b, rd, held, rec), true
+}
+
+// freeDeadLock releases the lock of a run proven dead that left no
+// errored.tfstate: after a person's yes (--yes without a terminal), with
+// the recovery root's lock held, it reads the lock again and releases it
+// by ID only if every record is still the one read before.
+func freeDeadLock(ctx context.Context, r Run, o CommandOptions, b Backend, rd backendReader, held Locks, rec OwnerRecord) Outcome {
+	id := held.All()[0].ID
+	out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: held.All()[0]}
+	fail := func(summary string, next ...string) Outcome {
+		out.Summary, out.Next = summary, next
+		report(r, &out)
+		return out
+	}
+	fmt.Fprintf(r.Out, "tf: will:\n    release lock %s of the dead run (%s force-unlock with its ID, after reading the lock again)\n", id, r.Flavor)
+	if !o.Yes {
+		if !r.Interactive || r.In == nil {
+			return fail("not confirmed: no terminal to ask; re-run with --yes", "tf guard recover --yes")
+		}
+		fmt.Fprint(r.Out, "tf: go ahead? Only 'yes' will be accepted: ")
+		line, _ := bufio.NewReader(r.In).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			return fail("not confirmed; nothing was changed")
+		}
+	}
+	lk, err := lockRoot(ctx, RecoveryRoot(r.Dir, r.Env), r.Out)
+	if err != nil {
+		return fail(err.Error())
+	}
+	defer lk.unlock()
+	again, err := rd.ReadLocks(ctx)
+	if err != nil {
+		return fail(fmt.Sprintf("cannot read the lock records again: %v; nothing was released", err), "tf guard recover --yes")
+	}
+	for _, k := range []string{"dynamodb", "lockfile"} {
+		before, now := held.Kind(k), again.Kind(k)
+		if (before == nil) != (now == nil) || (before != nil && !before.Same(now)) {
+			return fail(fmt.Sprintf("the lock changed since tf read it (%s record); nothing was released", k), "tf guard recover --show")
+		}
+	}
+	_, errb, uerr := r.runner.Run(ctx, buildUnlock(r.Terraform, r.Dir, r.Env, id))
+	after, err := rd.ReadLocks(ctx)
+	if err != nil {
+		return fail(fmt.Sprintf("%s force-unlock ran, but the lock records cannot be read to check: %v", r.Flavor, err), "tf guard recover --show")
+	}
+	for _, l := range after.All() {
+		if l.ID == id {
+			msg := fmt.Sprintf("lock %s is still held", id)
+			if uerr != nil {
+				msg += fmt.Sprintf(": %s force-unlock failed: %s", r.Flavor, lastLines(errb, 4))
+			}
+			return fail(msg, "tf guard recover --yes")
+		}
+	}
+	removeOwner(rec.path)
+	out.Kind, out.Holder = Recovered, nil
+	out.Did = []string{fmt.Sprintf("released lock %s: its owner (tf PID %d, terraform PID %d, %s) is dead on this machine", id, rec.TfPID, rec.TerraformPID, rec.Command)}
+	out.Summary = "the dead run's lock is released; the state is what that run last saved (terraform saves during an apply)"
+	out.Next = []string{r.Flavor + " plan   # shows what the dead run left to do"}
+	report(r, &out)
+	return out
 }
 
 // sayCut names the changes a dead run started and never completed.
@@ -93,7 +165,7 @@ func sayCut(r Run, cut []Change) {
 	for _, ch := range cut {
 		switch ch.Action {
 		case "create":
-			fmt.Fprintf(r.Out, "    %s (create): the object may exist without being in the state. Look for it in AWS by the name or tags its configuration sets (AWS console or `aws ... list/describe`); if it exists, adopt it with `%s import %s <ID>`, where <ID> is the import ID that resource type's documentation names; `%s plan` shows it as to be created until then\n",
+			fmt.Fprintf(r.Out, "    %s (create): the object may exist without being in the state, and tf does not know its ID. Look for it in AWS by the name or tags its configuration sets (AWS console, or the aws CLI's list/describe call for its type); if it exists, adopt it with `%s import %s <ID>`, where <ID> is the import ID that resource type's documentation names; until then `%s plan` plans to create it again\n",
 				ch.Address, r.Flavor, shellQuote(ch.Address), r.Flavor)
 		case "destroy":
 			fmt.Fprintf(r.Out, "    %s (destroy): the object may be gone while the state still lists it, or still exist; `%s plan` shows what the state holds\n", ch.Address, r.Flavor)
