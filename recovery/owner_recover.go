@@ -62,7 +62,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	switch v.State {
 	case OwnerAlive:
 		p("lock owner: alive")
-		base.Summary = fmt.Sprintf("lock %s belongs to a %s run that is still alive on this machine (tf PID %d): tf never touches a live run's lock; wait for it to finish", holder.ID, rec.Command, rec.TfPID)
+		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that is still alive on this machine (tf PID %d): tf never touches a live run's lock; wait for it to finish", holder.ID, r.Flavor, rec.Command, rec.TfPID)
 		report(r, &base)
 		return base, true
 	case OwnerElsewhere, OwnerUnknown:
@@ -71,7 +71,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 			what = "cannot be proven dead from here"
 		}
 		p("lock owner: %s", v.State)
-		base.Summary = fmt.Sprintf("lock %s belongs to a %s run that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, rec.Command, what)
+		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
 		base.Next = []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}
 		report(r, &base)
 		return base, true
