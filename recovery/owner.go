@@ -43,6 +43,11 @@ type OwnerRecord struct {
 	// LockID is the lock the watch saw this run's terraform take (only a
 	// record created after the run started, the first one); "" until then.
 	LockID string `json:"lock_id,omitempty"`
+	// Ended is when tf saw terraform end (zero while it runs, or when tf
+	// died first) and ExitCode terraform's exit code then: tf itself
+	// reported on that run, so its lock is not a dead run's.
+	Ended    time.Time `json:"ended,omitempty"`
+	ExitCode int       `json:"exit_code,omitempty"`
 
 	path string
 }
@@ -266,9 +271,9 @@ func (o *OwnerWriter) Write(p []byte) (int, error) {
 }
 
 // End finishes the record: removed when keep is false (the run ended and
-// released its lock, or never recorded one), kept otherwise for a later
-// `tf guard recover`.
-func (o *OwnerWriter) End(keep bool) {
+// released its lock, or never recorded one); otherwise kept with the end
+// and exit code marked, as evidence for `tf guard recover --show`.
+func (o *OwnerWriter) End(keep bool, exitCode int) {
 	if o == nil {
 		return
 	}
@@ -280,7 +285,10 @@ func (o *OwnerWriter) End(keep bool) {
 		o.prog.Close()
 	}
 	if keep && o.rec.LockID != "" {
-		return
+		o.rec.Ended, o.rec.ExitCode = time.Now().UTC(), exitCode
+		if o.save() == nil {
+			return
+		}
 	}
 	removeOwner(o.rec.path)
 }

@@ -32,7 +32,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		switch {
 		case rec.LockID != "" && ids[rec.LockID]:
 			mine = &recs[i]
-		case v.State == OwnerDead:
+		case v.State == OwnerDead && !o.Show:
 			removeOwner(rec.path) // its run is over and its lock gone
 		}
 	}
@@ -44,6 +44,12 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		return Outcome{}, false
 	}
 	rec := *mine
+	if !rec.Ended.IsZero() {
+		// tf outlived that run and reported on it: not a dead run's lock.
+		p("lock owner: tf's owner record %s: `%s %s` ended at %s (terraform exit %d) with tf running, which reported on it then; tf treats this lock as any other: it only describes it",
+			rec.path, r.Flavor, rec.Command, rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
+		return Outcome{}, false
+	}
 	v := JudgeOwner(rec, observeHere(rec))
 	ci := ""
 	if rec.CI != "" {

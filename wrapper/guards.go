@@ -215,7 +215,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 		g.stopRefresher()
 	}
 	keepOwner := true // the owner record stays while the run's lock may (recovery/owner.go)
-	defer func() { g.owner.End(keepOwner) }()
+	defer func() { g.owner.End(keepOwner, res.ExitCode) }()
 	observed := g.watch.Stop()
 	defer g.closeOIDC()
 	o := credOptions(inv)
