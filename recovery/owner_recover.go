@@ -93,7 +93,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	if errored {
 		// errored.tfstate: the usual sequence secures it, pushes it while
 		// this lock fences the state, verifies, then releases the lock.
-		p("the dead run left errored.tfstate: tf secures it and puts it back under that run's lock before releasing the lock")
+		p("the dead run left errored.tfstate: tf takes lock %s as that run's (its owner record names it), as `tf guard recover --lock-id %s` would: it secures errored.tfstate, pushes it while that lock fences the state, verifies, then releases the lock", holder.ID, holder.ID)
 		o.LockID = holder.ID
 		return Outcome{}, false
 	}
