@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJudgeOwner(t *testing.T) {
@@ -94,3 +95,33 @@ func TestLockWaits(t *testing.T) {
 }
 
 func splitWords(s string) []string { return strings.Fields(s) }
+
+func TestLockTakenOnlyFromThisRun(t *testing.T) {
+	start := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
+	sight := func(id string, created time.Time) Sighting {
+		return Sighting{Lock: Lock{Info: LockInfo{ID: id, Created: created.Format(time.RFC3339Nano)}}}
+	}
+	after, before := start.Add(2*time.Second), start.Add(-time.Minute)
+	cases := []struct {
+		name  string
+		locks map[string]*KindWatch
+		want  string
+	}{
+		{"nothing seen yet", map[string]*KindWatch{"dynamodb": {}}, ""},
+		{"taken after the start", map[string]*KindWatch{"dynamodb": {Sightings: []Sighting{sight("A", after)}}}, "A"},
+		{"first sighting counts", map[string]*KindWatch{"dynamodb": {Sightings: []Sighting{sight("A", after), sight("B", after)}}}, "A"},
+		{"a lock older than the run", map[string]*KindWatch{"dynamodb": {Sightings: []Sighting{sight("O", before), sight("A", after)}}}, ""},
+		{"both kinds agree", map[string]*KindWatch{"dynamodb": {Sightings: []Sighting{sight("A", after)}}, "lockfile": {Sightings: []Sighting{sight("A", after)}}}, "A"},
+		{"kinds disagree", map[string]*KindWatch{"dynamodb": {Sightings: []Sighting{sight("A", after)}}, "lockfile": {Sightings: []Sighting{sight("B", after)}}}, ""},
+	}
+	for _, c := range cases {
+		w := &Watch{obs: Observation{Locks: c.locks}}
+		if got := w.lockTaken(start); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	var nilWatch *Watch
+	if nilWatch.lockTaken(start) != "" {
+		t.Error("nil watch")
+	}
+}
