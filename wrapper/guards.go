@@ -243,7 +243,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 	run.Observed = observed
 	run.Renew = renewCredentials(inv)
 	out := recovery.Recover(ctx, run)
-	keepOwner = out.Kind != recovery.Recovered && out.Kind != recovery.Intact
+	keepOwner = out.Kind == recovery.NeedsPerson // a lock may be left for a person
 	if out.Kind == recovery.NeedsPerson {
 		return ExitRecoveryIncomplete
 	}
