@@ -77,13 +77,14 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 			what = "cannot be proven dead from here"
 		}
 		p("lock owner: %s", v.State)
+		sayCut(r, cut, "that run")
 		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
 		base.Next = []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}
 		report(r, &base)
 		return base, true
 	}
 	p("lock owner: dead (proven on this machine)")
-	sayCut(r, cut)
+	sayCut(r, cut, "the dead run")
 	if o.Show {
 		base.Summary = fmt.Sprintf("shown only (--show): the run that holds lock %s is dead; `tf guard recover --yes` secures what it left and releases the lock", holder.ID)
 		base.Next = []string{"tf guard recover --yes"}
@@ -162,12 +163,12 @@ func freeDeadLock(ctx context.Context, r Run, o CommandOptions, b Backend, rd ba
 }
 
 // sayCut names the changes a dead run started and never completed.
-func sayCut(r Run, cut []Change) {
+func sayCut(r Run, cut []Change, who string) {
 	if len(cut) == 0 {
-		fmt.Fprintf(r.Out, "tf: the dead run's recorded output shows no change started and left unfinished\n")
+		fmt.Fprintf(r.Out, "tf: %s's recorded output shows no change started and left unfinished\n", who)
 		return
 	}
-	fmt.Fprintf(r.Out, "tf: possibly orphaned: the dead run started these changes and its output never showed them complete:\n")
+	fmt.Fprintf(r.Out, "tf: possibly orphaned: %s started these changes and its recorded output never showed them complete:\n", who)
 	for _, ch := range cut {
 		switch ch.Action {
 		case "create":
