@@ -25,6 +25,9 @@ import (
 type OwnerRecord struct {
 	Host   string `json:"host"`
 	BootID string `json:"boot_id"`
+	// PidNS is tf's PID namespace (/proc/self/ns/pid): containers on one
+	// machine share the boot ID, not their PIDs.
+	PidNS string `json:"pid_ns"`
 	// TfPID and TfStart: tf's process ID and start time (clock ticks since
 	// boot, field 22 of /proc/<pid>/stat); TerraformPID/TerraformStart the
 	// same for terraform (0: not started yet, or not known).
@@ -89,6 +92,15 @@ func ProcStart(pid int) (start uint64, ok bool, err error) {
 	return start, true, nil
 }
 
+// PidNamespace is this process's PID namespace ("" when unknown).
+func PidNamespace() string {
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return ns
+}
+
 // BootID is this machine's boot ID ("" when it cannot be read).
 func BootID() string {
 	raw, err := os.ReadFile(bootIDPath)
@@ -146,7 +158,7 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	}
 	host, _ := os.Hostname()
 	start, _, _ := ProcStart(os.Getpid())
-	rec := OwnerRecord{Host: host, BootID: BootID(), TfPID: os.Getpid(), TfStart: start,
+	rec := OwnerRecord{Host: host, BootID: BootID(), PidNS: PidNamespace(), TfPID: os.Getpid(), TfStart: start,
 		Dir: dir, State: b.String(), Command: subcommand(args), Started: time.Now().UTC()}
 	rec.CI, rec.CIRunID, rec.CIAttempt = ciOf(env)
 	rec.path = filepath.Join(root, fmt.Sprintf("%s%d.json", ownerPrefix, rec.TfPID))
@@ -370,8 +382,8 @@ type ProcSeen struct {
 
 // Here is what tf observes on this machine now.
 type Here struct {
-	Host, BootID string
-	Procs        map[int]ProcSeen
+	Host, BootID, PidNS string
+	Procs               map[int]ProcSeen
 }
 
 // Verdict is the liveness decision on an owner record, with its evidence.
@@ -400,7 +412,15 @@ func JudgeOwner(r OwnerRecord, h Here) Verdict {
 		v.State = OwnerElsewhere
 		return v
 	}
-	say("same host %s and boot ID %s", h.Host, h.BootID)
+	if r.PidNS == "" || r.PidNS != h.PidNS {
+		say("same host and boot, but the run's PID namespace (%q) is not this one (%q): its processes cannot be seen from here (another container?)", r.PidNS, h.PidNS)
+		v.State = OwnerElsewhere
+		if r.PidNS == "" || h.PidNS == "" {
+			v.State = OwnerUnknown
+		}
+		return v
+	}
+	say("same host %s, boot ID %s and PID namespace", h.Host, h.BootID)
 	state := OwnerDead
 	check := func(name string, pid int, start uint64) {
 		if pid <= 0 {
@@ -443,7 +463,7 @@ func worse(a, b string) string {
 // observeHere reads this machine's facts for r.
 func observeHere(r OwnerRecord) Here {
 	host, _ := os.Hostname()
-	h := Here{Host: host, BootID: BootID(), Procs: map[int]ProcSeen{}}
+	h := Here{Host: host, BootID: BootID(), PidNS: PidNamespace(), Procs: map[int]ProcSeen{}}
 	for _, pid := range []int{r.TfPID, r.TerraformPID} {
 		if pid > 0 {
 			s, ok, err := ProcStart(pid)

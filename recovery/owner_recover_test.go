@@ -20,7 +20,7 @@ func ownerFixture(t *testing.T, x *ws, id string, alive bool, progress string) s
 		t.Skip("owner records are judged with /proc")
 	}
 	host, _ := os.Hostname()
-	rec := OwnerRecord{Host: host, BootID: BootID(), Command: "apply", Started: x.started, LockID: id}
+	rec := OwnerRecord{Host: host, BootID: BootID(), PidNS: PidNamespace(), Command: "apply", Started: x.started, LockID: id}
 	if alive {
 		rec.TfPID = os.Getpid()
 	} else {

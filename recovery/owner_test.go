@@ -12,7 +12,7 @@ import (
 )
 
 func TestJudgeOwner(t *testing.T) {
-	rec := OwnerRecord{Host: "h1", BootID: "b1", TfPID: 10, TfStart: 100, TerraformPID: 11, TerraformStart: 101}
+	rec := OwnerRecord{Host: "h1", BootID: "b1", PidNS: "n1", TfPID: 10, TfStart: 100, TerraformPID: 11, TerraformStart: 101}
 	gone := ProcSeen{}
 	run := func(s uint64) ProcSeen { return ProcSeen{Running: true, Start: s} }
 	cases := []struct {
@@ -21,19 +21,21 @@ func TestJudgeOwner(t *testing.T) {
 		here Here
 		want string
 	}{
-		{"both gone", rec, Here{"h1", "b1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerDead},
-		{"both reused", rec, Here{"h1", "b1", map[int]ProcSeen{10: run(500), 11: run(501)}}, OwnerDead},
-		{"tf alive", rec, Here{"h1", "b1", map[int]ProcSeen{10: run(100), 11: gone}}, OwnerAlive},
-		{"terraform outlived tf", rec, Here{"h1", "b1", map[int]ProcSeen{10: gone, 11: run(101)}}, OwnerAlive},
-		{"cannot read proc", rec, Here{"h1", "b1", map[int]ProcSeen{10: gone, 11: {Err: errors.New("EACCES")}}}, OwnerUnknown},
-		{"pid not observed", rec, Here{"h1", "b1", map[int]ProcSeen{10: gone}}, OwnerUnknown},
-		{"terraform pid never recorded", OwnerRecord{Host: "h1", BootID: "b1", TfPID: 10, TfStart: 100}, Here{"h1", "b1", map[int]ProcSeen{10: gone}}, OwnerUnknown},
-		{"start not recorded, pid running", OwnerRecord{Host: "h1", BootID: "b1", TfPID: 10, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", map[int]ProcSeen{10: run(7), 11: gone}}, OwnerUnknown},
-		{"start not recorded, pid gone", OwnerRecord{Host: "h1", BootID: "b1", TfPID: 10, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerDead},
-		{"other boot", rec, Here{"h1", "b2", map[int]ProcSeen{10: gone, 11: gone}}, OwnerElsewhere},
-		{"other host", rec, Here{"h2", "b1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerElsewhere},
-		{"no boot id here", rec, Here{"h1", "", map[int]ProcSeen{10: gone, 11: gone}}, OwnerUnknown},
-		{"no boot id recorded", OwnerRecord{Host: "h1", TfPID: 10, TfStart: 100, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerUnknown},
+		{"both gone", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerDead},
+		{"both reused", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: run(500), 11: run(501)}}, OwnerDead},
+		{"tf alive", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: run(100), 11: gone}}, OwnerAlive},
+		{"terraform outlived tf", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone, 11: run(101)}}, OwnerAlive},
+		{"cannot read proc", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone, 11: {Err: errors.New("EACCES")}}}, OwnerUnknown},
+		{"pid not observed", rec, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone}}, OwnerUnknown},
+		{"terraform pid never recorded", OwnerRecord{Host: "h1", BootID: "b1", PidNS: "n1", TfPID: 10, TfStart: 100}, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone}}, OwnerUnknown},
+		{"start not recorded, pid running", OwnerRecord{Host: "h1", BootID: "b1", PidNS: "n1", TfPID: 10, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", "n1", map[int]ProcSeen{10: run(7), 11: gone}}, OwnerUnknown},
+		{"start not recorded, pid gone", OwnerRecord{Host: "h1", BootID: "b1", PidNS: "n1", TfPID: 10, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerDead},
+		{"other PID namespace (container)", rec, Here{"h1", "b1", "n2", map[int]ProcSeen{10: gone, 11: gone}}, OwnerElsewhere},
+		{"PID namespace unknown here", rec, Here{"h1", "b1", "", map[int]ProcSeen{10: gone, 11: gone}}, OwnerUnknown},
+		{"other boot", rec, Here{"h1", "b2", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerElsewhere},
+		{"other host", rec, Here{"h2", "b1", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerElsewhere},
+		{"no boot id here", rec, Here{"h1", "", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerUnknown},
+		{"no boot id recorded", OwnerRecord{Host: "h1", TfPID: 10, TfStart: 100, TerraformPID: 11, TerraformStart: 101}, Here{"h1", "b1", "n1", map[int]ProcSeen{10: gone, 11: gone}}, OwnerUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -59,8 +61,8 @@ func TestProcStartSelf(t *testing.T) {
 	if _, ok, err := ProcStart(1 << 30); ok || err != nil {
 		t.Fatalf("a PID that cannot exist: ok %v err %v", ok, err)
 	}
-	if BootID() == "" {
-		t.Fatal("no boot ID read")
+	if BootID() == "" || PidNamespace() == "" {
+		t.Fatal("no boot ID or PID namespace read")
 	}
 }
 
