@@ -127,3 +127,20 @@ func TestLockTakenOnlyFromThisRun(t *testing.T) {
 		t.Error("nil watch")
 	}
 }
+
+func TestOwnerCI(t *testing.T) {
+	cases := []struct {
+		env                []string
+		prov, run, attempt string
+	}{
+		{[]string{"GITHUB_RUN_ID=42", "GITHUB_RUN_ATTEMPT=2", "CI=true"}, "github-actions", "42", "2"},
+		{[]string{"CI_JOB_ID=777", "CI=true"}, "gitlab", "777", ""},
+		{[]string{"CI=true"}, "", "", ""},
+	}
+	for _, c := range cases {
+		p, r, a := ciOf(c.env)
+		if p != c.prov || r != c.run || a != c.attempt {
+			t.Errorf("%v: %q %q %q", c.env, p, r, a)
+		}
+	}
+}
