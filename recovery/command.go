@@ -117,6 +117,9 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 	for _, rec := range held.All() {
 		p("lock: ID %s held by %s since %s for %s (terraform %s)", rec.ID, rec.Who, rec.Created, rec.Operation, rec.Version)
 	}
+	if out, stop := ownerLock(ctx, r, &o, b, rd, held, errored != nil); stop { // owner record: dead, alive or elsewhere (owner_recover.go)
+		return out
+	}
 	if errored == nil && !held.Held() {
 		out := Outcome{Kind: Intact, Summary: "nothing to recover: no errored.tfstate and no lock held", Backend: &b}
 		report(r, &out)

@@ -42,6 +42,7 @@ type guards struct {
 	watch     *recovery.Watch
 	stdin     *stdinWatch // how long terraform waits at prompts
 	stop      stopState   // stop in time (stopintime.go)
+	owner     *recovery.OwnerWriter
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -163,6 +164,8 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	}
 	if inv.Config.Recovery {
 		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, inv.Args, nil)
+		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, inv.Args, g.watch)
+		inv.owner = g.owner
 	}
 	inv.stop = g.stop.watch(inv)
 	return nil
@@ -220,6 +223,8 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 	if g.stopRefresher != nil {
 		g.stopRefresher()
 	}
+	keepOwner := true // the owner record stays while the run's lock may (recovery/owner.go)
+	defer func() { g.owner.End(keepOwner, res.ExitCode) }()
 	observed := g.watch.Stop()
 	defer g.closeOIDC()
 	o := credOptions(inv)
@@ -240,6 +245,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 		// taint, untaint, state rm/mv and import exit 0 when only the lock
 		// release failed: the stale lock is recovered as after a failure.
 		if !inv.Config.Recovery || res.Signal != nil || !recovery.ReleaseFailedIn(res.StderrTail) {
+			keepOwner = false
 			return res.ExitCode
 		}
 	}
@@ -249,7 +255,9 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 	run := recoveryRun(inv, res)
 	run.Observed = observed
 	run.Renew = renewCredentials(inv)
-	if recovery.Recover(ctx, run).Kind == recovery.NeedsPerson {
+	out := recovery.Recover(ctx, run)
+	keepOwner = out.Kind == recovery.NeedsPerson // a lock may be left for a person
+	if out.Kind == recovery.NeedsPerson {
 		return ExitRecoveryIncomplete
 	}
 	return res.ExitCode

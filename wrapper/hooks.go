@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/tfguard/tf/recovery"
 )
 
 // Invocation is one run of terraform through tf, as the hooks see it.
@@ -26,6 +28,8 @@ type Invocation struct {
 	// stop, when a guard sets it, interrupts terraform once before its
 	// credentials end (stopintime.go).
 	stop *stopInTime
+	// owner, when set, is the run's owner record (recovery/owner.go).
+	owner *recovery.OwnerWriter
 }
 
 // Result is how terraform's run ended.

@@ -394,6 +394,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 		return nil, &ExecError{Path: inv.Terraform.Path, Err: err}
 	}
 
+	inv.owner.TerraformStarted(pid)
 	tail := newTailBuffer(DefaultTailSize)
 	var exited atomic.Bool
 	var kept *lineKeeper
@@ -403,11 +404,11 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	switch {
 	case outRelay != nil:
 		errRelay.start(tail, &exited)
-		outRelay.start(withStop(kept, inv.stop), &exited)
+		outRelay.start(withStop(withOwner(kept, inv.owner), inv.stop), &exited)
 	case merged && kept != nil:
 		// Both streams in one: the tail holds stdout too (recovery reads
 		// combined output as it reads a CI log), the keeper stderr too.
-		errRelay.start(withStop(io.MultiWriter(tail, kept), inv.stop), &exited)
+		errRelay.start(withStop(withOwner(io.MultiWriter(tail, kept), inv.owner), inv.stop), &exited)
 	case merged:
 		errRelay.start(withStop(tail, inv.stop), &exited)
 	default:
