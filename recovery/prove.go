@@ -316,7 +316,7 @@ func (s *seqState) runsOwnState(so StateObject) bool {
 // Why a state object is known besides the run's own observation.
 const (
 	knownPushed = "the one tf pushed"
-	knownLooked = "the one you looked at before choosing"
+	knownLooked = "the one tf read and showed before it acted"
 )
 
 // knownAs says which known state object the backend holds (after
@@ -358,7 +358,7 @@ func describeEvidence(ev string) string {
 	case EvidenceObserved:
 		return "tf read this very record while its terraform ran"
 	case EvidenceGiven:
-		return "named with --lock-id and found on this state"
+		return "named by --lock-id, or by the owner record of a run proven dead, and found on this state"
 	}
 	return ev
 }
