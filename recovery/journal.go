@@ -263,7 +263,12 @@ func loadPending(root, dir string) (*journal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("recovery journal %s is corrupt: %w", path, err)
 	}
-	j.path, j.WorkDir = path, dir
+	// The journal keeps the directory of the run that failed: another
+	// checkout sharing this data directory is not that one.
+	j.path = path
+	if j.WorkDir == "" {
+		j.WorkDir = dir
+	}
 	return &j, nil
 }
 

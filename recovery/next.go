@@ -153,7 +153,7 @@ func stopSteps(f nextFacts) []string {
 	switch {
 	case f.NoState:
 		next = append(next,
-			"# the changes this run made are recorded in no state: reconcile them before anyone applies again",
+			"# tf holds no copy of the state this run left: its changes may be recorded in no state; reconcile them before anyone applies again",
 			tool+" plan -lock=false   # shows what terraform would create again; the run's output above names what it made",
 			tool+" import -lock=false ADDRESS ID   # for each resource the run created",
 		)
