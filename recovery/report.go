@@ -95,6 +95,8 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
 		}
 		switch {
+		case o.Pending && o.otherDir != "":
+			p("it stays pending until `tf guard recover` runs in %s; tf did nothing to it here", o.otherDir)
 		case o.Pending && ci != "":
 			p("this recovery stays pending in this job's working directory: a later step of this job, with working credentials, continues it (`tf guard recover`); a new job starts without it unless these files are restored into the working directory first")
 		case o.Pending:

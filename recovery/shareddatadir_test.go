@@ -66,6 +66,9 @@ func TestOtherCheckoutSharingDataDirLeavesPendingRecovery(t *testing.T) {
 	if !strings.Contains(out, "a recovery of "+a+" is pending; run tf guard recover in "+a) {
 		t.Errorf("B does not name A:\n%s", out)
 	}
+	if strings.Contains(out, "next guarded command here") {
+		t.Errorf("B says a command in B continues A's recovery:\n%s", out)
+	}
 	if strings.Contains(out, "force-unlock") || strings.Contains(out, "is gone") {
 		t.Errorf("B prints A's lock or a false loss:\n%s", out)
 	}
