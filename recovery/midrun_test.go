@@ -83,3 +83,36 @@ func TestDestroyShownByTerraformIsTheRunsOwn(t *testing.T) {
 		t.Errorf("the run's destroy is not reported:\n%s", x.out)
 	}
 }
+
+// TestRefusedPushReleasesTfsOwnLock: on the "unchanged" route tf takes its
+// own lock; when terraform refuses the push for good (same serial, other
+// content), the final stop releases that lock and says so.
+func TestRefusedPushReleasesTfsOwnLock(t *testing.T) {
+	x := newWS(t, `"dynamodb_table":"t"`)
+	x.w.write(stateJSONFor("L", 2, "base"))
+	start := x.w.objectLocked()
+	x.errored(stateJSONFor("L", 2, "base", "new")) // one failed persist, same serial
+	r := x.run(saveExpired)
+	r.Args = append(r.Args, "-lock=false")
+	r.Observed = &Observation{Started: x.started.UTC(), StartState: &start}
+	o := Recover(context.Background(), r)
+	out := x.out.String()
+	took := ""
+	for _, c := range x.w.calls {
+		if id, ok := strings.CutPrefix(c, "take-lock "); ok {
+			took = id
+		}
+	}
+	if took == "" || !strings.Contains(out, "refused to push") {
+		t.Fatalf("setup: tf did not take its lock and see the push refused: %v\n%s", x.w.calls, out)
+	}
+	if o.Kind != NeedsPerson || o.Pending {
+		t.Errorf("kind %s pending %v, want a closed stop", o.Kind, o.Pending)
+	}
+	if x.w.ddb != nil {
+		t.Errorf("tf's own lock %s is left on the state after a final stop:\n%s", x.w.ddb.Info.ID, out)
+	}
+	if !strings.Contains(out, "tf released the lock it had taken for its push ("+took+")") {
+		t.Errorf("the release is not said:\n%s", out)
+	}
+}

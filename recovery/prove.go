@@ -459,7 +459,6 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			return st
 		}
 		if !rem.Empty && !s.knownState(so) {
-			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
 		byRun = rem.Empty || s.runsOwnState(so)
@@ -485,7 +484,6 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		// else after the run's last save looks the same as the run's own.
 		// Only terraform's output can say that the run destroyed them.
 		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
-			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have written them",
 				strings.Join(missing, ", "), plural(len(missing), "it", "them")))
 		}
@@ -599,16 +597,6 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("tf could not lock the state: %w", err)}
 	}
 	return nil
-}
-
-// releaseOwnLock releases the lock tf took itself (before a stop).
-func (s *seqState) releaseOwnLock(ctx context.Context) {
-	if s.j.Evidence != EvidenceTaken || s.j.LockID == "" {
-		return
-	}
-	_, _, _ = s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, s.j.LockID))
-	s.j.LockID, s.j.Evidence = "", ""
-	_ = s.j.save()
 }
 
 // newLockID is a random UUID, as terraform's lock IDs are.

@@ -571,11 +571,31 @@ func subcommand(args []string) string {
 func (s *seqState) stop(st *stepStop) Outcome {
 	j := s.j
 	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
-	if st.final || st.retry == retryNone {
+	final := st.final || st.retry == retryNone
+	released, kept := "", ""
+	if final && j.Evidence == EvidenceTaken && j.LockID != "" {
+		// The lock tf took for its own push: nobody else would release it.
+		id := j.LockID
+		if us := s.unlock(context.WithoutCancel(context.Background())); us == nil {
+			released = "tf released the lock it had taken for its push (" + id + ")"
+			if !strings.HasPrefix(s.note, "released") {
+				released = "the lock tf had taken for its push (" + id + ") is not on the state any more"
+			}
+			s.note = ""
+			j.LockID, j.Evidence = "", ""
+		} else {
+			kept = id
+			st.err = fmt.Errorf("%w; tf could not release the lock it had taken for its push (%s): %v", st.err, id, us.err)
+		}
+	}
+	if final {
 		_ = j.finish(NeedsPerson)
 		clearUnsecured(s.r.Dir, j)
 	}
 	o := s.outcome(NeedsPerson)
+	if released != "" {
+		o.Did = append(o.Did, released)
+	}
 	o.Pending = !st.final && st.retry != retryNone
 	if o.Pending {
 		o.RetryOn = string(st.retry)
@@ -586,6 +606,9 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	o.Diff = st.diff
 	o.Saved = s.savedAt()
 	o.Next = nextSteps(s.facts(st, o.Saved))
+	if kept != "" {
+		o.Next = append(o.Next, "# release the lock tf took for its push once the cause above is fixed:", unlockCommand(s.r.Flavor, kept))
+	}
 	report(s.r, &o)
 	return o
 }
