@@ -529,7 +529,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding the state the run started from", e, j.LockID)
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
+	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
 	case lockFalse:
 		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
 	default:
@@ -555,6 +557,11 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 	rd, st := s.reader(ctx, StepPush)
 	if st != nil {
 		return st
+	}
+	if len(j.Backend.LockModes()) == 0 {
+		// No locking configured: there is no lock to take (the backend's
+		// TakeLock writes nothing), so none is named or journaled.
+		return nil
 	}
 	if j.Evidence == EvidenceTaken && j.LockID != "" {
 		// An earlier attempt took it (or may have: its answer was lost). If

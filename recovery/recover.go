@@ -539,9 +539,12 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	}
 	prune(filepath.Dir(s.j.dir()), s.r.Now())
 	o := s.outcome(Recovered)
-	if s.j.Errored != nil {
+	switch {
+	case s.j.Errored != nil && !s.runHeldLock():
+		o.Summary = "recovered: the state terraform could not save is in the backend (verified)"
+	case s.j.Errored != nil:
 		o.Summary = "recovered: the state terraform could not save is in the backend (verified) and this run's lock is released"
-	} else {
+	default:
 		o.Summary = "recovered: terraform had saved the state; this run's stale lock is released"
 	}
 	if s.j.Errored == nil && s.j.LockID == "" {
@@ -549,6 +552,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	}
 	if s.superseded != "" {
 		o.Summary = "recovered: the state terraform could not save reached the backend (verified) and this run's lock is released; someone wrote the state since"
+		if !s.runHeldLock() {
+			o.Summary = "recovered: the state terraform could not save reached the backend (verified); someone wrote the state since"
+		}
 	}
 	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
@@ -919,4 +925,14 @@ func sameDir(a, b string) bool {
 	ra, err1 := filepath.EvalSymlinks(a)
 	rb, err2 := filepath.EvalSymlinks(b)
 	return err1 == nil && err2 == nil && ra == rb
+}
+
+// runHeldLock says whether the failed run took the state lock: the backend
+// has locking and the run did not turn it off (-lock=false).
+func (s *seqState) runHeldLock() bool {
+	j := s.j
+	if len(j.Backend.LockModes()) == 0 || !takesLock(j.Args) {
+		return false
+	}
+	return j.Observed == nil || j.Observed.TakesLock
 }
