@@ -123,8 +123,8 @@ func rerunSteps(f nextFacts) []string {
 		// import, taint, state rm/mv, refresh...: terraform saved what it
 		// did (or tf pushed it); running it again would do it twice.
 		pre := args[:indexOf(args, sc)]
-		return []string{withComment(commandLine(tool, append(append([]string{}, pre...), "plan")),
-			"the state holds what "+tool+" "+sc+" did; this shows where things stand")}
+		return []string{withComment(commandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
+			varsComment(f.VarNames), "the state holds what "+tool+" "+sc+" did; this shows where things stand")}
 	}
 	kept, notes := dropReplacements(args, f.Progress)
 	var out []string
@@ -466,6 +466,21 @@ func planArgs(args []string) []string {
 		case g.name == "auto-approve", g.name == "backup", g.name == "state-out":
 		case sub && plan != "" && g.name == "" && g.raw[0] == plan:
 		default:
+			out = append(out, g)
+		}
+	}
+	return joinGroups(out)
+}
+
+// planOptions are the options of another command (refresh, import, ...)
+// that plan takes too and that shape what it shows: the variables (their
+// values are never kept: commandLine drops -var), the targets, locking and
+// input settings. Positional words and the command's own options go.
+func planOptions(args []string) []string {
+	var out []argGroup
+	for _, g := range argGroups(args) {
+		switch g.name {
+		case "var-file", "var", "target", "lock", "lock-timeout", "input", "no-color", "parallelism", "compact-warnings":
 			out = append(out, g)
 		}
 	}

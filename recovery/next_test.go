@@ -179,3 +179,24 @@ func TestNextWithoutRecordNamesTheLock(t *testing.T) {
 		t.Errorf("abandon without a recovery:\n%s", got)
 	}
 }
+
+// TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets: the plan
+// printed after a refresh or an import carries the command's -var-file
+// and -target (a plan without them would show another picture) and asks
+// for the -var values tf never keeps.
+func TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"refresh", "-var-file=prod.tfvars", "-target=aws_instance.a", "-var", "x=1"},
+			"terraform plan -var-file=prod.tfvars -target=aws_instance.a   # add your -var values for x; the state holds what terraform refresh did; this shows where things stand"},
+		{[]string{"-chdir=infra", "import", "-var-file=prod.tfvars", "-config=mod", "aws_instance.a", "i-123"},
+			"terraform -chdir=infra plan -var-file=prod.tfvars   # the state holds what terraform import did; this shows where things stand"},
+	} {
+		f := nextFacts{Tool: "terraform", Args: c.args, VarNames: varNames(c.args)}
+		if got := nextSteps(f); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%v:\n got %q\nwant %q", c.args, got, c.want)
+		}
+	}
+}
