@@ -200,3 +200,29 @@ func TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestGitLabKeepsOutsideProjectDirByCopy: GitLab refuses artifact paths
+// outside $CI_PROJECT_DIR, so such a path is copied into the project
+// directory in after_script and the copy is kept.
+func TestGitLabKeepsOutsideProjectDirByCopy(t *testing.T) {
+	r := Run{Env: []string{"GITLAB_CI=true", "CI_PROJECT_DIR=/builds/g/p"}}
+	o := &Outcome{Kind: NeedsPerson, Saved: []string{"/builds/g/p/infra/errored.tfstate"}, RecoveryDir: "/cache/tfdata/tf-recovery/20261202T000000Z"}
+	got := strings.Join(keepStep(ciGitLab, r, o), "\n")
+	want := strings.Join([]string{
+		"# GitLab cannot keep /cache/tfdata/tf-recovery as artifacts: it keeps only files inside $CI_PROJECT_DIR; after_script copies them there",
+		"after_script:",
+		`  - mkdir -p "$CI_PROJECT_DIR/tf-recovery-keep"`,
+		`  - cp -r /cache/tfdata/tf-recovery "$CI_PROJECT_DIR/tf-recovery-keep/"`,
+		"artifacts:", "  when: on_failure", "  paths:",
+		"    - infra/errored.tfstate",
+		"    - tf-recovery-keep/",
+	}, "\n")
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	// Inside the project directory nothing is copied.
+	o.RecoveryDir = "/builds/g/p/infra/.terraform/tf-recovery/20261202T000000Z"
+	if got := strings.Join(keepStep(ciGitLab, r, o), "\n"); strings.Contains(got, "after_script") || !strings.Contains(got, "    - infra/.terraform/tf-recovery/") {
+		t.Errorf("inside the project directory:\n%s", got)
+	}
+}
