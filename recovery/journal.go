@@ -298,6 +298,18 @@ func (j *journal) done(step string) bool {
 	return false
 }
 
+// begun says whether a pass started step (a push may have been sent even
+// when its end was never recorded: a kill, or a backend without locking
+// where no lock of tf's marks it).
+func (j *journal) begun(step string) bool {
+	for _, s := range j.Steps {
+		if s.Step == step {
+			return true
+		}
+	}
+	return false
+}
+
 // finish removes the PENDING marker: the journal stays as history.
 func (j *journal) finish(outcome Kind) error {
 	j.Outcome = outcome

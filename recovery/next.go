@@ -658,7 +658,7 @@ func abandonedWhat(j *journal, tool string) string {
 		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + ") and verified it: the backend holds it, so do not push errored.tfstate again"
 	case j.Pushed != nil:
 		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + "), not yet verified: " + tool + " state pull shows what the backend holds"
-	case j.done(StepPush) || j.LockID != "" && j.Evidence == EvidenceTaken:
+	case j.done(StepPush) || j.LockID != "" && j.Evidence == EvidenceTaken || j.begun(StepPush):
 		return "Before that it may have changed the backend (its journal says how far it got)"
 	}
 	return "It had not changed the backend"

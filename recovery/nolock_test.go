@@ -80,3 +80,14 @@ func TestLockFalseRunSummaryNamesNoLock(t *testing.T) {
 		t.Errorf("the push note does not say what tf found:\n%s", out)
 	}
 }
+
+// TestAbandonAfterPushBegunWithoutLockSaysBackendMayHaveChanged: without
+// locking no lock of tf's marks a push in flight; a push step that began
+// (and was cut off before its end was recorded) may have reached the
+// backend, and the abandon says so.
+func TestAbandonAfterPushBegunWithoutLockSaysBackendMayHaveChanged(t *testing.T) {
+	j := &journal{Steps: []StepRecord{{Step: StepSecure, Status: "done"}, {Step: StepProve, Status: "done"}, {Step: StepPush, Status: "begun"}}}
+	if got := abandonedWhat(j, "terraform"); !strings.Contains(got, "may have changed the backend") {
+		t.Errorf("got %q", got)
+	}
+}
