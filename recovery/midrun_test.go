@@ -60,6 +60,9 @@ func TestMidRunWriteIsNotTakenForTheRunsOwnSave(t *testing.T) {
 			if o.Diff == nil || !slices.Contains(o.Diff.OnlyRemote, "terraform_data.colleague") {
 				t.Errorf("the stop does not show the difference: %+v\n%s", o.Diff, out)
 			}
+			if takes && !strings.Contains(out, "terraform's output does not show this run destroying it: someone else may have recorded it") {
+				t.Errorf("the stop does not say why:\n%s", out)
+			}
 			for _, c := range x.w.calls {
 				if strings.HasPrefix(c, "state push") {
 					t.Errorf("tf pushed: %v", x.w.calls)

@@ -484,8 +484,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		// else after the run's last save looks the same as the run's own.
 		// Only terraform's output can say that the run destroyed them.
 		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
-			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have written them",
-				strings.Join(missing, ", "), plural(len(missing), "it", "them")))
+			them := plural(len(missing), "it", "them")
+			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
+				strings.Join(missing, ", "), them, them))
 		}
 	}
 	if d := diffStates(rem, *e); byRun {
