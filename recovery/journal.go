@@ -263,7 +263,12 @@ func loadPending(root, dir string) (*journal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("recovery journal %s is corrupt: %w", path, err)
 	}
-	j.path, j.WorkDir = path, dir
+	// The journal keeps the directory of the run that failed: another
+	// checkout sharing this data directory is not that one.
+	j.path = path
+	if j.WorkDir == "" {
+		j.WorkDir = dir
+	}
 	return &j, nil
 }
 
@@ -287,6 +292,18 @@ func (j *journal) record(step, status, note string, now time.Time) error {
 func (j *journal) done(step string) bool {
 	for _, s := range j.Steps {
 		if s.Step == step && (s.Status == "done" || s.Status == "skipped") {
+			return true
+		}
+	}
+	return false
+}
+
+// begun says whether a pass started step (a push may have been sent even
+// when its end was never recorded: a kill, or a backend without locking
+// where no lock of tf's marks it).
+func (j *journal) begun(step string) bool {
+	for _, s := range j.Steps {
+		if s.Step == step {
 			return true
 		}
 	}

@@ -123,8 +123,8 @@ func rerunSteps(f nextFacts) []string {
 		// import, taint, state rm/mv, refresh...: terraform saved what it
 		// did (or tf pushed it); running it again would do it twice.
 		pre := args[:indexOf(args, sc)]
-		return []string{withComment(commandLine(tool, append(append([]string{}, pre...), "plan")),
-			"the state holds what "+tool+" "+sc+" did; this shows where things stand")}
+		return []string{withComment(commandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
+			varsComment(f.VarNames), "the state holds what "+tool+" "+sc+" did; this shows where things stand")}
 	}
 	kept, notes := dropReplacements(args, f.Progress)
 	var out []string
@@ -153,7 +153,7 @@ func stopSteps(f nextFacts) []string {
 	switch {
 	case f.NoState:
 		next = append(next,
-			"# the changes this run made are recorded in no state: reconcile them before anyone applies again",
+			"# tf holds no copy of the state this run left: its changes may be recorded in no state; reconcile them before anyone applies again",
 			tool+" plan -lock=false   # shows what terraform would create again; the run's output above names what it made",
 			tool+" import -lock=false ADDRESS ID   # for each resource the run created",
 		)
@@ -472,6 +472,21 @@ func planArgs(args []string) []string {
 	return joinGroups(out)
 }
 
+// planOptions are the options of another command (refresh, import, ...)
+// that plan takes too and that shape what it shows: the variables (their
+// values are never kept: commandLine drops -var), the targets, locking and
+// input settings. Positional words and the command's own options go.
+func planOptions(args []string) []string {
+	var out []argGroup
+	for _, g := range argGroups(args) {
+		switch g.name {
+		case "var-file", "var", "target", "lock", "lock-timeout", "input", "no-color", "parallelism", "compact-warnings":
+			out = append(out, g)
+		}
+	}
+	return joinGroups(out)
+}
+
 // planInstead is planArgs (kept for its callers).
 func planInstead(args []string) []string { return planArgs(args) }
 
@@ -643,7 +658,7 @@ func abandonedWhat(j *journal, tool string) string {
 		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + ") and verified it: the backend holds it, so do not push errored.tfstate again"
 	case j.Pushed != nil:
 		return "Before that it had pushed errored.tfstate (" + j.Pushed.String() + "), not yet verified: " + tool + " state pull shows what the backend holds"
-	case j.done(StepPush) || j.LockID != "" && j.Evidence == EvidenceTaken:
+	case j.done(StepPush) || j.LockID != "" && j.Evidence == EvidenceTaken || j.begun(StepPush):
 		return "Before that it may have changed the backend (its journal says how far it got)"
 	}
 	return "It had not changed the backend"

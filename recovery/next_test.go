@@ -179,3 +179,50 @@ func TestNextWithoutRecordNamesTheLock(t *testing.T) {
 		t.Errorf("abandon without a recovery:\n%s", got)
 	}
 }
+
+// TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets: the plan
+// printed after a refresh or an import carries the command's -var-file
+// and -target (a plan without them would show another picture) and asks
+// for the -var values tf never keeps.
+func TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"refresh", "-var-file=prod.tfvars", "-target=aws_instance.a", "-var", "x=1"},
+			"terraform plan -var-file=prod.tfvars -target=aws_instance.a   # add your -var values for x; the state holds what terraform refresh did; this shows where things stand"},
+		{[]string{"-chdir=infra", "import", "-var-file=prod.tfvars", "-config=mod", "aws_instance.a", "i-123"},
+			"terraform -chdir=infra plan -var-file=prod.tfvars   # the state holds what terraform import did; this shows where things stand"},
+	} {
+		f := nextFacts{Tool: "terraform", Args: c.args, VarNames: varNames(c.args)}
+		if got := nextSteps(f); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%v:\n got %q\nwant %q", c.args, got, c.want)
+		}
+	}
+}
+
+// TestGitLabKeepsOutsideProjectDirByCopy: GitLab refuses artifact paths
+// outside $CI_PROJECT_DIR, so such a path is copied into the project
+// directory in after_script and the copy is kept.
+func TestGitLabKeepsOutsideProjectDirByCopy(t *testing.T) {
+	r := Run{Env: []string{"GITLAB_CI=true", "CI_PROJECT_DIR=/builds/g/p"}}
+	o := &Outcome{Kind: NeedsPerson, Saved: []string{"/builds/g/p/infra/errored.tfstate"}, RecoveryDir: "/cache/tfdata/tf-recovery/20261202T000000Z"}
+	got := strings.Join(keepStep(ciGitLab, r, o), "\n")
+	want := strings.Join([]string{
+		"# GitLab cannot keep /cache/tfdata/tf-recovery as artifacts: it keeps only files inside $CI_PROJECT_DIR; after_script copies them there",
+		"after_script:",
+		`  - mkdir -p "$CI_PROJECT_DIR/tf-recovery-keep"`,
+		`  - cp -r /cache/tfdata/tf-recovery "$CI_PROJECT_DIR/tf-recovery-keep/"`,
+		"artifacts:", "  when: on_failure", "  paths:",
+		"    - infra/errored.tfstate",
+		"    - tf-recovery-keep/",
+	}, "\n")
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	// Inside the project directory nothing is copied.
+	o.RecoveryDir = "/builds/g/p/infra/.terraform/tf-recovery/20261202T000000Z"
+	if got := strings.Join(keepStep(ciGitLab, r, o), "\n"); strings.Contains(got, "after_script") || !strings.Contains(got, "    - infra/.terraform/tf-recovery/") {
+		t.Errorf("inside the project directory:\n%s", got)
+	}
+}

@@ -360,6 +360,10 @@ func expectedKind(c cell) Kind {
 	switch {
 	case c.meantime == "run-saved" && c.evidence == "none":
 		return NeedsPerson // no watch: tf saw neither the start nor the save
+	case c.meantime == "run-saved" && c.evidence == "lockfalse":
+		// The run held no lock: the watch cannot tell its save from anyone
+		// else's write, so only the start state is the run's.
+		return NeedsPerson
 	case c.meantime != "nothing" && c.meantime != "run-saved":
 		return NeedsPerson
 	case c.evidence == "printed" || c.evidence == "observed":

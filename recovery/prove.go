@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -288,7 +290,7 @@ func (s *seqState) mustPush() bool {
 // size, time), never by serial: terraform counts failed saves too. A held
 // lock alone proves nothing: a writer with -lock=false ignores it.
 func (s *seqState) knownState(so StateObject) bool {
-	if last := s.j.Observed.LastState(); last != nil && last.Same(so) {
+	if last := s.runsLast(); last != nil && last.Same(so) {
 		return true
 	}
 	for _, m := range s.j.Known {
@@ -302,7 +304,7 @@ func (s *seqState) knownState(so StateObject) bool {
 // runsOwnState says whether so is the state object the run started from or
 // saved itself, or one tf pushed for it (not one a person looked at).
 func (s *seqState) runsOwnState(so StateObject) bool {
-	if last := s.j.Observed.LastState(); last != nil && last.Same(so) {
+	if last := s.runsLast(); last != nil && last.Same(so) {
 		return true
 	}
 	for _, m := range s.j.Known {
@@ -311,6 +313,22 @@ func (s *seqState) runsOwnState(so StateObject) bool {
 		}
 	}
 	return false
+}
+
+// runsLast is the state object the run is known to have left: the last
+// one the watch saw while a locked run ran, or, for a run that took no
+// lock (-lock=false), only the one it started from. The watch cannot tell
+// who wrote an object: an unlocked run's lock kept nobody out, so a
+// mid-run change may be anyone's.
+func (s *seqState) runsLast() *StateObject {
+	o := s.j.Observed
+	if o == nil {
+		return nil
+	}
+	if !o.TakesLock {
+		return o.StartState
+	}
+	return o.LastState()
 }
 
 // Why a state object is known besides the run's own observation.
@@ -323,8 +341,8 @@ const (
 // knownState said it is one).
 func (s *seqState) knownAs() string {
 	o := s.j.Observed
-	if o != nil && len(o.States) > 0 && (o.StartState == nil || !o.StartState.Same(o.States[len(o.States)-1].Object)) {
-		return "the one the run saved last while it ran"
+	if o != nil && o.TakesLock && len(o.States) > 0 && (o.StartState == nil || !o.StartState.Same(o.States[len(o.States)-1].Object)) {
+		return "the last one tf saw written while the run held its lock"
 	}
 	if o != nil && o.StartState != nil {
 		return "the one the run started from"
@@ -338,7 +356,7 @@ func (s *seqState) knownAs() string {
 // movedUnderLock says why the state object is not one the recovery may
 // push over although the run's lock is still there.
 func (s *seqState) movedUnderLock(id string, so StateObject) string {
-	last := s.j.Observed.LastState()
+	last := s.runsLast()
 	if last == nil && len(s.j.Known) == 0 {
 		return fmt.Sprintf("this run's lock %s is still there, but tf has no record of the state object the run started from (now: %s), and a held lock does not prove that nobody wrote the state: terraform's -lock=false ignores it", id, so)
 	}
@@ -441,7 +459,6 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			return st
 		}
 		if !rem.Empty && !s.knownState(so) {
-			s.releaseOwnLock(ctx)
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
 		byRun = rem.Empty || s.runsOwnState(so)
@@ -461,6 +478,16 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		byRun = false
 	default:
 		return s.drift(StepPush, "tf has no proof that pushing is safe")
+	}
+	if d := diffStates(rem, *e); j.Route != RouteChosen && len(d.OnlyRemote) > 0 {
+		// The watch cannot tell who wrote an object: a write by someone
+		// else after the run's last save looks the same as the run's own.
+		// Only terraform's output can say that the run destroyed them.
+		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
+			them := plural(len(missing), "it", "them")
+			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
+				strings.Join(missing, ", "), them, them))
+		}
 	}
 	if d := diffStates(rem, *e); byRun {
 		// The difference between the backend's state (as the run started
@@ -503,7 +530,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding the state the run started from", e, j.LockID)
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
+	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
 	case lockFalse:
 		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
 	default:
@@ -529,6 +558,11 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 	rd, st := s.reader(ctx, StepPush)
 	if st != nil {
 		return st
+	}
+	if len(j.Backend.LockModes()) == 0 {
+		// No locking configured: there is no lock to take (the backend's
+		// TakeLock writes nothing), so none is named or journaled.
+		return nil
 	}
 	if j.Evidence == EvidenceTaken && j.LockID != "" {
 		// An earlier attempt took it (or may have: its answer was lost). If
@@ -571,16 +605,6 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("tf could not lock the state: %w", err)}
 	}
 	return nil
-}
-
-// releaseOwnLock releases the lock tf took itself (before a stop).
-func (s *seqState) releaseOwnLock(ctx context.Context) {
-	if s.j.Evidence != EvidenceTaken || s.j.LockID == "" {
-		return
-	}
-	_, _, _ = s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, s.j.LockID))
-	s.j.LockID, s.j.Evidence = "", ""
-	_ = s.j.save()
 }
 
 // newLockID is a random UUID, as terraform's lock IDs are.
@@ -667,4 +691,16 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 
 func readBackup(j *journal) ([]byte, error) {
 	return os.ReadFile(filepath.Join(j.dir(), backupName))
+}
+
+// notDestroyedByRun lists the addresses terraform's output (p) does not
+// show this run destroying.
+func notDestroyedByRun(p *Progress, addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if p == nil || !slices.Contains(p.Done, Change{Address: a, Action: "destroy"}) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -126,6 +126,9 @@ type Outcome struct {
 	// report calls "the terraform apply"; superseded is the state someone
 	// wrote after tf verified its push.
 	failedArgs []string
+	// otherDir: the pending recovery belongs to this other working
+	// directory (sharing the data directory); nothing was done.
+	otherDir   string
 	superseded string
 }
 
@@ -197,7 +200,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		// before. The earlier one comes first; tf keeps one at a time and
 		// never overwrites it.
 		o := resumeLocked(ctx, r, root)
-		if o.Kind == Elsewhere {
+		if o.Kind == Elsewhere || o.otherDir != "" {
 			out := Outcome{Kind: NeedsPerson, Class: c, Summary: "this run could not save its state either, but " + o.Summary +
 				"; tf keeps one recovery at a time per data directory and leaves this run's files as terraform left them"}
 			if fresh {
@@ -353,6 +356,16 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("the interrupted recovery recorded nothing about its run; closed it. If errored.tfstate is in the directory, `tf guard recover` shows what to do with it")})
 	}
 	cur, err := LoadBackend(r.Dir, r.Env)
+	if !sameDir(j.WorkDir, r.Dir) && (err != nil || j.Backend.DataDir == "" || cur.DataDir == j.Backend.DataDir) {
+		// Another checkout sharing this data directory (an absolute
+		// TF_DATA_DIR): the failed run's files are in its own directory,
+		// so the recovery is finished there; the journal is left as it is.
+		o := Outcome{Kind: NeedsPerson, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend, otherDir: j.WorkDir,
+			Summary: fmt.Sprintf("a recovery of %s is pending; run tf guard recover in %s", j.WorkDir, j.WorkDir)}
+		o.Next = []string{"cd " + shellQuote(j.WorkDir) + " && tf guard recover"}
+		writeHuman(r.Out, r, &o)
+		return o
+	}
 	if err != nil {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", err)})
 	}
@@ -379,6 +392,8 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	}
 	j.Backend.keys = cur.keys
 	if moved := movedDataDir(j, cur); moved != "" {
+		j.WorkDir = r.Dir
+		_ = j.save()
 		fmt.Fprintf(r.Out, "tf: %s\n", moved)
 		st = newSeqState(r, j)
 	}
@@ -524,9 +539,12 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	}
 	prune(filepath.Dir(s.j.dir()), s.r.Now())
 	o := s.outcome(Recovered)
-	if s.j.Errored != nil {
+	switch {
+	case s.j.Errored != nil && !s.runHeldLock():
+		o.Summary = "recovered: the state terraform could not save is in the backend (verified)"
+	case s.j.Errored != nil:
 		o.Summary = "recovered: the state terraform could not save is in the backend (verified) and this run's lock is released"
-	} else {
+	default:
 		o.Summary = "recovered: terraform had saved the state; this run's stale lock is released"
 	}
 	if s.j.Errored == nil && s.j.LockID == "" {
@@ -534,6 +552,9 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	}
 	if s.superseded != "" {
 		o.Summary = "recovered: the state terraform could not save reached the backend (verified) and this run's lock is released; someone wrote the state since"
+		if !s.runHeldLock() {
+			o.Summary = "recovered: the state terraform could not save reached the backend (verified); someone wrote the state since"
+		}
 	}
 	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
@@ -556,11 +577,31 @@ func subcommand(args []string) string {
 func (s *seqState) stop(st *stepStop) Outcome {
 	j := s.j
 	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
-	if st.final || st.retry == retryNone {
+	final := st.final || st.retry == retryNone
+	released, kept := "", ""
+	if final && j.Evidence == EvidenceTaken && j.LockID != "" {
+		// The lock tf took for its own push: nobody else would release it.
+		id := j.LockID
+		if us := s.unlock(context.WithoutCancel(context.Background())); us == nil {
+			released = "tf released the lock it had taken for its push (" + id + ")"
+			if !strings.HasPrefix(s.note, "released") {
+				released = "the lock tf had taken for its push (" + id + ") is not on the state any more"
+			}
+			s.note = ""
+			j.LockID, j.Evidence = "", ""
+		} else {
+			kept = id
+			st.err = fmt.Errorf("%w; tf could not release the lock it had taken for its push (%s): %v", st.err, id, us.err)
+		}
+	}
+	if final {
 		_ = j.finish(NeedsPerson)
 		clearUnsecured(s.r.Dir, j)
 	}
 	o := s.outcome(NeedsPerson)
+	if released != "" {
+		o.Did = append(o.Did, released)
+	}
 	o.Pending = !st.final && st.retry != retryNone
 	if o.Pending {
 		o.RetryOn = string(st.retry)
@@ -571,6 +612,9 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	o.Diff = st.diff
 	o.Saved = s.savedAt()
 	o.Next = nextSteps(s.facts(st, o.Saved))
+	if kept != "" {
+		o.Next = append(o.Next, "# release the lock tf took for its push once the cause above is fixed:", unlockCommand(s.r.Flavor, kept))
+	}
 	report(s.r, &o)
 	return o
 }
@@ -648,7 +692,7 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 	dst := filepath.Join(s.j.dir(), backupName)
 	raw, err := os.ReadFile(src)
 	if errors.Is(err, os.ErrNotExist) {
-		return &stepStop{step: StepSecure, final: true, err: fmt.Errorf("%s is gone before tf secured a copy of it (removed or moved by hand?): tf cannot tell whether its content reached the backend, so it does nothing more here", src)}
+		return &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is gone before tf secured a copy of it (removed or moved by hand?): tf cannot tell whether its content reached the backend, so it does nothing more here", src)}
 	}
 	if err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
@@ -870,4 +914,25 @@ func redactVars(args []string) []string {
 		}
 	}
 	return out
+}
+
+// sameDir says whether a and b name the same directory (after symbolic
+// links); an empty a (a journal that recorded none) matches any.
+func sameDir(a, b string) bool {
+	if a == "" || filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
+}
+
+// runHeldLock says whether the failed run took the state lock: the backend
+// has locking and the run did not turn it off (-lock=false).
+func (s *seqState) runHeldLock() bool {
+	j := s.j
+	if len(j.Backend.LockModes()) == 0 || !takesLock(j.Args) {
+		return false
+	}
+	return j.Observed == nil || j.Observed.TakesLock
 }

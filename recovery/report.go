@@ -95,6 +95,8 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
 		}
 		switch {
+		case o.Pending && o.otherDir != "":
+			p("it stays pending until `tf guard recover` runs in %s; tf did nothing to it here", o.otherDir)
 		case o.Pending && ci != "":
 			p("this recovery stays pending in this job's working directory: a later step of this job, with working credentials, continues it (`tf guard recover`); a new job starts without it unless these files are restored into the working directory first")
 		case o.Pending:
@@ -219,6 +221,10 @@ func keepWhat(ci string) string {
 	return "job setting (kept when the job fails)"
 }
 
+// gitlabKeepDir is where a GitLab job copies what it keeps from outside
+// its project directory (relative to $CI_PROJECT_DIR).
+const gitlabKeepDir = "tf-recovery-keep"
+
 // keepStep is the CI configuration that keeps the files a person needs
 // (errored.tfstate and tf's recovery directory) beyond the job, nil when
 // there is nothing to keep or no ephemeral CI.
@@ -247,16 +253,35 @@ func keepStep(ci string, r Run, o *Outcome) []string {
 		return out
 	case ciGitLab:
 		base := envLookup(r.Env, envGitLabProject)
-		out := []string{"artifacts:", "  when: on_failure", "  paths:"}
+		var inside, outside []string
 		for _, p := range paths {
 			if base != "" {
-				if rel, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(rel, "..") {
-					if strings.HasSuffix(p, string(filepath.Separator)) {
-						rel += "/"
-					}
-					p = filepath.ToSlash(rel)
+				rel, err := filepath.Rel(base, p)
+				if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					outside = append(outside, strings.TrimSuffix(p, string(filepath.Separator)))
+					continue
 				}
+				if strings.HasSuffix(p, string(filepath.Separator)) {
+					rel += "/"
+				}
+				p = filepath.ToSlash(rel)
 			}
+			inside = append(inside, p)
+		}
+		var out []string
+		if len(outside) > 0 {
+			// GitLab uploads artifacts only from inside the project
+			// directory: after_script (which runs when the job fails too,
+			// before the artifacts are collected) copies the rest there.
+			out = append(out, "# GitLab cannot keep "+strings.Join(outside, " and ")+" as artifacts: it keeps only files inside $CI_PROJECT_DIR; after_script copies them there",
+				"after_script:", `  - mkdir -p "$CI_PROJECT_DIR/`+gitlabKeepDir+`"`)
+			for _, p := range outside {
+				out = append(out, "  - cp -r "+shellQuote(p)+` "$CI_PROJECT_DIR/`+gitlabKeepDir+`/"`)
+			}
+			inside = append(inside, gitlabKeepDir+"/")
+		}
+		out = append(out, "artifacts:", "  when: on_failure", "  paths:")
+		for _, p := range inside {
 			out = append(out, "    - "+p)
 		}
 		return out
