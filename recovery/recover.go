@@ -172,7 +172,11 @@ func Recover(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	errPath := filepath.Join(r.Dir, erroredFile)
 	fresh := freshErrored(errPath, r.Started, r.Observed)
-	wreck := fresh || c.Wreck()
+	// A failed save with nothing else to go on (no errored.tfstate, no
+	// failed release) is tf's business only when its cause is one tf acts
+	// on: otherwise terraform's own error stands, as plain terraform leaves
+	// it, and no pending recovery blocks the next command.
+	wreck := fresh || c.ReleaseFailed || c.PersistFailed || (c.Wreck() && c.Cause.Acts())
 	switch {
 	case c.Cause == CauseNone || c.Cause == "":
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}

@@ -106,3 +106,21 @@ func TestReportNamesOnlyPlacesThatExist(t *testing.T) {
 		t.Errorf("%s", b.String())
 	}
 }
+
+// A failed save whose cause tf does not know, with no errored.tfstate and no
+// failed release, is terraform's error alone: tf leaves it as plain terraform
+// does and opens no recovery that would hold up the next command.
+func TestUnexplainedSaveFailureOpensNoRecovery(t *testing.T) {
+	x := newWS(t, `"dynamodb_table":"t"`)
+	x.w.write(stateJSONFor("L", 1, "base"))
+	o := Recover(context.Background(), x.run("Error: Failed to save state\n"))
+	if o.Kind != NotCredentials || o.Pending {
+		t.Fatalf("got %s (pending %v): %s\n%s", o.Kind, o.Pending, o.Summary, x.out)
+	}
+	if Pending(x.dir, nil) {
+		t.Fatalf("a recovery is pending after an unexplained save failure:\n%s", x.out)
+	}
+	if x.out.Len() != 0 {
+		t.Fatalf("tf printed:\n%s", x.out)
+	}
+}
