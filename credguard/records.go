@@ -135,6 +135,20 @@ func RecordDuration(o Options, command string, d time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("find tf state dir: %w", err)
 	}
+	return updateLocked(p, func() []byte {
+		list := append(loadDurations(o, command), d)
+		if len(list) > keepDurations {
+			list = list[len(list)-keepDurations:]
+		}
+		b, _ := json.Marshal(list)
+		return b
+	})
+}
+
+// updateLocked rewrites the record file p with what update returns, under
+// a file lock beside it, so that concurrent runs lose none of each other's
+// entries (update reads the file as it is under the lock).
+func updateLocked(p string, update func() []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
 	}
@@ -146,13 +160,7 @@ func RecordDuration(o Options, command string, d time.Duration) error {
 		return fmt.Errorf("lock %s: %w", p+".lock", errors.Join(err, ctx.Err()))
 	}
 	defer lock.Unlock()
-	list := loadDurations(o, command)
-	list = append(list, d)
-	if len(list) > keepDurations {
-		list = list[len(list)-keepDurations:]
-	}
-	b, _ := json.Marshal(list)
-	return writeFileAtomic(p, b)
+	return writeFileAtomic(p, update())
 }
 
 // ResetHistory forgets the recorded run lengths of every command in this

@@ -1,16 +1,12 @@
 package credguard
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // RenewalEnd is the earliest moment after which terraform can no longer get
@@ -106,30 +102,21 @@ func RecordOperationTimes(o Options, byType map[string][]time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("find tf state dir: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
-	}
-	lock := flock.New(p + ".lock")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	locked, err := lock.TryLockContext(ctx, 20*time.Millisecond)
-	if err != nil || !locked {
-		return fmt.Errorf("lock %s: %w", p+".lock", errors.Join(err, ctx.Err()))
-	}
-	defer lock.Unlock()
-	m := loadOperationTimes(o)
-	if m == nil {
-		m = map[string][]time.Duration{}
-	}
-	for t, ds := range byType {
-		list := append(m[t], ds...)
-		if len(list) > keepOperationTimes {
-			list = list[len(list)-keepOperationTimes:]
+	return updateLocked(p, func() []byte {
+		m := loadOperationTimes(o)
+		if m == nil {
+			m = map[string][]time.Duration{}
 		}
-		m[t] = list
-	}
-	b, _ := json.Marshal(m)
-	return writeFileAtomic(p, b)
+		for t, ds := range byType {
+			list := append(m[t], ds...)
+			if len(list) > keepOperationTimes {
+				list = list[len(list)-keepOperationTimes:]
+			}
+			m[t] = list
+		}
+		b, _ := json.Marshal(m)
+		return b
+	})
 }
 
 // OperationTimes tells how long one operation on a resource type is
