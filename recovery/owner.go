@@ -139,6 +139,9 @@ type OwnerWriter struct {
 	watch *Watch
 	stop  chan struct{}
 	done  chan struct{}
+	// madeRoot: the recovery root did not exist before this record, so a
+	// run that leaves nothing behind removes it again (if still empty).
+	madeRoot string
 }
 
 // StartOwner writes the owner record of the run about to start in dir,
@@ -153,6 +156,10 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 		return nil
 	}
 	root := RecoveryRoot(dir, env)
+	madeRoot := ""
+	if _, err := os.Stat(root); err != nil {
+		madeRoot = root
+	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil
 	}
@@ -162,7 +169,7 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 		Dir: dir, State: b.String(), Command: subcommand(args), Started: time.Now().UTC()}
 	rec.CI, rec.CIRunID, rec.CIAttempt = ciOf(env)
 	rec.path = filepath.Join(root, fmt.Sprintf("%s%d.json", ownerPrefix, rec.TfPID))
-	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{})}
+	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{}), madeRoot: madeRoot}
 	if err := o.save(); err != nil {
 		return nil
 	}
@@ -303,6 +310,9 @@ func (o *OwnerWriter) End(keep bool, exitCode int) {
 		}
 	}
 	removeOwner(o.rec.path)
+	if o.madeRoot != "" {
+		os.Remove(o.madeRoot) // only if empty: a journal or another run's record keeps it
+	}
 }
 
 func removeOwner(path string) {

@@ -184,10 +184,10 @@ type textPatterns struct {
 		service string
 		shape   string
 	}
-	apiError, opError                                        *regexp.Regexp
-	persistFailed, releaseFailed, acquireFailed              *regexp.Regexp
-	releaseLockID, unlockLockID, dynamoTable, lockfileObject *regexp.Regexp
-	bothLocks, openTofu, lockInfoHeader, lockInfoField       *regexp.Regexp
+	apiError, opError                                                           *regexp.Regexp
+	persistFailed, releaseFailed, acquireFailed                                 *regexp.Regexp
+	releaseLockID, unlockLockID, releaseLockInfoID, dynamoTable, lockfileObject *regexp.Regexp
+	bothLocks, openTofu, lockInfoHeader, lockInfoField                          *regexp.Regexp
 
 	// Reading diagnostics out of noisy logs (see cleanLines, diagnostics).
 	ansiLoose, jsonEscaped                   *regexp.Regexp
@@ -242,6 +242,7 @@ var compiledPatterns = sync.OnceValue(func() *textPatterns {
 	p.releaseFailed = regexp.MustCompile(`Error releasing the state lock`)
 	p.acquireFailed = regexp.MustCompile(`Error acquiring the state lock`)
 	p.releaseLockID = regexp.MustCompile(`lock info for lock ID "([^"\s]+)"`)
+	p.releaseLockInfoID = regexp.MustCompile(`Lock Info:\s+ID:\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
 	p.unlockLockID = regexp.MustCompile(`(?:Lock ID|lock ID|lock with ID|force-unlock(?: -force)?) "?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"?`)
 	p.dynamoTable = regexp.MustCompile(`(?:Unable to retrieve item from|from) DynamoDB table "([^"]+)"`)
 	p.lockfileObject = regexp.MustCompile(`unable to retrieve file from S3 bucket '([^']+)' with key '([^']+\.tflock)'`)
@@ -465,6 +466,12 @@ func Classify(stderr []byte) Classification {
 		if m := pt.releaseLockID.FindStringSubmatch(relText); m != nil {
 			c.LockID = m[1]
 		} else if m := pt.unlockLockID.FindStringSubmatch(relText); m != nil {
+			c.LockID = m[1]
+		} else if m := pt.releaseLockInfoID.FindStringSubmatch(relText); m != nil && !strings.Contains(relText, "does not match") {
+			// The S3 backend's Unlock reads the lock record, returns "does
+			// not match" with another holder's Lock Info, and otherwise
+			// fails only after the record's ID was found equal to the one
+			// it releases (a denied DeleteItem): that Lock Info is the run's.
 			c.LockID = m[1]
 		}
 	}

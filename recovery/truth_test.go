@@ -124,3 +124,19 @@ func TestUnexplainedSaveFailureOpensNoRecovery(t *testing.T) {
 		t.Fatalf("tf printed:\n%s", x.out)
 	}
 }
+
+// A denied DeleteItem at the release: terraform's diagnostic carries the Lock
+// Info it read and found equal to the lock it released, so its ID is this
+// run's (printed evidence). With "does not match", the Lock Info is another
+// holder's and never evidence.
+func TestReleaseDiagnosticLockInfoIsTheRunsLock(t *testing.T) {
+	const id = "53899d36-2ca0-24a3-3cb7-5b169c398f9c"
+	denied := "Error: Error releasing the state lock\n\nError message: operation error DynamoDB: DeleteItem, https response error\nStatusCode: 400, RequestID: , api error AccessDeniedException: User:\narn:aws:sts::111122223333:assumed-role/RigAdmin/rig is not authorized to\nperform: dynamodb:DeleteItem on resource:\narn:aws:dynamodb:us-east-1:111122223333:table/tf-locks\nLock Info:\n  ID:        " + id + "\n  Path:      tf-state/incident/terraform.tfstate\n  Operation: taint\n"
+	if c := Classify([]byte(denied)); !c.ReleaseFailed || c.LockID != id {
+		t.Fatalf("denied release: %+v", c)
+	}
+	other := "Error: Error releasing the state lock\n\nError message: lock id \"aaaaaaaa-2ca0-24a3-3cb7-5b169c398f9c\" does not match existing lock\nLock Info:\n  ID:        " + id + "\n"
+	if c := Classify([]byte(other)); c.LockID == id {
+		t.Fatalf("another holder's Lock Info taken as the run's: %+v", c)
+	}
+}
