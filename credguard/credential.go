@@ -294,15 +294,21 @@ func envCredential(o Options) (Credential, bool) {
 		return c, true
 	}
 	c.Kind = KindEnvSession
-	exp := o.getenv(EnvCredentialExpiration)
+	name, exp := EnvCredentialExpiration, o.getenv(EnvCredentialExpiration)
+	if exp == "" && o.getenv(EnvSessionExpiration) != "" {
+		name, exp = EnvSessionExpiration, o.getenv(EnvSessionExpiration)
+	}
 	if exp == "" {
 		c.Notes = append(c.Notes, "session keys without "+EnvCredentialExpiration+": lifetime unknown, cannot be refreshed during the run")
 		return c, true
 	}
 	t, ok := parseExpiration(exp)
 	if !ok {
-		c.Notes = append(c.Notes, fmt.Sprintf("%s=%q is not a time tf can read (like 2026-01-02T15:04:05Z): lifetime unknown", EnvCredentialExpiration, exp))
+		c.Notes = append(c.Notes, fmt.Sprintf("%s=%q is not a time tf can read (like 2026-01-02T15:04:05Z): lifetime unknown", name, exp))
 		return c, true
+	}
+	if name == EnvSessionExpiration {
+		c.Notes = append(c.Notes, "their end read from "+EnvSessionExpiration+" (aws-vault before v7 exports it)")
 	}
 	c.Expires, c.ValidUntil = true, t
 	return c, true

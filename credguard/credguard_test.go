@@ -531,3 +531,32 @@ func entriesOf(creds []Credential) []Entry {
 	}
 	return out
 }
+
+// aws-vault before v7 exports the keys' end only as AWS_SESSION_EXPIRATION
+// (v7 and later only as AWS_CREDENTIAL_EXPIRATION): the v6 keys are judged
+// by it, and AWS_CREDENTIAL_EXPIRATION wins where both are set.
+func TestAWSVaultV6SessionExpirationIsRead(t *testing.T) {
+	soon := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	later := time.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)
+	keys := []string{"AWS_ACCESS_KEY_ID=ASIAX", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t", "AWS_VAULT=prod"}
+
+	e := newEnv(t, fakeaws.Options{}, append(keys, "AWS_SESSION_EXPIRATION="+soon)...)
+	_, err := Preflight(context.Background(), e.opts)
+	if err == nil || !strings.Contains(err.Error(), "aws-vault exec --ecs-server prod") {
+		t.Fatalf("v6 keys ending in a minute: got %v, want a refusal naming aws-vault's server", err)
+	}
+
+	e = newEnv(t, fakeaws.Options{}, append(keys, "AWS_SESSION_EXPIRATION="+later)...)
+	rep, err := Preflight(context.Background(), e.opts)
+	if err != nil {
+		t.Fatalf("v6 keys lasting 3h: %v", err)
+	}
+	if c := rep.Entries; len(c) == 0 || !c[0].Expires || c[0].ValidUntil.Format(time.RFC3339) != later {
+		t.Fatalf("v6 keys: want their end %s read, got %+v", later, c)
+	}
+
+	e = newEnv(t, fakeaws.Options{}, append(keys, "AWS_SESSION_EXPIRATION="+later, "AWS_CREDENTIAL_EXPIRATION="+soon)...)
+	if _, err := Preflight(context.Background(), e.opts); err == nil {
+		t.Fatal("AWS_CREDENTIAL_EXPIRATION ending in a minute must decide over a later AWS_SESSION_EXPIRATION")
+	}
+}

@@ -178,7 +178,7 @@ var defaultProfileCredentialKeys = map[string]bool{
 // named in the configuration) is kept.
 func (s *CredentialServer) Env(base []string) []string {
 	drop := map[string]bool{
-		EnvAccessKeyID: true, EnvSecretAccessKey: true, EnvSessionToken: true, EnvCredentialExpiration: true,
+		EnvAccessKeyID: true, EnvSecretAccessKey: true, EnvSessionToken: true, EnvCredentialExpiration: true, EnvSessionExpiration: true,
 		EnvAccessKeyAlias: true, EnvSecretKeyAlias: true,
 		EnvProfile: true, EnvDefaultProfile: true, EnvWebIdentityTokenFile: true, EnvRoleARN: true, EnvRoleSessionName: true,
 		EnvContainerFullURI: true, EnvContainerAuthToken: true, EnvContainerAuthTokenFile: true, EnvContainerRelativeURI: true,

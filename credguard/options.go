@@ -27,6 +27,10 @@ const (
 	EnvSecretKeyAlt         = "AWS_SECRET_KEY" // read by the SDK when AWS_SECRET_ACCESS_KEY is unset
 	EnvSessionToken         = "AWS_SESSION_TOKEN"
 	EnvCredentialExpiration = "AWS_CREDENTIAL_EXPIRATION"
+	// EnvSessionExpiration is the keys' end as aws-vault before v7 exported
+	// it (v7 exports AWS_CREDENTIAL_EXPIRATION instead); read only when
+	// AWS_CREDENTIAL_EXPIRATION is absent.
+	EnvSessionExpiration = "AWS_SESSION_EXPIRATION"
 	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
 	EnvRoleARN              = "AWS_ROLE_ARN"
 	EnvConfigFile           = "AWS_CONFIG_FILE"
