@@ -252,7 +252,7 @@ func StartRefresher(ctx context.Context, o Options, reported Report) (stop func(
 					warned[c.CachePath] = true
 					cur := c
 					readSSOToken(o, &cur) // the token as it is now, for its end
-					fmt.Fprintf(o.out(), "\ntf: warning: %s: %s\n", c.Name, refreshFailedText(cur, err, o.now()))
+					fmt.Fprintf(o.out(), "\ntf: warning: %s: %s\n", c.Name, refreshFailedText(o, cur, err, o.now()))
 				}
 			}
 			select {

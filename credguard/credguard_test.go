@@ -560,3 +560,28 @@ func TestAWSVaultV6SessionExpirationIsRead(t *testing.T) {
 		t.Fatal("AWS_CREDENTIAL_EXPIRATION ending in a minute must decide over a later AWS_SESSION_EXPIRATION")
 	}
 }
+
+// A CI job refused for an SSO login is not told to run `tf guard login` (it
+// has no person to do it); it is told what a job can use instead, and in
+// GitHub Actions that names github_oidc_role. At a terminal the login
+// commands stay.
+func TestSSORefusalInCIDoesNotAskForALogin(t *testing.T) {
+	e := newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
+	o := e.opts
+	o.CI = true
+	_, err := Preflight(context.Background(), o)
+	if err == nil || strings.Contains(err.Error(), "tf guard login") || !strings.Contains(err.Error(), "in CI nobody can log in") ||
+		strings.Contains(err.Error(), "github_oidc_role") {
+		t.Fatalf("CI: got %v", err)
+	}
+	e = newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso", "GITHUB_ACTIONS=true")
+	o = e.opts
+	o.CI = true
+	if _, err = Preflight(context.Background(), o); err == nil || !strings.Contains(err.Error(), "github_oidc_role") || strings.Contains(err.Error(), "tf guard login") {
+		t.Fatalf("GitHub Actions: got %v", err)
+	}
+	e = newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")
+	if _, err = Preflight(context.Background(), e.opts); err == nil || !strings.Contains(err.Error(), "tf guard login") {
+		t.Fatalf("not CI: got %v", err)
+	}
+}

@@ -423,7 +423,7 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 			needLogin = "the SSO session is over (refresh refused)"
 			e.Lasts, e.LastsKnown = tokenLeft, true
 		default:
-			e.Verdict, e.Detail, e.RefreshFailed = VerdictWarn, refreshFailedText(e.Credential, err, now), true
+			e.Verdict, e.Detail, e.RefreshFailed = VerdictWarn, refreshFailedText(o, e.Credential, err, now), true
 			return e
 		}
 	}
@@ -444,13 +444,16 @@ func evaluateSSO(ctx context.Context, o Options, e Entry, required time.Duration
 	}
 	e.Verdict = VerdictShort
 	e.Detail = needLogin + "; log in again (" + loginCmd + ") and rerun"
+	if o.CI {
+		e.Detail = needLogin + "; " + ciLoginText(o, e.Credential)
+	}
 	return e
 }
 
 // refreshFailedText is the one report of an SSO access token that could
 // not be refreshed ahead of time: the cause, how long terraform can still
 // use the token, and the command that gives it a new one.
-func refreshFailedText(c Credential, err error, now time.Time) string {
+func refreshFailedText(o Options, c Credential, err error, now time.Time) string {
 	left := "a run that needs its access token longer than it lasts fails"
 	if !c.ValidUntil.IsZero() {
 		if d := c.ValidUntil.Sub(now); d > 0 {
@@ -459,8 +462,11 @@ func refreshFailedText(c Credential, err error, now time.Time) string {
 			left = "its access token has expired, so terraform cannot sign in with it"
 		}
 	}
-	return "could not refresh the SSO access token ahead of time: " + refreshCause(err) + "; " + left +
-		"; log in again now (" + loginHint(c) + ")"
+	fix := "; log in again now (" + loginHint(c) + ")"
+	if o.CI {
+		fix = "; " + ciLoginText(o, c)
+	}
+	return "could not refresh the SSO access token ahead of time: " + refreshCause(err) + "; " + left + fix
 }
 
 // refreshCause says in a few words why a refresh failed: the endpoint
@@ -509,10 +515,25 @@ func leftText(d time.Duration) string {
 }
 
 func loginHint(c Credential) string {
+	return "`tf guard login` or `" + ssoLoginCommand(c) + "`"
+}
+
+func ssoLoginCommand(c Credential) string {
 	if c.Kind == KindSSOSession {
-		return "`tf guard login` or `aws sso login --sso-session " + c.SSOSession + "`"
+		return "aws sso login --sso-session " + c.SSOSession
 	}
-	return "`tf guard login` or `aws sso login --profile " + c.Profile + "`"
+	return "aws sso login --profile " + c.Profile
+}
+
+// ciLoginText is what a CI job is told instead of "log in again": an IAM
+// Identity Center login needs a person at a browser, which a job has not.
+func ciLoginText(o Options, c Credential) string {
+	way := "give the job role credentials made for CI that last the run"
+	if o.inGitHubActions() {
+		way = "give the job credentials made for CI: github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) lets tf renew them during the run"
+	}
+	return "in CI nobody can log in to IAM Identity Center (a login needs a person at a browser): " + way +
+		"; or, on a runner a person can reach, run `" + ssoLoginCommand(c) + "` there before the job"
 }
 
 // isSessionOver reports an SSO-OIDC refusal that only a new login fixes.

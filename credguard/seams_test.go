@@ -26,7 +26,7 @@ func TestRefresherSkipsTokensThePreflightReported(t *testing.T) {
 func TestRefreshFailedTextHasCauseAndFix(t *testing.T) {
 	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
 	c := Credential{Kind: KindSSOSession, SSOSession: "corp", ValidUntil: now.Add(5 * time.Minute)}
-	got := refreshFailedText(c, errors.New("dial tcp: connection refused"), now)
+	got := refreshFailedText(Options{}, c, errors.New("dial tcp: connection refused"), now)
 	for _, want := range []string{"connection refused", "valid until 15:05:00 UTC (5m)", "aws sso login --sso-session corp", "tf guard login"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
