@@ -30,7 +30,7 @@ const (
 	// EnvSessionExpiration is the keys' end as aws-vault before v7 exported
 	// it (v7 exports AWS_CREDENTIAL_EXPIRATION instead); read only when
 	// AWS_CREDENTIAL_EXPIRATION is absent.
-	EnvSessionExpiration = "AWS_SESSION_EXPIRATION"
+	EnvSessionExpiration    = "AWS_SESSION_EXPIRATION"
 	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
 	EnvRoleARN              = "AWS_ROLE_ARN"
 	EnvConfigFile           = "AWS_CONFIG_FILE"
