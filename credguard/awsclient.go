@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tfguard/tf/awsfiles"
 )
 
 // Deadlines of tf's own network calls. Every call credguard makes is bounded
@@ -67,7 +69,7 @@ func sdkConfig(ctx context.Context, o Options, region string) (aws.Config, error
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load the AWS SDK configuration: %w", hideFileValues(err, o.configFiles(), o.credentialsFiles()))
+		return aws.Config{}, fmt.Errorf("load the AWS SDK configuration: %w", awsfiles.HideValues(err, o.configFiles(), o.credentialsFiles()))
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/tfguard/tf/awsfiles"
 )
 
 // Kind is the kind of an AWS credential.
@@ -118,7 +120,7 @@ func resolveProfile(ctx context.Context, o Options, profile string, files, credF
 		lo.CredentialsFiles = credsFiles
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), hideFileValues(err, cfgFiles, credsFiles))
+		return Credential{}, fmt.Errorf("profile %q is not usable (read from %s): %w", profile, strings.Join(cfgFiles, ", "), awsfiles.HideValues(err, cfgFiles, credsFiles))
 	}
 	return describeShared(o, sc), nil
 }

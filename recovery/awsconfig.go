@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tfguard/tf/awsfiles"
 )
 
 // The SDK's LoadDefaultConfig reads credentials from tf's own process
@@ -112,15 +114,22 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 		region = "us-east-1"
 	}
 	opts = append(opts, config.WithRegion(region))
+	// The files the SDK reads, for hiding their values in its errors.
+	configFiles := []string{config.DefaultSharedConfigFilename()}
+	credsFiles := []string{config.DefaultSharedCredentialsFilename()}
 	if len(b.ConfigFiles) > 0 {
+		configFiles = b.ConfigFiles
 		opts = append(opts, config.WithSharedConfigFiles(b.ConfigFiles))
 	} else if f := envLookup(env, envConfigFile); f != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
+		configFiles = []string{f}
+		opts = append(opts, config.WithSharedConfigFiles(configFiles))
 	}
 	if len(b.CredentialsFiles) > 0 {
+		credsFiles = b.CredentialsFiles
 		opts = append(opts, config.WithSharedCredentialsFiles(b.CredentialsFiles))
 	} else if f := envLookup(env, envCredsFile); f != "" {
-		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
+		credsFiles = []string{f}
+		opts = append(opts, config.WithSharedCredentialsFiles(credsFiles))
 	}
 	static := func(id, secret, token string) {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, token)))
@@ -160,7 +169,8 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration (%s): %w", credentialSource(b, env), err)
+		// The SDK quotes a value it cannot read, and a value may be a secret.
+		return aws.Config{}, fmt.Errorf("load AWS configuration (%s): %w", credentialSource(b, env), awsfiles.HideValues(err, configFiles, credsFiles))
 	}
 	stsClient := func() *sts.Client {
 		return sts.NewFromConfig(cfg, func(o *sts.Options) {

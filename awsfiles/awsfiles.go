@@ -1,4 +1,8 @@
-package credguard
+// Package awsfiles keeps the values of the user's AWS shared config and
+// credentials files out of tf's messages. The SDK quotes a value it cannot
+// read, and a value may be a secret; credguard and recovery both print the
+// SDK's configuration errors, so both pass them through HideValues.
+package awsfiles
 
 import (
 	"os"
@@ -6,8 +10,8 @@ import (
 	"strings"
 )
 
-// hiddenValue stands for a value of the user's AWS files in a message.
-const hiddenValue = "[value hidden]"
+// Hidden stands for a value of the user's AWS files in a message.
+const Hidden = "[value hidden]"
 
 // fileError is an error of the SDK's shared-config reader with every value
 // of the files it read hidden: the SDK quotes a value it cannot read
@@ -23,10 +27,10 @@ type fileError struct {
 func (e *fileError) Error() string { return e.msg }
 func (e *fileError) Unwrap() error { return e.err }
 
-// hideFileValues returns err with every value of files that appears in its
-// text replaced by hiddenValue. Section names (profile and sso-session
+// HideValues returns err with every value of files that appears in its
+// text replaced by Hidden. Section names (profile and sso-session
 // names) stay: they say which profile is broken.
-func hideFileValues(err error, files ...[]string) error {
+func HideValues(err error, files ...[]string) error {
 	if err == nil {
 		return nil
 	}
@@ -39,7 +43,7 @@ func hideFileValues(err error, files ...[]string) error {
 		if sections[v] || !strings.Contains(msg, v) {
 			continue
 		}
-		msg = strings.ReplaceAll(msg, v, hiddenValue)
+		msg = strings.ReplaceAll(msg, v, Hidden)
 		hid = true
 	}
 	if !hid {
