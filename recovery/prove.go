@@ -429,6 +429,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	// itself, so the difference is what the run did; otherwise it is the
 	// state a person looked at and chose to push over.
 	byRun := true
+	// midRun: the backend holds an object the watch saw written while the
+	// run held its lock, taken for the run's own save (see savedMidRun).
+	midRun := false
 	switch j.Route {
 	case RouteFence:
 		locks, st := s.readLocks(ctx, StepPush)
@@ -447,6 +450,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			return s.drift(StepPush, s.movedUnderLock(j.LockID, so))
 		}
 		byRun = s.runsOwnState(so)
+		midRun = s.savedMidRun(so)
 		lockFalse = true
 	case RouteUnchanged:
 		// Take the lock first, then check the object again: nobody can
@@ -462,6 +466,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			return s.drift(StepPush, "the state object changed since tf checked it")
 		}
 		byRun = rem.Empty || s.runsOwnState(so)
+		midRun = !rem.Empty && s.savedMidRun(so)
 		lockFalse = true
 	case RouteChosen:
 		// A person chose, having seen the difference: the backend must
@@ -487,6 +492,21 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			them := plural(len(missing), "it", "them")
 			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
 				strings.Join(missing, ", "), them, them))
+		}
+	}
+	if d := diffStates(rem, *e); midRun && len(d.Changed) > 0 {
+		// A save of the run's own holds every instance the run did not
+		// touch as errored.tfstate does (both carry the plan's refresh):
+		// one that differs was written by someone else (-lock=false),
+		// after or over the run's last save.
+		if other := notChangedByRun(j.Progress, d.Changed); len(other) > 0 {
+			them := plural(len(other), "it", "them")
+			why := "terraform's output does not show this run changing " + them
+			if j.Progress == nil {
+				why = "tf did not read terraform's output, so it cannot tell this run's changes from someone else's"
+			}
+			return s.drift(StepPush, fmt.Sprintf("the state object written while this run held its lock records %s differently from errored.tfstate, and %s: someone else (with -lock=false) may have written %s; pushing would undo that",
+				strings.Join(other, ", "), why, them))
 		}
 	}
 	if d := diffStates(rem, *e); byRun {
@@ -691,6 +711,47 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 
 func readBackup(j *journal) ([]byte, error) {
 	return os.ReadFile(filepath.Join(j.dir(), backupName))
+}
+
+// savedMidRun says whether so is a state object the watch saw written while
+// the run held its lock (taken for the run's own save): not the one the run
+// started from, nor one tf pushed.
+func (s *seqState) savedMidRun(so StateObject) bool {
+	o := s.j.Observed
+	if o == nil || !o.TakesLock {
+		return false
+	}
+	if o.StartState != nil && o.StartState.Same(so) {
+		return false
+	}
+	for _, m := range s.j.Known {
+		if m.Why == knownPushed && m.Object.Same(so) {
+			return false
+		}
+	}
+	last := o.LastState()
+	return last != nil && last.Same(so)
+}
+
+// notChangedByRun lists the managed-resource addresses terraform's output
+// (p) does not show this run changing: no change of theirs completed,
+// failed or was cut short. Data sources are left out: a run reads them
+// again without a change line, and nothing is lost when their record is
+// replaced.
+func notChangedByRun(p *Progress, addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "data.") || strings.Contains(a, ".data.") {
+			continue
+		}
+		if p != nil && (slices.ContainsFunc(p.Done, func(c Change) bool { return c.Address == a }) ||
+			slices.ContainsFunc(p.Cut, func(c Change) bool { return c.Address == a }) ||
+			slices.Contains(p.Failed, a)) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not
