@@ -1,13 +1,4 @@
-package recovery
-
-// This is the ONLY file that reads terraform's (and OpenTofu's) human text.
-// Terraform's diagnostics are not covered by its compatibility promise, so
-// every pattern lives here and is tested against recorded output in
-// testdata/: the rig's captures (patterns_test.go), real users' output from
-// public issues in testdata/realworld (corpus_test.go) and real apply output
-// in testdata/progress (progress_test.go). Structured sources (the lock
-// record, the backend config, the state files' JSON) always win over what is
-// read here.
+package tfout
 
 import (
 	"bufio"
@@ -485,10 +476,10 @@ func Classify(stderr []byte) Classification {
 func expiryShapes(flat string) (services, shapes []string) {
 	pt := compiledPatterns()
 	add := func(s, shape string) {
-		if !contains(services, s) {
+		if !slices.Contains(services, s) {
 			services = append(services, s)
 		}
-		if !contains(shapes, shape) {
+		if !slices.Contains(shapes, shape) {
 			shapes = append(shapes, shape)
 		}
 	}
@@ -524,7 +515,7 @@ func notExpiryCodes(flat string) []string {
 	for _, m := range compiledPatterns().apiError.FindAllStringSubmatch(flat, -1) {
 		switch m[1] {
 		case "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId":
-			if !contains(out, m[1]) {
+			if !slices.Contains(out, m[1]) {
 				out = append(out, m[1])
 			}
 		}
@@ -574,23 +565,6 @@ func parseLockInfo(text []byte) *LockInfo {
 		return nil
 	}
 	return info
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func compileDiagnostics(p *textPatterns) {
@@ -967,18 +941,19 @@ type Progress struct {
 	Plan []Change `json:"plan,omitempty"`
 	// Unrecorded are changes terraform reported complete that the state tf
 	// pushed does not show (an object created or updated that is not in
-	// it, one destroyed that still is): set when tf checks, see unrecordedIn.
+	// it, one destroyed that still is): set when tf checks, see UnrecordedIn.
 	Unrecorded []Change `json:"unrecorded,omitempty"`
 }
 
-// unrecordedIn lists the changes p.Done says were made that the state e
-// does not show. A destroy of an address that is also to be created (a
+// UnrecordedIn lists the changes p.Done says were made that a state does
+// not show; inState says whether that state holds a resource instance
+// address. A destroy of an address that is also to be created (a
 // replacement, whose new object may exist, or exist tainted after its
 // create failed) cannot be judged by the address.
-func (p Progress) unrecordedIn(e StateSummary) []Change {
+func (p Progress) UnrecordedIn(inState func(address string) bool) []Change {
 	var out []Change
 	for _, ch := range p.Done {
-		_, present := e.instances[ch.Address]
+		present := inState(ch.Address)
 		switch ch.Action {
 		case "create", "update":
 			if !present {
@@ -986,7 +961,7 @@ func (p Progress) unrecordedIn(e StateSummary) []Change {
 			}
 		case "destroy":
 			recreated := slices.Contains(p.Done, Change{ch.Address, "create"}) ||
-				slices.Contains(p.Plan, Change{ch.Address, "create"}) || contains(p.Failed, ch.Address)
+				slices.Contains(p.Plan, Change{ch.Address, "create"}) || slices.Contains(p.Failed, ch.Address)
 			if present && !recreated {
 				out = append(out, ch)
 			}
@@ -995,12 +970,19 @@ func (p Progress) unrecordedIn(e StateSummary) []Change {
 	return out
 }
 
+// AllMade says whether terraform's output shows every planned change made,
+// none cut off or failed, and (once checked) all of them in the state.
+func (p Progress) AllMade() bool {
+	return len(p.Cut) == 0 && len(p.Failed) == 0 && len(p.Unrecorded) == 0 &&
+		(p.ApplyComplete || (p.PlanSeen && len(p.Done) >= p.Planned))
+}
+
 // NotMade are the planned changes that neither completed, nor were cut off,
 // nor failed: terraform never started them.
 func (p Progress) NotMade() []Change {
 	var out []Change
 	for _, ch := range p.Plan {
-		if !slices.Contains(p.Done, ch) && !slices.Contains(p.Cut, ch) && !contains(p.Failed, ch.Address) {
+		if !slices.Contains(p.Done, ch) && !slices.Contains(p.Cut, ch) && !slices.Contains(p.Failed, ch.Address) {
 			out = append(out, ch)
 		}
 	}
@@ -1025,7 +1007,7 @@ func ReadProgress(out []byte) Progress {
 	for _, l := range cleanLines(out) {
 		t := l.text
 		if m := pt.errorLine.FindStringSubmatch(t); m != nil {
-			if !strings.HasPrefix(m[1], "provider[") && !contains(p.Failed, m[1]) {
+			if !strings.HasPrefix(m[1], "provider[") && !slices.Contains(p.Failed, m[1]) {
 				p.Failed = append(p.Failed, m[1])
 			}
 			continue
@@ -1091,7 +1073,7 @@ func ReadProgress(out []byte) Progress {
 		}
 	}
 	for _, ch := range order {
-		if !done[ch] && !contains(p.Failed, ch.Address) {
+		if !done[ch] && !slices.Contains(p.Failed, ch.Address) {
 			p.Cut = append(p.Cut, ch)
 		}
 	}
