@@ -227,8 +227,8 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
-	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
-	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
+	j.VarNames, j.Args = tfargs.Parse(r.Args).VarNames(), tfargs.Redact(r.Args)
+	j.Who, j.Operation, j.Observed = whoAmI(), tfargs.Parse(r.Args).LockOperation(), r.Observed
 	if r.Stdout != nil {
 		if p := tfout.ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
@@ -568,16 +568,6 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	return o
 }
 
-// subcommand is the first argument that is not an option.
-func subcommand(args []string) string {
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			return a
-		}
-	}
-	return ""
-}
-
 // stop ends the sequence. A retryable stop keeps the journal pending; a
 // final one closes it. Either way the report says what tf saw, where the
 // state is kept and what to run.
@@ -855,19 +845,6 @@ func whoAmI() string {
 	return name + "@" + host
 }
 
-// operationFor is the Operation terraform records in its lock for args.
-func operationFor(args []string) string {
-	switch subcommand(args) {
-	case "apply", "destroy":
-		return "OperationTypeApply"
-	case "plan":
-		return "OperationTypePlan"
-	case "refresh":
-		return "OperationTypeRefresh"
-	}
-	return ""
-}
-
 func lastLines(b []byte, n int) string {
 	ls := strings.Split(strings.TrimSpace(tfout.Flatten(b)), "\n")
 	if len(ls) > n {
@@ -878,49 +855,6 @@ func lastLines(b []byte, n int) string {
 		s = s[len(s)-600:]
 	}
 	return s
-}
-
-// varNames lists the names given with -var (never the values).
-func varNames(args []string) []string {
-	var out []string
-	for i, a := range args {
-		var kv string
-		switch {
-		case (a == "-var" || a == "--var") && i+1 < len(args):
-			kv = args[i+1]
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			_, kv, _ = strings.Cut(a, "=")
-		default:
-			continue
-		}
-		if k, _, ok := strings.Cut(kv, "="); ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// redactVars replaces the values of -var arguments (`-var k=v`,
-// `-var=k=v`) with "..." and keeps everything else.
-func redactVars(args []string) []string {
-	out := make([]string, len(args))
-	copy(out, args)
-	for i, a := range out {
-		switch {
-		case a == "-var" || a == "--var":
-			if i+1 < len(out) {
-				if k, _, ok := strings.Cut(out[i+1], "="); ok {
-					out[i+1] = k + "=..."
-				}
-			}
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			flag, kv, _ := strings.Cut(a, "=")
-			if k, _, ok := strings.Cut(kv, "="); ok {
-				out[i] = flag + "=" + k + "=..."
-			}
-		}
-	}
-	return out
 }
 
 // sameDir says whether a and b name the same directory (after symbolic
@@ -938,7 +872,7 @@ func sameDir(a, b string) bool {
 // has locking and the run did not turn it off (-lock=false).
 func (s *seqState) runHeldLock() bool {
 	j := s.j
-	if len(j.Backend.LockModes()) == 0 || !takesLock(j.Args) {
+	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.Args).TakesLock() {
 		return false
 	}
 	return j.Observed == nil || j.Observed.TakesLock
