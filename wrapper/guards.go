@@ -19,6 +19,7 @@ import (
 
 	"github.com/tfguard/tf/credguard"
 	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -468,50 +469,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(fdOf(f)))
 }
 
-// applyTakesValue: apply's options that take a value, which Go's flag
-// package (terraform's) also accepts as the next argument: `-var-file
-// prod.tfvars` names no plan.
-func applyTakesValue(name string) bool {
-	switch name {
-	case "var", "var-file", "target", "replace", "lock-timeout", "parallelism", "state", "state-out", "backup":
-		return true
-	}
-	return false
-}
-
-// applyPositional is the first argument after apply's options (its plan
-// file or, in old terraform, a directory), "" when there is none.
-func applyPositional(args []string) string {
-	i := slices.Index(args, "apply")
-	if i < 0 {
-		return ""
-	}
-	for i++; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			break
-		}
-		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if applyTakesValue(name) && !hasVal {
-			i++ // its value
-		}
-	}
-	if i < len(args) {
-		return args[i]
-	}
-	return ""
-}
-
 // savedPlan is the plan file of `apply PLANFILE`, "" for any other run.
 func savedPlan(inv *Invocation) string {
 	if len(inv.Command.Words) != 1 || inv.Command.Words[0] != "apply" {
 		return ""
 	}
-	p := applyPositional(inv.Args)
+	p := tfargs.Parse(inv.Args).SavedPlan()
 	if p == "" {
 		return ""
 	}
@@ -530,11 +493,8 @@ func mayAskApproval(inv *Invocation) bool {
 	if len(inv.Command.Words) != 1 || (inv.Command.Words[0] != "apply" && inv.Command.Words[0] != "destroy") {
 		return false
 	}
-	for _, a := range inv.Args {
-		switch strings.TrimLeft(a, "-") {
-		case "auto-approve", "auto-approve=true", "input=false":
-			return false
-		}
+	if c := tfargs.Parse(inv.Args); c.Bool("auto-approve", false) || !c.Bool("input", true) {
+		return false
 	}
 	return inv.Command.Words[0] == "destroy" || savedPlan(inv) == ""
 }
