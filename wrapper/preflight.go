@@ -18,8 +18,8 @@ import (
 
 func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 	o := credOptions(inv)
-	if g.oidc != nil {
-		o.GitHubOIDCURL = g.oidc.URL
+	if u := g.oidc.url(); u != "" {
+		o.GitHubOIDCURL = u
 	}
 	if plan := savedPlan(inv); plan != "" {
 		// terraform applies the plan with the variables stored in it
