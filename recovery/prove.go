@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -440,7 +441,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		}
 		v := s.judgeLocks(locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
-			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+cmp.Or(v.none, "another lock is there")+")")
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/tfguard/tf/credguard"
+	"github.com/tfguard/tf/envlist"
 )
 
 // oidcEndpoint is one tf's GitHub OIDC credentials endpoint: started at
@@ -31,7 +32,7 @@ func (e *oidcEndpoint) start(ctx context.Context, inv *Invocation) error {
 		return e.err
 	}
 	e.tried = true
-	if !hasEnv(inv.Env, credguard.EnvActionsIDTokenURL) || !hasEnv(inv.Env, credguard.EnvActionsIDTokenToken) {
+	if envlist.Get(inv.Env, credguard.EnvActionsIDTokenURL) == "" || envlist.Get(inv.Env, credguard.EnvActionsIDTokenToken) == "" {
 		fmt.Fprintf(inv.Stderr, "tf: github_oidc_role is set, but this job cannot request GitHub ID tokens (no %s: give it `permissions: id-token: write`); terraform runs with the job's own credentials\n", credguard.EnvActionsIDTokenURL)
 		return nil
 	}
@@ -58,9 +59,4 @@ func (e *oidcEndpoint) close() {
 		e.srv.Close()
 		e.srv = nil
 	}
-}
-
-func hasEnv(env []string, key string) bool {
-	v, ok := lookupEnv(env, key)
-	return ok && v != ""
 }
