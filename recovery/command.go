@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // CommandOptions are the flags of `tf guard recover`.
@@ -263,7 +267,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		j.ErroredSeen = markFile(errPath)
 	}
 	j.Tool, j.Args, j.Backend, j.GivenLockID, j.Who = r.Flavor, []string{"guard", "recover"}, b, o.LockID, whoAmI()
-	j.Class = Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
+	j.Class = tfout.Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
 	if errored == nil {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: "no errored.tfstate"})
 	}
@@ -372,7 +376,7 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
 	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
-	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
+	o.Next = abandonSteps(r.Flavor, cmp.Or(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
 	report(r, &o)
 	return o
 }
@@ -381,7 +385,7 @@ func lockFlag(id string) string {
 	if id == "" {
 		return ""
 	}
-	return " --lock-id " + shellQuote(id)
+	return " --lock-id " + tfargs.Quote(id)
 }
 
 // savedIf is errored.tfstate's place when there is one.

@@ -1,8 +1,14 @@
 package recovery
 
 import (
+	"cmp"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/tfguard/tf/envlist"
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // What tf prints under "next:" is worked out here, and only here, from facts
@@ -30,7 +36,7 @@ type nextFacts struct {
 	Args     []string
 	VarNames []string
 	// Progress is what the failed run's output said it did (nil: not read).
-	Progress *Progress
+	Progress *tfout.Progress
 	// Superseded: tf verified the state in the backend earlier, and someone
 	// wrote the state since.
 	Superseded bool
@@ -44,7 +50,7 @@ type nextFacts struct {
 	NoState bool
 	// Holder is a lock tf cannot prove this run's; MayHoldLock says whether
 	// a lock of this run's can exist at all, NotOurs why not.
-	Holder      *LockInfo
+	Holder      *tfout.LockInfo
 	MayHoldLock bool
 	NotOurs     string
 	// Diff: the backend's state and errored.tfstate differ (drift stop).
@@ -112,37 +118,37 @@ func varsComment(vars []string) string {
 // failed command.
 func rerunSteps(f nextFacts) []string {
 	tool, args := f.Tool, f.Args
-	sc := subcommand(args)
+	sc := tfargs.Parse(args).Name()
 	switch sc {
 	case "", "guard":
 		return []string{withComment(tool+" plan", "shows what the configuration would change now")}
 	case "plan":
-		return []string{withComment(commandLine(tool, args), varsComment(f.VarNames))}
+		return []string{withComment(tfargs.CommandLine(tool, args), varsComment(f.VarNames))}
 	case "apply", "destroy":
 	default:
 		// import, taint, state rm/mv, refresh...: terraform saved what it
 		// did (or tf pushed it); running it again would do it twice.
 		pre := args[:indexOf(args, sc)]
-		return []string{withComment(commandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
+		return []string{withComment(tfargs.CommandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
 			varsComment(f.VarNames), "the state holds what "+tool+" "+sc+" did; this shows where things stand")}
 	}
 	kept, notes := dropReplacements(args, f.Progress)
 	var out []string
 	out = append(out, notes...)
-	if plan := savedPlanFile(args); plan != "" {
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+	if plan := tfargs.Parse(args).SavedPlan(); plan != "" {
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"the saved plan "+plan+" cannot be applied again (terraform refuses a stale plan): this shows what is left; give it the variables the saved plan was made with"))
 	}
 	p := f.Progress
 	switch {
 	case f.Superseded:
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"someone wrote the state after tf put it back: this shows where things stand now"))
 	case p != nil && p.PlanSeen && p.AllMade():
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"every planned change was made: this shows nothing is left"))
 	}
-	return append(out, withComment(commandLine(tool, approvedByPerson(kept)), varsComment(f.VarNames),
+	return append(out, withComment(tfargs.CommandLine(tool, approvedByPerson(kept)), varsComment(f.VarNames),
 		"shows what is left and asks before it changes anything"))
 }
 
@@ -173,7 +179,7 @@ func stopSteps(f nextFacts) []string {
 			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
 		default:
 			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
-				"tf guard recover --lock-id "+shellQuote(h.ID))
+				"tf guard recover --lock-id "+tfargs.Quote(h.ID))
 		}
 	case f.Diff != nil:
 		next = append(next, "# the backend's state and errored.tfstate differ:")
@@ -205,7 +211,7 @@ func stopSteps(f nextFacts) []string {
 func compareSteps(tool, saved string) []string {
 	return []string{"# or compare by hand:",
 		tool + " state pull > remote.tfstate",
-		"diff <(jq -S .resources remote.tfstate) <(jq -S .resources " + shellQuote(saved) + ")"}
+		"diff <(jq -S .resources remote.tfstate) <(jq -S .resources " + tfargs.Quote(saved) + ")"}
 }
 
 // manualSteps finish by hand, only with commands that are true now: a push
@@ -257,7 +263,7 @@ func manualSteps(f nextFacts) []string {
 func noRecordSteps(f nextFacts) []string {
 	out := []string{"# tf keeps no record of this failure (" + f.NoRecord + "); once that is fixed:"}
 	if f.OwnID != "" {
-		out = append(out, withComment("tf guard recover --lock-id "+shellQuote(f.OwnID), "this run's lock; tf shows what it will do and asks"))
+		out = append(out, withComment("tf guard recover --lock-id "+tfargs.Quote(f.OwnID), "this run's lock; tf shows what it will do and asks"))
 	} else {
 		out = append(out, withComment("tf guard recover", "shows errored.tfstate, the lock and the backend's state, and asks"))
 	}
@@ -310,7 +316,7 @@ func unsecuredElsewhereSteps() []string {
 
 // unreadableSteps: the pending journal cannot be read.
 func unreadableSteps(root string) []string {
-	return []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}
+	return []string{"ls -l " + tfargs.Quote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}
 }
 
 // abandonSteps: a person gave up on a recovery; what is left of it.
@@ -328,25 +334,25 @@ func abandonSteps(tool, ownID string, verified, unlocked bool) []string {
 // Commands a person runs, in the tool's own words.
 func pushCommand(tool, path string, lockFalse bool) string {
 	if lockFalse {
-		return tool + " state push -lock=false " + shellQuote(path)
+		return tool + " state push -lock=false " + tfargs.Quote(path)
 	}
-	return tool + " state push " + shellQuote(path)
+	return tool + " state push " + tfargs.Quote(path)
 }
 
 func unlockCommand(tool, id string) string {
-	return tool + " force-unlock -force " + shellQuote(id)
+	return tool + " force-unlock -force " + tfargs.Quote(id)
 }
 
 // renewHint is the command that renews the credentials in play.
 func renewHint(env []string, b Backend) string {
 	profile := b.Profile
 	if profile == "" {
-		profile = envLookup(env, envProfile)
+		profile = envlist.Get(env, envProfile)
 	}
 	if profile != "" {
-		return "aws sso login --profile " + shellQuote(profile) + "   # or however profile " + profile + " gets fresh credentials"
+		return "aws sso login --profile " + tfargs.Quote(profile) + "   # or however profile " + profile + " gets fresh credentials"
 	}
-	if envLookup(env, envAccessKeyID) != "" {
+	if envlist.Get(env, envAccessKeyID) != "" {
 		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
 	}
 	return "# get fresh AWS credentials the way this machine usually does (aws sso login, aws-vault, ...)"
@@ -355,68 +361,7 @@ func renewHint(env []string, b Backend) string {
 // rerunCommand is the failed command to run again, as the person typed it
 // but without -var values (tf never keeps them): their names are listed.
 func rerunCommand(flavor string, args []string, vars ...string) string {
-	return withComment(commandLine(flavor, args), varsComment(vars))
-}
-
-// commandLine is tool with args, shell-quoted, without any -var (tf never
-// keeps their values).
-func commandLine(tool string, args []string) string {
-	var keep []string
-	for _, g := range argGroups(args) {
-		if g.name == "var" {
-			continue
-		}
-		for _, a := range g.raw {
-			keep = append(keep, shellQuote(a))
-		}
-	}
-	return strings.TrimSpace(tool + " " + strings.Join(keep, " "))
-}
-
-// argGroup is one of terraform's arguments: an option with its value (one
-// or two words), or a positional word. name is the option's name without
-// dashes and value ("" for a positional).
-type argGroup struct {
-	name, value string
-	raw         []string
-}
-
-// takesValue: terraform's options that take a value, which Go's flag
-// package (terraform's) also accepts as the next word.
-func takesValue(name string) bool {
-	switch name {
-	case "var", "var-file", "target", "replace", "lock-timeout", "parallelism", "state", "state-out", "backup", "out", "generate-config-out":
-		return true
-	}
-	return false
-}
-
-// argGroups splits args into options (with their values) and words.
-func argGroups(args []string) []argGroup {
-	var out []argGroup
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-			out = append(out, argGroup{raw: []string{a}})
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		g := argGroup{name: name, value: val, raw: []string{a}}
-		if !hasVal && takesValue(name) && i+1 < len(args) {
-			i++
-			g.value, g.raw = args[i], append(g.raw, args[i])
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-func joinGroups(gs []argGroup) []string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, g.raw...)
-	}
-	return out
+	return withComment(tfargs.CommandLine(flavor, args), varsComment(vars))
 }
 
 func indexOf(args []string, s string) int {
@@ -428,63 +373,45 @@ func indexOf(args []string, s string) int {
 	return len(args)
 }
 
-// savedPlanFile is the plan file of `apply PLANFILE` ("" otherwise).
-func savedPlanFile(args []string) string {
-	seen := false
-	for _, g := range argGroups(args) {
-		if g.name != "" {
-			continue
-		}
-		if !seen {
-			seen = g.raw[0] == "apply"
-			if !seen {
-				return "" // another subcommand
-			}
-			continue
-		}
-		return g.raw[0]
-	}
-	return ""
-}
-
 // planArgs turns an apply's (or destroy's) arguments into the plan's: the
 // subcommand becomes plan (plan -destroy), and apply's own options go
 // (-auto-approve in any spelling, -backup, -state-out, the saved plan
 // file); every other option stays.
 func planArgs(args []string) []string {
-	var out []argGroup
-	sub := false
-	plan := savedPlanFile(args)
-	for _, g := range argGroups(args) {
+	var out []string
+	plan := tfargs.Parse(args).SavedPlan()
+	for _, a := range tfargs.Parse(args).Args {
 		switch {
-		case !sub && g.name == "" && (g.raw[0] == "apply" || g.raw[0] == "destroy"):
-			sub = true
-			out = append(out, argGroup{raw: []string{"plan"}})
-			if g.raw[0] == "destroy" {
-				out = append(out, argGroup{name: "destroy", raw: []string{"-destroy"}})
+		case a.Role == tfargs.Subcommand && (a.Value == "apply" || a.Value == "destroy"):
+			out = append(out, "plan")
+			if a.Value == "destroy" {
+				out = append(out, "-destroy")
 			}
-		case g.name == "auto-approve", g.name == "backup", g.name == "state-out":
-		case sub && plan != "" && g.name == "" && g.raw[0] == plan:
+		case a.Role == tfargs.Option && (a.Name == "auto-approve" || a.Name == "backup" || a.Name == "state-out"):
+		case a.Role == tfargs.Positional && plan != "" && a.Value == plan:
 		default:
-			out = append(out, g)
+			out = append(out, a.Raw...)
 		}
 	}
-	return joinGroups(out)
+	return out
 }
 
 // planOptions are the options of another command (refresh, import, ...)
 // that plan takes too and that shape what it shows: the variables (their
-// values are never kept: commandLine drops -var), the targets, locking and
-// input settings. Positional words and the command's own options go.
+// values are never kept: tfargs.CommandLine drops -var), the targets,
+// locking and input settings. Positional words and the command's own
+// options go.
 func planOptions(args []string) []string {
-	var out []argGroup
-	for _, g := range argGroups(args) {
-		switch g.name {
+	var out []tfargs.Arg
+	for _, a := range tfargs.Parse(args).Args {
+		switch a.Name {
 		case "var-file", "var", "target", "lock", "lock-timeout", "input", "no-color", "parallelism", "compact-warnings":
-			out = append(out, g)
+			if a.Role == tfargs.Option {
+				out = append(out, a)
+			}
 		}
 	}
-	return joinGroups(out)
+	return tfargs.Words(out)
 }
 
 // planInstead is planArgs (kept for its callers).
@@ -494,48 +421,48 @@ func planInstead(args []string) []string { return planArgs(args) }
 // spelling), so that terraform shows its plan and asks; -json goes too,
 // since terraform refuses it without -auto-approve.
 func approvedByPerson(args []string) []string {
-	var out []argGroup
-	for _, g := range argGroups(args) {
-		if g.name == "auto-approve" || g.name == "json" {
+	var out []tfargs.Arg
+	for _, a := range tfargs.Parse(args).Args {
+		if a.Role == tfargs.Option && (a.Name == "auto-approve" || a.Name == "json") {
 			continue
 		}
-		out = append(out, g)
+		out = append(out, a)
 	}
-	return joinGroups(out)
+	return tfargs.Words(out)
 }
 
 // dropReplacements removes every -replace whose replacement the failed run
 // started, and every one tf cannot judge (no terraform output read), with
 // a comment for each; a replacement terraform never started stays asked
 // for.
-func dropReplacements(args []string, p *Progress) ([]string, []string) {
-	var out []argGroup
+func dropReplacements(args []string, p *tfout.Progress) ([]string, []string) {
+	var out []tfargs.Arg
 	var notes []string
-	for _, g := range argGroups(args) {
-		if g.name != "replace" {
-			out = append(out, g)
+	for _, a := range tfargs.Parse(args).Args {
+		if a.Role != tfargs.Option || a.Name != "replace" {
+			out = append(out, a)
 			continue
 		}
-		addr := g.value
+		addr := a.Value
 		flag := "-replace=" + addr
 		switch st := replacementState(p, addr); st {
 		case "untouched":
-			out = append(out, g)
+			out = append(out, a)
 		case "done":
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run replaced "+addr+" (terraform reported it complete)")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run replaced "+addr+" (terraform reported it complete)")
 		case "started":
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run started replacing "+addr+"; check "+addr+" before asking for its replacement again")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run started replacing "+addr+"; check "+addr+" before asking for its replacement again")
 		default:
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run may have replaced "+addr+" already (tf cannot tell from terraform's output); check "+addr+" before asking for its replacement again")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run may have replaced "+addr+" already (tf cannot tell from terraform's output); check "+addr+" before asking for its replacement again")
 		}
 	}
-	return joinGroups(out), notes
+	return tfargs.Words(out), notes
 }
 
 // replacementState says what terraform's output shows of addr's
 // replacement: "done" (its create completed), "started" (begun, failed or
 // cut off), "untouched" (planned, never started) or "" (unknown).
-func replacementState(p *Progress, addr string) string {
+func replacementState(p *tfout.Progress, addr string) string {
 	if p == nil || !p.PlanSeen {
 		return ""
 	}
@@ -551,7 +478,7 @@ func replacementState(p *Progress, addr string) string {
 	for _, c := range p.Cut {
 		touched = touched || c.Address == addr
 	}
-	touched = touched || contains(p.Failed, addr)
+	touched = touched || slices.Contains(p.Failed, addr)
 	for _, c := range p.Plan {
 		planned = planned || c.Address == addr
 	}
@@ -579,7 +506,7 @@ func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 	f := nextFacts{Tool: s.r.Flavor, Args: j.Args, VarNames: j.VarNames, Progress: j.Progress, Superseded: s.superseded != "",
 		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: s.knownOwnID(),
 		Errored: j.Errored != nil, Pushed: j.Pushed != nil, Unlocked: j.done(StepUnlock), Renew: renewHint(s.env, j.Backend)}
-	if id := firstNonEmpty(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
+	if id := cmp.Or(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
 		f.LockGone = true
 		for _, rec := range s.seen.All() {
 			if rec.ID == id {
@@ -596,12 +523,12 @@ func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 
 // loginSummary says that terraform failed at the backend before it changed
 // anything, because of the credentials: nothing to recover.
-func loginSummary(c Classification, tool string) string {
+func loginSummary(c tfout.Classification, tool string) string {
 	why := "the AWS credentials have expired"
 	switch {
-	case c.Kind == KindSSOSessionExpired:
+	case c.Kind == tfout.KindSSOSessionExpired:
 		why = "the IAM Identity Center (SSO) session has ended"
-	case c.Cause == CauseVanished:
+	case c.Cause == tfout.CauseVanished:
 		why = "no AWS credential source answered"
 	}
 	if len(c.Shapes) > 0 && (len(c.Shapes) > 1 || c.Shapes[0] != c.Kind) {
@@ -613,7 +540,7 @@ func loginSummary(c Classification, tool string) string {
 // noRecord is the outcome when tf cannot keep a journal of a failure: it
 // says everything there is now (nothing is pending), this run's lock ID
 // included, so that nothing is lost with the journal that was not written.
-func noRecord(r Run, c Classification, err error, fresh bool, errPath string) Outcome {
+func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath string) Outcome {
 	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
 		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
 	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
@@ -621,7 +548,7 @@ func noRecord(r Run, c Classification, err error, fresh bool, errPath string) Ou
 		o.Saved = []string{errPath}
 		f.Errored, f.Saved = true, o.Saved
 	}
-	if c.ReleaseFailed && c.LockID != "" && takesLock(r.Args) {
+	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
 		// terraform printed it in this run's own failure to release it.
 		o.LockID, o.Evidence = c.LockID, EvidencePrinted
 		f.OwnID = c.LockID
@@ -692,7 +619,7 @@ func retrySteps(renew string) []string { return []string{renew, "tf guard recove
 
 // namedLockSteps: a lock is held that the person did not name.
 func namedLockSteps(id string) []string {
-	return []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(id)}
+	return []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + tfargs.Quote(id)}
 }
 
 // chooseSteps: nothing proves the backend holds nothing newer than

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // The owner record: who a run that lets terraform take the state lock is,
@@ -148,7 +151,7 @@ type OwnerWriter struct {
 // when its command takes the lock on an S3 backend (nil otherwise, or when
 // the record cannot be written: the run goes on without one).
 func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
-	if !takesLock(args) || lockWaits(args) {
+	if c := tfargs.Parse(args); !c.TakesLock() || c.LockWaits() {
 		return nil
 	}
 	b, err := LoadBackend(dir, env)
@@ -166,7 +169,7 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	host, _ := os.Hostname()
 	start, _, _ := ProcStart(os.Getpid())
 	rec := OwnerRecord{Host: host, BootID: BootID(), PidNS: PidNamespace(), TfPID: os.Getpid(), TfStart: start,
-		Dir: dir, State: b.String(), Command: subcommand(args), Started: time.Now().UTC()}
+		Dir: dir, State: b.String(), Command: tfargs.Parse(args).Name(), Started: time.Now().UTC()}
 	rec.CI, rec.CIRunID, rec.CIAttempt = ciOf(env)
 	rec.path = filepath.Join(root, fmt.Sprintf("%s%d.json", ownerPrefix, rec.TfPID))
 	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{}), madeRoot: madeRoot}
@@ -176,18 +179,6 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	o.prog, _ = os.OpenFile(strings.TrimSuffix(rec.path, ".json")+ownerProgress, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	go o.follow()
 	return o
-}
-
-// lockWaits: terraform may wait for another run's lock (-lock-timeout), so
-// the first lock the watch sees after the start may be that other run's:
-// no lock ID is ever recorded for such a run.
-func lockWaits(args []string) bool {
-	for _, a := range args {
-		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "lock-timeout="); ok && v != "0" && v != "0s" {
-			return true
-		}
-	}
-	return false
 }
 
 func (o *OwnerWriter) save() error {
@@ -278,7 +269,7 @@ func (o *OwnerWriter) Write(p []byte) (int, error) {
 		}
 		l := append(o.line, p[:i+1]...)
 		o.line, p = o.line[:0], p[i+1:]
-		if ll, ok := ReadLiveLine(l); ok && o.prog != nil {
+		if ll, ok := tfout.ReadLiveLine(l); ok && o.prog != nil {
 			what := "done"
 			if ll.Started {
 				what = "start"
@@ -341,21 +332,21 @@ func LoadOwners(dir string, env []string) []OwnerRecord {
 
 // CutChanges are the changes the record's progress file shows started and
 // never completed: they may exist outside the state.
-func (r OwnerRecord) CutChanges() []Change {
+func (r OwnerRecord) CutChanges() []tfout.Change {
 	f, err := os.Open(strings.TrimSuffix(r.path, ".json") + ownerProgress)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	var order []Change
-	open := map[Change]bool{}
+	var order []tfout.Change
+	open := map[tfout.Change]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) != 3 {
 			continue
 		}
-		ch := Change{Address: fs[2], Action: fs[1]}
+		ch := tfout.Change{Address: fs[2], Action: fs[1]}
 		switch fs[0] {
 		case "start":
 			if !open[ch] {
@@ -366,7 +357,7 @@ func (r OwnerRecord) CutChanges() []Change {
 			open[ch] = false
 		}
 	}
-	var out []Change
+	var out []tfout.Change
 	for _, ch := range order {
 		if open[ch] {
 			out = append(out, ch)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 func TestJudgeOwner(t *testing.T) {
@@ -82,7 +85,7 @@ func TestOwnerProgressCut(t *testing.T) {
 	o.Write([]byte("ing...\nterraform_data.d: Modifying... [id=1]\n"))
 	prog.Close()
 	got := OwnerRecord{path: path}.CutChanges()
-	want := []Change{{"terraform_data.c", "create"}, {"terraform_data.d", "update"}}
+	want := []tfout.Change{{Address: "terraform_data.c", Action: "create"}, {Address: "terraform_data.d", Action: "update"}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("cut = %v, want %v", got, want)
 	}
@@ -90,7 +93,7 @@ func TestOwnerProgressCut(t *testing.T) {
 
 func TestLockWaits(t *testing.T) {
 	for args, want := range map[string]bool{"apply": false, "apply -lock-timeout=0s": false, "apply -lock-timeout=5m": true, "apply --lock-timeout=30s": true} {
-		if got := lockWaits(splitWords(args)); got != want {
+		if got := tfargs.Parse(splitWords(args)).LockWaits(); got != want {
 			t.Errorf("%s: %v, want %v", args, got, want)
 		}
 	}
@@ -101,7 +104,7 @@ func splitWords(s string) []string { return strings.Fields(s) }
 func TestLockTakenOnlyFromThisRun(t *testing.T) {
 	start := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
 	sight := func(id string, created time.Time) Sighting {
-		return Sighting{Lock: Lock{Info: LockInfo{ID: id, Created: created.Format(time.RFC3339Nano)}}}
+		return Sighting{Lock: Lock{Info: tfout.LockInfo{ID: id, Created: created.Format(time.RFC3339Nano)}}}
 	}
 	after, before := start.Add(2*time.Second), start.Add(-time.Minute)
 	cases := []struct {

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -10,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Evidence that a lock record is this run's own. Nothing else counts: not
@@ -50,7 +54,7 @@ type ownership struct {
 	own      []*Lock // records proven this run's
 	id       string
 	evidence string
-	foreign  *LockInfo // a record present that is not proven ours
+	foreign  *tfout.LockInfo // a record present that is not proven ours
 	// why there is no lock of ours (for the report)
 	none string
 }
@@ -103,7 +107,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 // release holds none. A person's --lock-id cannot overrule that proof.
 func (s *seqState) mayHoldLock() (bool, string) {
 	j := s.j
-	takes := takesLock(j.Args)
+	takes := tfargs.Parse(j.Args).TakesLock()
 	if j.Observed != nil {
 		takes = j.Observed.TakesLock
 	}
@@ -440,7 +444,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		}
 		v := s.judgeLocks(locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
-			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+cmp.Or(v.none, "another lock is there")+")")
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
@@ -521,19 +525,19 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	if j.Progress != nil {
 		// What terraform said it completed, checked against the state that
 		// is about to be pushed: the report never claims more than that.
-		j.Progress.Unrecorded = j.Progress.unrecordedIn(*e)
+		j.Progress.Unrecorded = j.Progress.UnrecordedIn(e.holds)
 	}
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
 	if err != nil {
-		c := ClassifySideCall(errb)
+		c := tfout.ClassifySideCall(errb)
 		switch {
 		case c.Expired:
 			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
 		case c.AcquireFailed:
 			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
 		}
-		if why := PushRefused(errb); why != "" {
+		if why := tfout.PushRefused(errb); why != "" {
 			// terraform refuses this push every time (lineage or serial):
 			// retrying cannot change that. A person decides.
 			j.Dropped = nil
@@ -598,7 +602,7 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 			}
 		}
 	}
-	info := LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
+	info := tfout.LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
 		Who: whoAmI(), Created: s.r.Now().UTC().Format(time.RFC3339Nano), Path: j.Backend.LockPath()}
 	// Journaled before it exists: a kill right after leaves an ID that
 	// the next tf recognises as its own.
@@ -616,7 +620,7 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 		}
 		if errors.Is(err, errLockHeld) {
 			locks, _ := s.readLocks(ctx, StepPush)
-			var holder *LockInfo
+			var holder *tfout.LockInfo
 			if all := locks.All(); len(all) > 0 {
 				holder = all[0]
 			}
@@ -696,7 +700,7 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 		msg := "is still held"
 		if err != nil {
 			msg = fmt.Sprintf("is still held: %s force-unlock failed: %s", s.r.Flavor, lastLines(errb, 4))
-			if ClassifySideCall(errb).Expired {
+			if tfout.ClassifySideCall(errb).Expired {
 				return &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
 			}
 		}
@@ -738,14 +742,14 @@ func (s *seqState) savedMidRun(so StateObject) bool {
 // failed or was cut short. Data sources are left out: a run reads them
 // again without a change line, and nothing is lost when their record is
 // replaced.
-func notChangedByRun(p *Progress, addrs []string) []string {
+func notChangedByRun(p *tfout.Progress, addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
 		if strings.HasPrefix(a, "data.") || strings.Contains(a, ".data.") {
 			continue
 		}
-		if p != nil && (slices.ContainsFunc(p.Done, func(c Change) bool { return c.Address == a }) ||
-			slices.ContainsFunc(p.Cut, func(c Change) bool { return c.Address == a }) ||
+		if p != nil && (slices.ContainsFunc(p.Done, func(c tfout.Change) bool { return c.Address == a }) ||
+			slices.ContainsFunc(p.Cut, func(c tfout.Change) bool { return c.Address == a }) ||
 			slices.Contains(p.Failed, a)) {
 			continue
 		}
@@ -756,10 +760,10 @@ func notChangedByRun(p *Progress, addrs []string) []string {
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not
 // show this run destroying.
-func notDestroyedByRun(p *Progress, addrs []string) []string {
+func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
-		if p == nil || !slices.Contains(p.Done, Change{Address: a, Action: "destroy"}) {
+		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) {
 			out = append(out, a)
 		}
 	}

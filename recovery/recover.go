@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/envlist"
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Kind is what recovery concluded.
@@ -84,22 +89,22 @@ type Run struct {
 
 // Outcome is the result, also written as the JSON report.
 type Outcome struct {
-	Kind    Kind           `json:"outcome"`
-	Summary string         `json:"summary"`
-	Class   Classification `json:"classification"`
-	Backend *Backend       `json:"backend,omitempty"`
+	Kind    Kind                 `json:"outcome"`
+	Summary string               `json:"summary"`
+	Class   tfout.Classification `json:"classification"`
+	Backend *Backend             `json:"backend,omitempty"`
 	// Pending: the journal stays open; the next guarded command or
 	// `tf guard recover` continues it (after the condition in Summary).
 	Pending bool `json:"pending,omitempty"`
 	// RecoveryDir holds journal.json, the errored.tfstate backup and report.
 	RecoveryDir string `json:"recovery_dir,omitempty"`
 	// LockID is the lock proven to be this run's; Evidence how.
-	LockID   string        `json:"lock_id,omitempty"`
-	Evidence string        `json:"evidence,omitempty"`
-	Holder   *LockInfo     `json:"foreign_lock,omitempty"`
-	Errored  *StateSummary `json:"errored_state,omitempty"`
-	Remote   *StateSummary `json:"remote_state,omitempty"`
-	Diff     *StateDiff    `json:"diff,omitempty"`
+	LockID   string          `json:"lock_id,omitempty"`
+	Evidence string          `json:"evidence,omitempty"`
+	Holder   *tfout.LockInfo `json:"foreign_lock,omitempty"`
+	Errored  *StateSummary   `json:"errored_state,omitempty"`
+	Remote   *StateSummary   `json:"remote_state,omitempty"`
+	Diff     *StateDiff      `json:"diff,omitempty"`
 	// Made: what the failed run had changed before it stopped (instances
 	// created, changed, destroyed), now recorded in the backend's state.
 	Made *StateDiff `json:"made,omitempty"`
@@ -108,7 +113,7 @@ type Outcome struct {
 	Dropped []string `json:"dropped,omitempty"`
 	// Progress is what terraform's own output says the run did: the plan,
 	// the changes that completed, were cut off, failed or never started.
-	Progress *Progress `json:"progress,omitempty"`
+	Progress *tfout.Progress `json:"progress,omitempty"`
 	// Saved lists where the state terraform could not save is kept.
 	Saved []string `json:"saved_at,omitempty"`
 	// RetryOn names what must change before a pending recovery can go on
@@ -165,7 +170,7 @@ func (r *Run) setDefaults() {
 // middle of a side call.
 func Recover(ctx context.Context, r Run) Outcome {
 	r.setDefaults()
-	c := Classify(r.Stderr)
+	c := tfout.Classify(r.Stderr)
 	if r.Flavor == "" {
 		r.Flavor = c.Tool
 	}
@@ -178,7 +183,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	// it, and no pending recovery blocks the next command.
 	wreck := fresh || c.ReleaseFailed || c.PersistFailed || (c.Wreck() && c.Cause.Acts())
 	switch {
-	case c.Cause == CauseNone || c.Cause == "":
+	case c.Cause == tfout.CauseNone || c.Cause == "":
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
 	case !wreck && !c.Expired:
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
@@ -224,10 +229,10 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
-	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
-	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
+	j.VarNames, j.Args = tfargs.Parse(r.Args).VarNames(), tfargs.Redact(r.Args)
+	j.Who, j.Operation, j.Observed = whoAmI(), tfargs.Parse(r.Args).LockOperation(), r.Observed
 	if r.Stdout != nil {
-		if p := ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
+		if p := tfout.ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
 		}
 	}
@@ -279,7 +284,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
 	}
 	o := st.sequence(ctx)
-	if c.Cause != CauseTransient {
+	if c.Cause != tfout.CauseTransient {
 		return o
 	}
 	// The backend did not answer: try again a few times, briefly, in this
@@ -300,8 +305,8 @@ func Recover(ctx context.Context, r Run) Outcome {
 }
 
 // adviceFor is the advice for c, with the profile in play.
-func adviceFor(c Classification, flavor string, env []string, b Backend) *Advice {
-	profile := firstNonEmpty(b.Profile, envLookup(env, envProfile))
+func adviceFor(c tfout.Classification, flavor string, env []string, b Backend) *Advice {
+	profile := cmp.Or(b.Profile, envlist.Get(env, envProfile))
 	a := Advise(c, flavor, profile)
 	if a.Summary == "" {
 		return nil
@@ -366,7 +371,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		// so the recovery is finished there; the journal is left as it is.
 		o := Outcome{Kind: NeedsPerson, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend, otherDir: j.WorkDir,
 			Summary: fmt.Sprintf("a recovery of %s is pending; run tf guard recover in %s", j.WorkDir, j.WorkDir)}
-		o.Next = []string{"cd " + shellQuote(j.WorkDir) + " && tf guard recover"}
+		o.Next = []string{"cd " + tfargs.Quote(j.WorkDir) + " && tf guard recover"}
 		writeHuman(r.Out, r, &o)
 		return o
 	}
@@ -436,7 +441,7 @@ type stepStop struct {
 	err    error
 	retry  retryOn
 	final  bool
-	holder *LockInfo
+	holder *tfout.LockInfo
 	diff   *StateDiff
 	// noState: the run's state exists nowhere; its changes must be
 	// reconciled by hand before the lock goes.
@@ -563,16 +568,6 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 	o.Next = nextSteps(s.facts(nil, nil))
 	report(s.r, &o)
 	return o
-}
-
-// subcommand is the first argument that is not an option.
-func subcommand(args []string) string {
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			return a
-		}
-	}
-	return ""
 }
 
 // stop ends the sequence. A retryable stop keeps the journal pending; a
@@ -722,7 +717,7 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 // credentials renews (when the wrapper can) and proves the credentials
 // work by pulling the remote state with terraform itself.
 func (s *seqState) credentials(ctx context.Context) *stepStop {
-	if c := s.j.Class.Cause; s.r.Renew != nil && (c == CauseExpired || c == CauseVanished || c == "") {
+	if c := s.j.Class.Cause; s.r.Renew != nil && (c == tfout.CauseExpired || c == tfout.CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
 		if st := interrupted(ctx, StepCredentials); err != nil && st != nil {
 			return st
@@ -748,7 +743,7 @@ func (s *seqState) credentials(ctx context.Context) *stepStop {
 func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
 	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
 	if err != nil {
-		c := ClassifySideCall(errb)
+		c := tfout.ClassifySideCall(errb)
 		if c.Expired {
 			return StateSummary{}, &stepStop{step: step, retry: retryCredentials,
 				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}
@@ -852,21 +847,8 @@ func whoAmI() string {
 	return name + "@" + host
 }
 
-// operationFor is the Operation terraform records in its lock for args.
-func operationFor(args []string) string {
-	switch subcommand(args) {
-	case "apply", "destroy":
-		return "OperationTypeApply"
-	case "plan":
-		return "OperationTypePlan"
-	case "refresh":
-		return "OperationTypeRefresh"
-	}
-	return ""
-}
-
 func lastLines(b []byte, n int) string {
-	ls := strings.Split(strings.TrimSpace(Flatten(b)), "\n")
+	ls := strings.Split(strings.TrimSpace(tfout.Flatten(b)), "\n")
 	if len(ls) > n {
 		ls = ls[len(ls)-n:]
 	}
@@ -875,49 +857,6 @@ func lastLines(b []byte, n int) string {
 		s = s[len(s)-600:]
 	}
 	return s
-}
-
-// varNames lists the names given with -var (never the values).
-func varNames(args []string) []string {
-	var out []string
-	for i, a := range args {
-		var kv string
-		switch {
-		case (a == "-var" || a == "--var") && i+1 < len(args):
-			kv = args[i+1]
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			_, kv, _ = strings.Cut(a, "=")
-		default:
-			continue
-		}
-		if k, _, ok := strings.Cut(kv, "="); ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// redactVars replaces the values of -var arguments (`-var k=v`,
-// `-var=k=v`) with "..." and keeps everything else.
-func redactVars(args []string) []string {
-	out := make([]string, len(args))
-	copy(out, args)
-	for i, a := range out {
-		switch {
-		case a == "-var" || a == "--var":
-			if i+1 < len(out) {
-				if k, _, ok := strings.Cut(out[i+1], "="); ok {
-					out[i+1] = k + "=..."
-				}
-			}
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			flag, kv, _ := strings.Cut(a, "=")
-			if k, _, ok := strings.Cut(kv, "="); ok {
-				out[i] = flag + "=" + k + "=..."
-			}
-		}
-	}
-	return out
 }
 
 // sameDir says whether a and b name the same directory (after symbolic
@@ -935,7 +874,7 @@ func sameDir(a, b string) bool {
 // has locking and the run did not turn it off (-lock=false).
 func (s *seqState) runHeldLock() bool {
 	j := s.j
-	if len(j.Backend.LockModes()) == 0 || !takesLock(j.Args) {
+	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.Args).TakesLock() {
 		return false
 	}
 	return j.Observed == nil || j.Observed.TakesLock

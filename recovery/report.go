@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tfguard/tf/envlist"
+	"github.com/tfguard/tf/tfargs"
 )
 
 // report tells people (r.Out), machines (JSON at r.ReportPath and in the
@@ -25,7 +28,7 @@ func report(r Run, o *Outcome) {
 			}
 		}
 	}
-	if envLookup(r.Env, envGitHubActions) == "true" {
+	if envlist.Get(r.Env, envGitHubActions) == "true" {
 		writeGitHub(r, o)
 	}
 }
@@ -63,14 +66,14 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		case o.Progress != nil && o.Progress.PlanSeen:
 			// terraform's output says what was planned and done; the state
 			// comparison says what is now recorded.
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, true))
 			if o.Made != nil {
 				p("the push recorded what the backend did not have yet: %s.", o.Made.Recorded())
 			}
 		case o.Made != nil:
 			p("%s.", o.Made.MadeSentence(r.Flavor, o.commandName(r.Flavor)))
 		case o.Progress != nil:
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, true))
 		case o.Errored != nil && o.ran():
 			p("the %s itself did not finish: run it again; its plan shows what is left.", o.commandName(r.Flavor))
 		}
@@ -92,7 +95,7 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("this run's lock is %s (%s); tf keeps no record of it: note it", o.LockID, describeEvidence(o.Evidence))
 		}
 		if o.Progress != nil && o.Errored != nil {
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, false))
 		}
 		switch {
 		case o.Pending && o.otherDir != "":
@@ -132,7 +135,7 @@ func backendName(o *Outcome) string {
 
 // commandName names the failed command ("terraform apply").
 func (o *Outcome) commandName(tool string) string {
-	if c := subcommand(o.failedArgs); c != "" && o.ran() {
+	if c := tfargs.Parse(o.failedArgs).Name(); c != "" && o.ran() {
 		return tool + " " + c
 	}
 	return "command"
@@ -141,7 +144,7 @@ func (o *Outcome) commandName(tool string) string {
 // ran says whether a terraform command failed (a journal started by `tf
 // guard recover` has none).
 func (o *Outcome) ran() bool {
-	c := subcommand(o.failedArgs)
+	c := tfargs.Parse(o.failedArgs).Name()
 	return c != "" && c != "guard"
 }
 
@@ -160,7 +163,7 @@ func writeGitHub(r Run, o *Outcome) {
 		msg += "\nNext:\n" + strings.Join(o.Next, "\n")
 	}
 	fmt.Fprintf(r.Out, "::%s title=tf recovery (%s)::%s\n", level, o.Kind, ghEscape(msg))
-	path := envLookup(r.Env, envStepSummary)
+	path := envlist.Get(r.Env, envStepSummary)
 	if path == "" {
 		return
 	}
@@ -199,9 +202,9 @@ const (
 // (a hosted runner), "" elsewhere.
 func ephemeralCI(env []string) string {
 	switch {
-	case envLookup(env, envGitHubActions) == "true":
+	case envlist.Get(env, envGitHubActions) == "true":
 		return ciGitHub
-	case envLookup(env, envGitLabCI) == "true":
+	case envlist.Get(env, envGitLabCI) == "true":
 		return ciGitLab
 	}
 	return ""
@@ -252,7 +255,7 @@ func keepStep(ci string, r Run, o *Outcome) []string {
 		}
 		return out
 	case ciGitLab:
-		base := envLookup(r.Env, envGitLabProject)
+		base := envlist.Get(r.Env, envGitLabProject)
 		var inside, outside []string
 		for _, p := range paths {
 			if base != "" {
@@ -276,7 +279,7 @@ func keepStep(ci string, r Run, o *Outcome) []string {
 			out = append(out, "# GitLab cannot keep "+strings.Join(outside, " and ")+" as artifacts: it keeps only files inside $CI_PROJECT_DIR; after_script copies them there",
 				"after_script:", `  - mkdir -p "$CI_PROJECT_DIR/`+gitlabKeepDir+`"`)
 			for _, p := range outside {
-				out = append(out, "  - cp -r "+shellQuote(p)+` "$CI_PROJECT_DIR/`+gitlabKeepDir+`/"`)
+				out = append(out, "  - cp -r "+tfargs.Quote(p)+` "$CI_PROJECT_DIR/`+gitlabKeepDir+`/"`)
 			}
 			inside = append(inside, gitlabKeepDir+"/")
 		}

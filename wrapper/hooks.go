@@ -39,7 +39,7 @@ type Result struct {
 	Start, End time.Time
 	StderrTail []byte // the last DefaultTailSize bytes terraform wrote to stderr
 	// Stdout: the lines of an apply's or destroy's stdout that recovery
-	// reads its progress from (recovery.KeepProgressLine); nil when tf did
+	// reads its progress from (tfout.KeepProgressLine); nil when tf did
 	// not read stdout or kept more than DefaultKeptSize.
 	Stdout []byte
 }
@@ -70,7 +70,8 @@ type Aborter interface {
 	Abort()
 }
 
-// Hooks are what later work plugs into the wrapper. Zero value: no-ops.
+// Hooks are where the credential guard and recovery plug into the wrapper
+// (ProductHooks); a passthrough tf runs with the zero value: no-ops.
 type Hooks struct {
 	Startup Starter
 	Guard   Guard
