@@ -19,7 +19,7 @@ import (
 // Variables removed from side calls: they would change what the side call
 // does (extra CLI args), hang it (input prompts) or put trace output (state,
 // requests) into the messages tf reports.
-var sideCallDrop = []string{"TF_CLI_ARGS", "TF_CLI_ARGS_state", "TF_CLI_ARGS_state_push", "TF_CLI_ARGS_state_pull", "TF_CLI_ARGS_force-unlock", "TF_INPUT", "TF_IN_AUTOMATION", "TF_LOG", "TF_LOG_CORE", "TF_LOG_PROVIDER", "TF_LOG_PATH"}
+var sideCallDrop = []string{"TF_CLI_ARGS", "TF_CLI_ARGS_state_push", "TF_CLI_ARGS_state_pull", "TF_CLI_ARGS_force_unlock", "TF_INPUT", "TF_IN_AUTOMATION", "TF_LOG", "TF_LOG_CORE", "TF_LOG_PROVIDER", "TF_LOG_PATH"}
 
 // sideEnv is the environment of a side call: the run's own (TF_WORKSPACE,
 // credentials and endpoints kept), minus sideCallDrop, plus
