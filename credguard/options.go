@@ -1,16 +1,13 @@
 package credguard
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/mattn/go-shellwords"
-
 	"github.com/tfguard/tf/envlist"
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfdir"
 )
 
@@ -187,55 +184,10 @@ func (o Options) home() string {
 	return h
 }
 
-// TerraformArgs are the arguments terraform runs with: args (tf's command
-// line, the command words included) with TF_CLI_ARGS and then
-// TF_CLI_ARGS_<command> ("state push" reads TF_CLI_ARGS_state_push,
-// force-unlock TF_CLI_ARGS_force_unlock) put right after the command's last
-// word, each split with shell quoting by the same library and settings as
-// terraform's main.go (mergeEnvArgs): the command's own variable comes
-// first, then TF_CLI_ARGS, then the rest of the command line. The error is
-// a value terraform refuses to split.
+// TerraformArgs are the arguments terraform runs with (tfargs.MergeEnv
+// over env).
 func TerraformArgs(env []string, command string, args []string) ([]string, error) {
-	get := func(name string) string { return envlist.Get(env, name) }
-	var err error
-	args, err = mergeEnvArgs(get("TF_CLI_ARGS"), "TF_CLI_ARGS", command, args)
-	if err != nil {
-		return args, err
-	}
-	if command != "" {
-		name := "TF_CLI_ARGS_" + strings.NewReplacer("-", "_", " ", "_").Replace(command)
-		args, err = mergeEnvArgs(get(name), name, command, args)
-	}
-	return args, err
-}
-
-// mergeEnvArgs inserts the words of value after the first argument that is
-// the command's last word (at the start when there is none).
-func mergeEnvArgs(value, name, command string, args []string) ([]string, error) {
-	if value == "" {
-		return args, nil
-	}
-	p := shellwords.NewParser()
-	p.ParseEnv, p.ParseBacktick = false, false
-	extra, err := p.Parse(value)
-	if err != nil {
-		return args, fmt.Errorf("%s cannot be split into arguments (%v): terraform stops on it", name, err)
-	}
-	search := command
-	if i := strings.LastIndex(search, " "); i >= 0 {
-		search = search[i+1:]
-	}
-	at := 0
-	for i, a := range args {
-		if a == search {
-			at = i + 1
-			break
-		}
-	}
-	out := make([]string, 0, len(args)+len(extra))
-	out = append(out, args[:at]...)
-	out = append(out, extra...)
-	return append(out, args[at:]...), nil
+	return tfargs.MergeEnv(func(name string) string { return envlist.Get(env, name) }, command, args)
 }
 
 // envPath is a file named by the environment as terraform's SDK opens it:

@@ -243,3 +243,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestWithEnvReadsTheLockAsTerraformDoes: -lock=false given through
+// TF_CLI_ARGS or TF_CLI_ARGS_<command> is terraform's; a value terraform
+// cannot split leaves the command line as it is.
+func TestWithEnvReadsTheLockAsTerraformDoes(t *testing.T) {
+	for _, tc := range []struct {
+		env   map[string]string
+		args  []string
+		takes bool
+	}{
+		{map[string]string{"TF_CLI_ARGS_apply": "-lock=false"}, []string{"apply", "-auto-approve"}, false},
+		{map[string]string{"TF_CLI_ARGS": "-lock=false"}, []string{"-chdir=x", "apply"}, false},
+		{map[string]string{"TF_CLI_ARGS_state_push": "-lock=false"}, []string{"state", "push", "f"}, false},
+		{map[string]string{"TF_CLI_ARGS_plan": "-lock=false"}, []string{"apply"}, true},
+		{map[string]string{"TF_CLI_ARGS_apply": "-lock=false"}, []string{"apply", "-lock=true"}, true},
+		{map[string]string{"TF_CLI_ARGS_apply": `"-lock=false`}, []string{"apply"}, true},
+	} {
+		got := Parse(WithEnv(func(k string) string { return tc.env[k] }, tc.args)).TakesLock()
+		if got != tc.takes {
+			t.Errorf("%v with %v: takes the lock %v, want %v", tc.args, tc.env, got, tc.takes)
+		}
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tfguard/tf/credguard"
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -123,8 +125,11 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 		}
 	}
 	if inv.Config.Recovery {
-		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, inv.Args, nil)
-		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, inv.Args, g.watch)
+		// Whether terraform takes the lock is read from the arguments it
+		// runs with: TF_CLI_ARGS and TF_CLI_ARGS_<command> may say -lock=false.
+		args := tfargs.WithEnv(func(k string) string { return envlist.Get(inv.Env, k) }, inv.Args)
+		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, args, nil)
+		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, args, g.watch)
 		inv.owner = g.owner
 	}
 	inv.stop = g.stop.watch(inv)
