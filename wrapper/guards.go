@@ -43,6 +43,10 @@ type guards struct {
 	stdin     *stdinWatch // how long terraform waits at prompts
 	stop      stopState   // stop in time (stopintime.go)
 	owner     *recovery.OwnerWriter
+
+	// GitHub ID token files kept fresh for terraform (oidctoken.go).
+	tokens      *credguard.TokenRenewer
+	tokensTried bool
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -99,6 +103,7 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 // A second call (Before after Startup's resume) neither starts it again nor
 // repeats what the first said: it returns the first call's error.
 func (g *guards) startOIDC(ctx context.Context, inv *Invocation) error {
+	g.startTokenRenewal(ctx, inv)
 	if g.oidcTried || !inv.CI || inv.Config.GitHubOIDCRole == "" {
 		return g.oidcErr
 	}
@@ -131,6 +136,7 @@ func (g *guards) Abort() {
 }
 
 func (g *guards) closeOIDC() {
+	g.closeTokenRenewal()
 	if g.oidc != nil {
 		g.oidc.Close()
 		g.oidc = nil
@@ -586,8 +592,8 @@ func guardProductCommands() []*cli.Command {
 						inv.Config.GitHubOIDCRole, strings.TrimPrefix(err.Error(), "github_oidc_role is set but "))
 					return exitWith(1)
 				}
+				o.Env = inv.Env // with tf's endpoint or renewed token copies
 				if g.oidc != nil {
-					o.Env = inv.Env
 					o.GitHubOIDCURL = g.oidc.URL
 				} else if !inv.CI && inv.Config.GitHubOIDCRole != "" {
 					fmt.Fprintf(c.App.ErrWriter, "tf guard check: github_oidc_role is set, but GitHub OIDC mode is used only in CI (CI or GITHUB_ACTIONS set, or ci = on): judging the credentials here\n")
