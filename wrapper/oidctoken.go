@@ -3,6 +3,7 @@ package wrapper
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tfguard/tf/credguard"
 )
@@ -18,7 +19,14 @@ func (g *guards) startTokenRenewal(ctx context.Context, inv *Invocation) {
 		return
 	}
 	g.tokensTried = true
-	r, err := credguard.StartTokenRenewal(ctx, credOptions(inv))
+	o := credOptions(inv)
+	if inv.CI && inv.Config.GitHubOIDCRole != "" {
+		// GitHub OIDC mode takes AWS_WEB_IDENTITY_TOKEN_FILE out of
+		// terraform's environment (CredentialServer.Env): only profiles
+		// may still name a token file.
+		o.Env = withoutEnv(o.Env, credguard.EnvWebIdentityTokenFile)
+	}
+	r, err := credguard.StartTokenRenewal(ctx, o)
 	if err != nil {
 		fmt.Fprintf(inv.Stderr, "tf: warning: %v\n", err)
 		return
@@ -38,4 +46,15 @@ func (g *guards) closeTokenRenewal() {
 		g.tokens.Close()
 		g.tokens = nil
 	}
+}
+
+// withoutEnv is env without the variable key.
+func withoutEnv(env []string, key string) []string {
+	var out []string
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
