@@ -379,8 +379,14 @@ func (r *TokenRenewer) Describe() []string {
 		for _, p := range t.profiles {
 			where = append(where, "profile "+p)
 		}
-		out = append(out, fmt.Sprintf("the web identity token in %s (%s) was issued by GitHub Actions and nobody renews that file during the job: terraform reads tf's copy of it instead, which tf fills with a fresh ID token (audience %s) before each one expires, for the whole run; your file is not changed",
-			t.src, strings.Join(where, ", "), t.aud))
+		exp := "its expiry cannot be read"
+		if b, err := os.ReadFile(t.src); err == nil {
+			if c, ok := readClaims(string(b)); ok && !c.Exp.IsZero() {
+				exp = "it expires at " + c.Exp.UTC().Format("15:04:05 UTC")
+			}
+		}
+		out = append(out, fmt.Sprintf("the web identity token in %s (%s) was issued by GitHub Actions (%s): terraform reads tf's copy of that file instead, which tf refills with a fresh ID token (audience %s) before each one expires, for the whole run; your file is not changed",
+			t.src, strings.Join(where, ", "), exp, t.aud))
 	}
 	return out
 }

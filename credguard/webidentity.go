@@ -30,8 +30,8 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 		if e.TokenAudience != "" {
 			aud = " (audience " + e.TokenAudience + ")"
 		}
-		e.Verdict, e.Detail = VerdictOK, "renewed by tf for the whole run: the token in "+e.RenewedFrom+" was issued by GitHub Actions and nobody rewrites that file during the job, "+
-			"so terraform reads tf's copy of it ("+e.TokenFile+"), which tf fills with a fresh ID token"+aud+" before each one expires; the SDK can assume "+e.RoleARN+" again whenever its role credentials end"
+		e.Verdict, e.Detail = VerdictOK, "renewed by tf for the whole run: the token in "+e.RenewedFrom+" was issued by GitHub Actions; "+
+			"terraform reads tf's copy of that file ("+e.TokenFile+"), which tf refills with a fresh ID token"+aud+" before each one expires, so the SDK can assume "+e.RoleARN+" again whenever its role credentials end"
 		return e
 	}
 	session := e.RoleDuration
@@ -58,7 +58,7 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	case e.TokenFile != "" && e.GitHubToken:
 		e.Lasts = session
 		e.Verdict, e.Detail = VerdictWarn, token+" expires in "+human(left)+" and a role session lasts "+human(session)+"; the run needs "+human(required)+
-			", and the token was issued by GitHub Actions: nobody rewrites that file during the job, so terraform cannot assume "+e.RoleARN+" again once both have ended; "+githubTokenFix(o, e)
+			", and the token was issued by GitHub Actions, which does not rewrite the file: unless a step of the job does, terraform cannot assume "+e.RoleARN+" again once both have ended; "+githubTokenFix(o, e)
 	case e.TokenFile != "":
 		e.Lasts = session
 		e.Verdict, e.Detail = VerdictWarn, token+" expires in "+human(left)+" and a role session lasts "+human(session)+"; the run needs "+human(required)+", so the file's writer must renew it before then"

@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -136,7 +136,7 @@ func cmdGitHub(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	if neg || len(args) != 2 || args[0] != "oidc" {
-		ts.Fatalf("usage: github oidc ROLE | github token [-life D] [-role D] [-no-id-token] | github fetched N|>=N")
+		ts.Fatalf("usage: github oidc ROLE | github token [-life D] [-role D] [-no-id-token] [-profile NAME] | github fetched N|>=N")
 	}
 	state(ts).mustRig(ts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +167,8 @@ type fakeIDTokens struct {
 
 	mu      sync.Mutex
 	issued  []string
-	fetched int // tokens fetched over HTTP (by tf)
+	fetched int             // tokens fetched over HTTP (by tf)
+	byHTTP  map[string]bool // those tokens
 }
 
 func (g *fakeIDTokens) token(aud string) string {
@@ -190,26 +191,45 @@ func (g *fakeIDTokens) secrets() []string {
 	return append([]string(nil), g.issued...)
 }
 
-// github token [-life D] [-role D] [-no-id-token]
+// github token [-life D] [-role D] [-no-id-token] [-profile NAME]
 //
 //	make this a GitHub Actions job whose terraform assumes a role with a web
 //	identity token file issued by GitHub: $WORK/gh-token holds a fresh ID
 //	token (audience sts.amazonaws.com) living -life (default 10s), written
 //	again at each call as a job's step would; AWS_WEB_IDENTITY_TOKEN_FILE
 //	and AWS_ROLE_ARN name it; role credentials live -role (default 5s);
-//	env keys and AWS_PROFILE are unset. Unless -no-id-token, the job may
-//	request ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN).
+//	env keys and AWS_PROFILE are unset (with -profile, AWS_PROFILE=NAME and
+//	the two variables unset: the profile names the file). Unless
+//	-no-id-token, the job may request ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN).
 //
-// github fetched N|>=N   count the ID tokens fetched from the fake service
+// github fetched [-used-by-terraform] N|>=N   count the ID tokens fetched
+// from the fake service (by tf), or terraform's AssumeRoleWithWebIdentity
+// calls that sent one of them
 func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 	s := state(ts)
 	r := s.mustRig(ts)
 	if args[0] == "fetched" {
+		// github fetched N|>=N: ID tokens fetched over HTTP (by tf);
+		// github fetched -used-by-terraform N|>=N: terraform's
+		// AssumeRoleWithWebIdentity calls that sent one of those (so
+		// terraform read tf's copy, not the job's file).
+		usedByTerraform := len(args) == 3 && args[1] == "-used-by-terraform"
+		if usedByTerraform {
+			args = append(args[:1], args[2])
+		}
 		if len(args) != 2 || s.gh == nil {
-			ts.Fatalf("usage: github fetched N|>=N (after github token)")
+			ts.Fatalf("usage: github fetched [-used-by-terraform] N|>=N (after github token)")
 		}
 		s.gh.mu.Lock()
 		got := s.gh.fetched
+		if usedByTerraform {
+			got = 0
+			for _, tok := range r.Identity.WebIdentityTokens(fakeaws.CallerTerraform) {
+				if s.gh.byHTTP[tok] {
+					got++
+				}
+			}
+		}
 		s.gh.mu.Unlock()
 		want, atLeast := strings.CutPrefix(args[1], ">=")
 		n, err := strconv.Atoi(want)
@@ -223,9 +243,10 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 	life := fs.Duration("life", 10*time.Second, "ID token lifetime")
 	role := fs.Duration("role", 5*time.Second, "role credential lifetime")
 	noIDToken := fs.Bool("no-id-token", false, "the job cannot request ID tokens")
+	profile := fs.String("profile", "", "terraform uses this profile (whose web_identity_token_file names the file) instead of the variables")
 	ts.Check(fs.Parse(args[1:]))
 	if s.gh == nil {
-		g := &fakeIDTokens{}
+		g := &fakeIDTokens{byHTTP: map[string]bool{}}
 		g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			aud := req.URL.Query().Get("audience")
 			if req.Header.Get("Authorization") != "bearer gh-request-token" || aud == "" {
@@ -235,6 +256,7 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 			tok := g.token(aud)
 			g.mu.Lock()
 			g.fetched++
+			g.byHTTP[tok] = true
 			g.mu.Unlock()
 			fmt.Fprintf(w, `{"count":1,"value":%q}`, tok)
 		}))
@@ -250,9 +272,15 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 	for k := range rig.EnvCredentials(fakeaws.Issued{Expires: time.Now()}) {
 		ts.Setenv(k, "")
 	}
-	ts.Setenv(rig.EnvProfile, "")
-	ts.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
-	ts.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/Deploy")
+	if *profile != "" {
+		ts.Setenv(rig.EnvProfile, *profile)
+		ts.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "")
+		ts.Setenv("AWS_ROLE_ARN", "")
+	} else {
+		ts.Setenv(rig.EnvProfile, "")
+		ts.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
+		ts.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/Deploy")
+	}
 	ts.Setenv("GITHUB_ACTIONS", "true")
 	url, tok := s.gh.srv.URL+"/token?api-version=2.0", "gh-request-token"
 	if *noIDToken {

@@ -128,6 +128,13 @@ func (f *Fakes) serveSTS(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("Token expired: current date/time %d must be before the expiration date/time%d", f.Ledger.Now().Unix(), exp.Unix()))
 			return
 		}
+		caller := f.opts.Caller(r)
+		f.mu.Lock()
+		if f.webTokens == nil {
+			f.webTokens = map[string][]string{}
+		}
+		f.webTokens[caller] = append(f.webTokens[caller], tok)
+		f.mu.Unlock()
 		f.assume(w, r, action, life)
 	}
 }
