@@ -181,7 +181,7 @@ func describeShared(o Options, sc config.SharedConfig) Credential {
 			return src
 		}
 	case sc.WebIdentityTokenFile != "":
-		c = webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+		c = webIdentity(o, c, sc.WebIdentityTokenFile, sc.RoleARN)
 		if sc.RoleDurationSeconds != nil {
 			c.RoleDuration = *sc.RoleDurationSeconds
 		}
@@ -249,7 +249,7 @@ func readSSOToken(o Options, c *Credential) {
 
 // webIdentity describes a web identity token file credential; the token's
 // own exp claim (read, not verified) says how long it lasts.
-func webIdentity(c Credential, file, role string, now time.Time) Credential {
+func webIdentity(o Options, c Credential, file, role string) Credential {
 	c.Kind, c.RoleARN, c.TokenFile = KindWebIdentity, role, file
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -260,7 +260,7 @@ func webIdentity(c Credential, file, role string, now time.Time) Credential {
 	if claims, ok := readClaims(tok); ok && claims.fromGitHub() {
 		c.GitHubToken, c.TokenAudience = true, claims.Aud
 	}
-	if src, ok := renewedFrom(file); ok {
+	if src, ok := o.renewedFrom(file); ok {
 		c.RenewedFrom, c.Refreshable = src, true
 		if exp, ok := jwtExpiry(tok); ok {
 			c.Expires, c.ValidUntil = true, exp
@@ -273,7 +273,6 @@ func webIdentity(c Credential, file, role string, now time.Time) Credential {
 			c.Notes = append(c.Notes, "the token file is renewed by whoever writes it; the SDK exchanges it again while it is valid")
 		}
 	}
-	_ = now
 	return c
 }
 

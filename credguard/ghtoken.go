@@ -75,30 +75,21 @@ func (o Options) canRequestIDTokens() bool {
 	return o.getenv(EnvActionsIDTokenURL) != "" && o.getenv(EnvActionsIDTokenToken) != ""
 }
 
-// renewedCopies maps the path of each token file copy a running
-// TokenRenewer keeps fresh to the user's file it replaces. The preflight
-// (webIdentity) reads it: a credential terraform will read from such a
-// copy is renewed by tf for the run.
-var renewedCopies sync.Map // string -> string
-
 // renewedFrom is the user's token file whose copy tf keeps fresh at path.
-func renewedFrom(path string) (string, bool) {
-	v, ok := renewedCopies.Load(path)
-	if !ok {
-		return "", false
-	}
-	return v.(string), true
+func (o Options) renewedFrom(path string) (string, bool) {
+	src, ok := o.RenewedTokens[path]
+	return src, ok
 }
 
-// isRenewedSource: a running TokenRenewer keeps a copy of this user file
-// fresh (terraform reads the copy where tf could point it there).
-func isRenewedSource(path string) bool {
-	found := false
-	renewedCopies.Range(func(_, v any) bool {
-		found = v.(string) == path
-		return !found
-	})
-	return found
+// isRenewedSource: tf keeps a copy of this user file fresh (terraform reads
+// the copy where tf could point it there).
+func (o Options) isRenewedSource(path string) bool {
+	for _, src := range o.RenewedTokens {
+		if src == path {
+			return true
+		}
+	}
+	return false
 }
 
 // TokenRenewer keeps fresh copies of the web identity token files terraform
@@ -223,9 +214,6 @@ func StartTokenRenewal(ctx context.Context, o Options) (*TokenRenewer, error) {
 		if p, ok := r.configCopy(v); ok {
 			r.configs[v] = p
 		}
-	}
-	for _, t := range r.files {
-		renewedCopies.Store(t.copy, t.src)
 	}
 	r.life, r.stop = context.WithCancel(context.Background())
 	go r.loop()
@@ -391,6 +379,19 @@ func (r *TokenRenewer) Describe() []string {
 	return out
 }
 
+// Copies maps each of tf's copies to the user's file it stands for (for
+// Options.RenewedTokens); nil for a nil renewer.
+func (r *TokenRenewer) Copies() map[string]string {
+	if r == nil {
+		return nil
+	}
+	m := map[string]string{}
+	for _, t := range r.files {
+		m[t.copy] = t.src
+	}
+	return m
+}
+
 // Fetches is how many ID tokens the renewer got from GitHub.
 func (r *TokenRenewer) Fetches() int {
 	r.mu.Lock()
@@ -405,9 +406,6 @@ func (r *TokenRenewer) Close() {
 	}
 	r.stop()
 	<-r.done
-	for _, t := range r.files {
-		renewedCopies.Delete(t.copy)
-	}
 	os.RemoveAll(r.dir)
 	r.stop = nil
 }

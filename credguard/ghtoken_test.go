@@ -175,9 +175,6 @@ func TestGitHubTokenFileRenewedByTF(t *testing.T) {
 	if _, err := os.Stat(copyPath); !os.IsNotExist(err) {
 		t.Fatalf("tf's copy left behind: %v", err)
 	}
-	if _, ok := renewedFrom(copyPath); ok {
-		t.Fatal("a closed renewer's copy still counts as renewed")
-	}
 }
 
 // A profile chain whose source is a GitHub token file: tf's copy of the
@@ -210,7 +207,8 @@ func TestGitHubTokenRoleChainRenewedByTF(t *testing.T) {
 		t.Fatalf("Describe: %q", d)
 	}
 
-	o := Options{Env: env, Dir: dir, Command: "apply", CI: true, StateDir: filepath.Join(home, "state"), Config: Config{MinLifetime: 3 * time.Hour}}
+	o := Options{Env: env, Dir: dir, Command: "apply", CI: true, StateDir: filepath.Join(home, "state"), Config: Config{MinLifetime: 3 * time.Hour},
+		RenewedTokens: r.Copies()}
 	rep, err := Preflight(context.Background(), o)
 	if err != nil {
 		t.Fatalf("preflight refused: %v", err)
@@ -304,5 +302,36 @@ func TestTokenRenewalLeavesOtherTokensAlone(t *testing.T) {
 	if r != nil || err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "terraform reads the file as it is") ||
 		strings.Contains(err.Error(), "wrong-request-token") || strings.Contains(err.Error(), userTok) {
 		t.Fatalf("got %v, %v", r, err)
+	}
+}
+
+// A GitHub token file that terraform reads through the configuration
+// (assume_role_with_web_identity) is read as it is, even while tf renews a
+// copy of it for the environment: the verdict is as before, and its fix
+// says to name the file where tf can point terraform at its copy.
+func TestGitHubTokenNamedInTheConfigurationIsNotRenewed(t *testing.T) {
+	dir := t.TempDir()
+	gh := startGHTokens(t, 5*time.Minute)
+	userFile := filepath.Join(dir, "gh-token")
+	writeFile(t, userFile, githubJWT("sts.amazonaws.com", time.Now(), time.Now().Add(5*time.Minute)))
+	writeFile(t, filepath.Join(dir, "main.tf"), "provider \"aws\" {\n  assume_role_with_web_identity {\n    role_arn                = \"arn:aws:iam::1:role/deploy\"\n    web_identity_token_file = \"gh-token\"\n  }\n}\n")
+	base := append(gh.env(), "HOME="+dir, EnvWebIdentityTokenFile+"="+userFile, EnvRoleARN+"=arn:aws:iam::1:role/deploy", EnvConfigFile+"="+filepath.Join(dir, "none"), "CI=true")
+	r, err := StartTokenRenewal(context.Background(), Options{Env: base, Dir: dir})
+	if err != nil || r == nil {
+		t.Fatalf("StartTokenRenewal: %v, %v", r, err)
+	}
+	defer r.Close()
+	o := Options{Env: r.Env(base), Dir: dir, Command: "apply", CI: true, StateDir: filepath.Join(dir, "state"),
+		Config: Config{MinLifetime: 3 * time.Hour}, RenewedTokens: r.Copies()}
+	rep, err := Preflight(context.Background(), o)
+	if err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	if len(rep.Entries) != 1 {
+		t.Fatalf("entries: %+v", rep.Entries)
+	}
+	e := rep.Entries[0]
+	if e.Verdict != VerdictWarn || e.RenewedFrom != "" || !strings.Contains(e.Detail, "named in the configuration") || !strings.Contains(e.Detail, "fix: name it through "+EnvWebIdentityTokenFile) {
+		t.Fatalf("entry: %+v", e)
 	}
 }

@@ -76,7 +76,7 @@ func githubTokenFix(o Options, e Entry) string {
 	case !o.canRequestIDTokens():
 		return "fix: give the job `permissions: id-token: write` (and, in a container, pass " + EnvActionsIDTokenURL + " and " + EnvActionsIDTokenToken +
 			" to tf): tf then keeps a fresh copy of the token for terraform for the whole run"
-	case isRenewedSource(e.TokenFile):
+	case o.isRenewedSource(e.TokenFile):
 		return "tf keeps a fresh copy of this file, but terraform reads the file itself here (named in the configuration: shared_config_files or assume_role_with_web_identity); " +
 			"fix: name it through " + EnvWebIdentityTokenFile + " or a profile in " + EnvConfigFile + " (or ~/.aws/config), where tf points terraform at its copy"
 	}

@@ -370,10 +370,11 @@ func credOptions(inv *Invocation) credguard.Options {
 			Login:          loginMode(inv.Config.Login),
 			GitHubOIDCRole: inv.Config.GitHubOIDCRole,
 		},
-		Interactive: inv.Interactive,
-		CI:          inv.CI,
-		In:          os.Stdin,
-		Out:         inv.Stderr,
+		Interactive:   inv.Interactive,
+		CI:            inv.CI,
+		In:            os.Stdin,
+		Out:           inv.Stderr,
+		RenewedTokens: inv.renewedTokens,
 	}
 }
 
@@ -592,7 +593,7 @@ func guardProductCommands() []*cli.Command {
 						inv.Config.GitHubOIDCRole, strings.TrimPrefix(err.Error(), "github_oidc_role is set but "))
 					return exitWith(1)
 				}
-				o.Env = inv.Env // with tf's endpoint or renewed token copies
+				o.Env, o.RenewedTokens = inv.Env, inv.renewedTokens // with tf's endpoint or renewed token copies
 				if g.oidc != nil {
 					o.GitHubOIDCURL = g.oidc.URL
 				} else if !inv.CI && inv.Config.GitHubOIDCRole != "" {

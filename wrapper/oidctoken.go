@@ -36,6 +36,7 @@ func (g *guards) startTokenRenewal(ctx context.Context, inv *Invocation) {
 	}
 	g.tokens = r
 	inv.Env = r.Env(inv.Env)
+	inv.renewedTokens = r.Copies()
 	for _, line := range r.Describe() {
 		fmt.Fprintf(inv.Stderr, "tf: %s\n", line)
 	}
