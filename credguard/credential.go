@@ -67,7 +67,7 @@ type Credential struct {
 	RoleDuration time.Duration `json:"role_duration_ns,omitempty"`
 	// GitHubToken: the web identity token was issued by GitHub Actions
 	// (its iss claim); TokenAudience is its aud.
-	GitHubToken   bool   `json:"github_token,omitempty"`
+	GitHubToken   bool   `json:"token_from_github,omitempty"`
 	TokenAudience string `json:"token_audience,omitempty"`
 	// RenewedFrom: TokenFile is tf's copy of this file, which tf keeps
 	// filled with fresh GitHub ID tokens for the whole run (TokenRenewer).
