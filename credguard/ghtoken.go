@@ -289,6 +289,25 @@ func (r *TokenRenewer) configCopy(v string) (string, bool) {
 	for _, t := range r.files {
 		copies[t.src] = t.copy
 	}
+	out, changed := rewriteTokenFiles(b, copies, r.o.envPath)
+	if !changed {
+		return "", false
+	}
+	name := "config"
+	if v == EnvSharedConfigFile {
+		name = "shared-config"
+	}
+	dst := filepath.Join(r.dir, name)
+	if writeFileAtomic(dst, out) != nil {
+		return "", false
+	}
+	return dst, true
+}
+
+// rewriteTokenFiles points each profile's web_identity_token_file whose
+// file (as resolve makes it absolute) has a copy at that copy; every other
+// line stays as it was. changed is false when no line changed.
+func rewriteTokenFiles(b []byte, copies map[string]string, resolve func(string) string) ([]byte, bool) {
 	lines := strings.Split(string(b), "\n")
 	changed, profile := false, ""
 	for i, line := range lines {
@@ -305,24 +324,17 @@ func (r *TokenRenewer) configCopy(v string) (string, bool) {
 		if !ok || profile == "" || !strings.EqualFold(strings.TrimSpace(k), "web_identity_token_file") {
 			continue
 		}
-		if c, ok := copies[r.o.envPath(strings.TrimSpace(val))]; ok {
+		if c, ok := copies[resolve(strings.TrimSpace(val))]; ok {
 			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-			lines[i] = indent + "web_identity_token_file = " + c
+			eol := ""
+			if strings.HasSuffix(line, "\r") {
+				eol = "\r"
+			}
+			lines[i] = indent + "web_identity_token_file = " + c + eol
 			changed = true
 		}
 	}
-	if !changed {
-		return "", false
-	}
-	name := "config"
-	if v == EnvSharedConfigFile {
-		name = "shared-config"
-	}
-	dst := filepath.Join(r.dir, name)
-	if writeFileAtomic(dst, []byte(strings.Join(lines, "\n"))) != nil {
-		return "", false
-	}
-	return dst, true
+	return []byte(strings.Join(lines, "\n")), changed
 }
 
 // Env returns base with terraform pointed at tf's copies: the token file
