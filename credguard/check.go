@@ -178,7 +178,7 @@ func validUntil(e Entry, now time.Time) string {
 		if e.Kind == KindStatic {
 			return "no expiry"
 		}
-		if e.Kind == KindGitHubOIDC {
+		if e.Kind == KindGitHubOIDC || renewedByTF(e.Credential) {
 			return "renewed by tf"
 		}
 		if notLoggedIn(e) {

@@ -67,6 +67,13 @@ type Credential struct {
 	// (0: STS's default, 1h).
 	TokenFile    string        `json:"token_file,omitempty"`
 	RoleDuration time.Duration `json:"role_duration_ns,omitempty"`
+	// GitHubToken: the web identity token was issued by GitHub Actions
+	// (its iss claim); TokenAudience is its aud.
+	GitHubToken   bool   `json:"token_from_github,omitempty"`
+	TokenAudience string `json:"token_audience,omitempty"`
+	// RenewedFrom: TokenFile is tf's copy of this file, which tf keeps
+	// filled with fresh GitHub ID tokens for the whole run (TokenRenewer).
+	RenewedFrom string `json:"renewed_from,omitempty"`
 	// Source is the credential this one is made from (assume-role).
 	Source *Credential `json:"source,omitempty"`
 	// Notes say what was assumed or skipped.
@@ -95,6 +102,12 @@ func (c Credential) lastsUntil() time.Time {
 		if c.Source != nil {
 			return c.Source.lastsUntil()
 		}
+		return time.Time{}
+	case KindWebIdentity:
+		// The token's exp is not when the credentials end: role
+		// credentials got with it last their session past it, and the file
+		// may be renewed by its writer (or by tf). evaluateWebIdentity
+		// judges it; a role chained on it has no known end either.
 		return time.Time{}
 	}
 	if c.Expires && !c.Refreshable {
@@ -170,7 +183,7 @@ func describeShared(o Options, sc config.SharedConfig) Credential {
 			return src
 		}
 	case sc.WebIdentityTokenFile != "":
-		c = webIdentity(c, sc.WebIdentityTokenFile, sc.RoleARN, o.now())
+		c = webIdentity(o, c, sc.WebIdentityTokenFile, sc.RoleARN)
 		if sc.RoleDurationSeconds != nil {
 			c.RoleDuration = *sc.RoleDurationSeconds
 		}
@@ -238,18 +251,30 @@ func readSSOToken(o Options, c *Credential) {
 
 // webIdentity describes a web identity token file credential; the token's
 // own exp claim (read, not verified) says how long it lasts.
-func webIdentity(c Credential, file, role string, now time.Time) Credential {
+func webIdentity(o Options, c Credential, file, role string) Credential {
 	c.Kind, c.RoleARN, c.TokenFile = KindWebIdentity, role, file
 	b, err := os.ReadFile(file)
 	if err != nil {
 		c.Notes = append(c.Notes, "web identity token file unreadable: "+err.Error())
 		return c
 	}
-	if exp, ok := jwtExpiry(strings.TrimSpace(string(b))); ok {
-		c.Expires, c.ValidUntil = true, exp
-		c.Notes = append(c.Notes, "the token file is renewed by whoever writes it; the SDK exchanges it again while it is valid")
+	tok := strings.TrimSpace(string(b))
+	if claims, ok := readClaims(tok); ok && claims.fromGitHub() {
+		c.GitHubToken, c.TokenAudience = true, claims.Aud
 	}
-	_ = now
+	if src, ok := o.renewedFrom(file); ok {
+		c.RenewedFrom, c.Refreshable = src, true
+		if exp, ok := jwtExpiry(tok); ok {
+			c.Expires, c.ValidUntil = true, exp
+		}
+		return c
+	}
+	if exp, ok := jwtExpiry(tok); ok {
+		c.Expires, c.ValidUntil = true, exp
+		if !c.GitHubToken {
+			c.Notes = append(c.Notes, "the token file is renewed by whoever writes it; the SDK exchanges it again while it is valid")
+		}
+	}
 	return c
 }
 

@@ -111,7 +111,7 @@ func webIdentityBlock(o Options, c consumer) Credential {
 		return cred
 	case c.WebIdentityTokenFile != "":
 		cred.Name = "web identity role " + role + " (token file " + c.WebIdentityTokenFile + ")"
-		return webIdentity(cred, c.WebIdentityTokenFile, role, o.now())
+		return webIdentity(o, cred, c.WebIdentityTokenFile, role)
 	}
 	cred.Name = "web identity role " + role
 	cred.Err = "assume_role_with_web_identity sets neither web_identity_token nor web_identity_token_file: terraform cannot configure " + c.Name
@@ -128,7 +128,7 @@ func envChain(ctx context.Context, o Options, c consumer) Credential {
 		return env
 	}
 	if f := o.getenv(EnvWebIdentityTokenFile); f != "" {
-		return webIdentity(Credential{Name: "web identity (" + EnvWebIdentityTokenFile + ")"}, f, o.getenv(EnvRoleARN), o.now())
+		return webIdentity(o, Credential{Name: "web identity (" + EnvWebIdentityTokenFile + ")"}, f, o.getenv(EnvRoleARN))
 	}
 	profile := o.getenv(EnvProfile)
 	if profile == "" {

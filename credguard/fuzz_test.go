@@ -2,6 +2,7 @@ package credguard
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,60 @@ func FuzzPlanResourceTypes(f *testing.F) {
 		var plan tfjson.Plan
 		if json.Unmarshal(b, &plan) == nil {
 			slowMargin(PlanResourceTypes(&plan))
+		}
+	})
+}
+
+// FuzzRewriteTokenFiles: whatever a config file holds, tf's copy of it
+// differs only in web_identity_token_file lines of profiles, each pointed
+// at tf's copy of the file it named; every other line is unchanged.
+func FuzzRewriteTokenFiles(f *testing.F) {
+	f.Add([]byte("[profile gh]\nrole_arn = arn:aws:iam::1:role/GH\nweb_identity_token_file = /job/token\n\n[profile deploy]\nsource_profile = gh\n"))
+	f.Add([]byte("[default]\r\n  web_identity_token_file=/job/token\r\n[sso-session x]\nweb_identity_token_file = /job/token\n"))
+	f.Add([]byte("web_identity_token_file = /job/token\n[profile]\nweb_identity_token_file = /job/token"))
+	copies := map[string]string{"/job/token": "/tmp/tf-copy/token-1"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, changed := rewriteTokenFiles(b, copies, func(p string) string { return p })
+		in, got := strings.Split(string(b), "\n"), strings.Split(string(out), "\n")
+		if len(in) != len(got) {
+			t.Fatalf("line count %d -> %d", len(in), len(got))
+		}
+		n := 0
+		for i := range in {
+			if in[i] == got[i] {
+				continue
+			}
+			n++
+			k, v, ok := strings.Cut(strings.TrimSpace(in[i]), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "web_identity_token_file") || strings.TrimSpace(v) != "/job/token" ||
+				!strings.HasSuffix(strings.TrimRight(got[i], "\r"), "web_identity_token_file = /tmp/tf-copy/token-1") {
+				t.Fatalf("line %d changed: %q -> %q", i, in[i], got[i])
+			}
+		}
+		if changed != (n > 0) {
+			t.Fatalf("changed %v, %d lines differ", changed, n)
+		}
+		for _, p := range profileTokenFiles(out) {
+			if p.path == "/job/token" {
+				t.Fatalf("profile %s still names the job's file", p.profile)
+			}
+		}
+	})
+}
+
+// FuzzReadClaims: reading a token's claims never panics, whatever the file
+// holds, and only GitHub's issuer counts as GitHub's.
+func FuzzReadClaims(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL3Rva2VuLmFjdGlvbnMuZ2l0aHVidXNlcmNvbnRlbnQuY29tIiwiYXVkIjpbInN0cy5hbWF6b25hd3MuY29tIl0sImV4cCI6MTcwMDAwMDAwMH0.c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, ok := readClaims(tok)
+		if !ok {
+			return
+		}
+		if c.fromGitHub() && !strings.HasPrefix(c.Iss, GitHubIssuer) {
+			t.Fatalf("issuer %q taken as GitHub's", c.Iss)
 		}
 	})
 }

@@ -446,12 +446,18 @@ func (s *CredentialServer) exchange(ctx context.Context) (aws.Credentials, error
 
 // idToken asks GitHub for a fresh ID token for STS.
 func (s *CredentialServer) idToken(ctx context.Context) (string, error) {
-	u, err := url.Parse(s.o.getenv(EnvActionsIDTokenURL))
+	return fetchIDToken(ctx, s.o, "sts.amazonaws.com")
+}
+
+// fetchIDToken asks GitHub Actions for a fresh ID token for audience.
+// Errors never hold the request token or an ID token.
+func fetchIDToken(ctx context.Context, o Options, audience string) (string, error) {
+	u, err := url.Parse(o.getenv(EnvActionsIDTokenURL))
 	if err != nil {
 		return "", fmt.Errorf("github oidc: %s is not a URL: %w", EnvActionsIDTokenURL, err)
 	}
 	q := u.Query()
-	q.Set("audience", "sts.amazonaws.com")
+	q.Set("audience", audience)
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
 	defer cancel()
@@ -459,7 +465,7 @@ func (s *CredentialServer) idToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("github oidc: %w", err)
 	}
-	req.Header.Set("Authorization", "bearer "+s.o.getenv(EnvActionsIDTokenToken))
+	req.Header.Set("Authorization", "bearer "+o.getenv(EnvActionsIDTokenToken))
 	req.Header.Set("Accept", "application/json")
 	resp, err := githubClient().Do(req)
 	if err != nil {

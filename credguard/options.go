@@ -146,6 +146,11 @@ type Options struct {
 	// are judged as its.
 	GitHubOIDCURL string
 
+	// RenewedTokens maps each token file copy tf keeps fresh for this run
+	// (TokenRenewer.Copies) to the user's file it stands for: a web
+	// identity credential terraform reads from one is renewed by tf.
+	RenewedTokens map[string]string
+
 	// pass is set by a preflight that may log in (see loginPass).
 	pass *loginPass
 }

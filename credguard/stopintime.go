@@ -36,8 +36,9 @@ func (e Entry) renewalEnd() time.Time {
 	c := e.Credential
 	switch c.Kind {
 	case KindGitHubOIDC, KindWebIdentity, KindProcess:
-		// Renewed by tf's endpoint, by the token file's writer, by the
-		// process itself: the SDK asks again when they expire.
+		// Renewed by tf's endpoint, by the token file's writer (or tf's
+		// renewed copy of a GitHub ID token), by the process itself: the
+		// SDK asks again when they expire.
 		return time.Time{}
 	}
 	if end := c.lastsUntil(); !end.IsZero() {

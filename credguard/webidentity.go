@@ -11,7 +11,9 @@ const defaultRoleSession = time.Hour
 // (at the start of the run) and again each time those expire, reading a
 // token file afresh each time. So the run has working credentials until
 // the token's exp or one role session after the start, whichever is
-// later; past that only a token file that its writer renews helps.
+// later; past that only a token file that its writer renews helps. A file
+// terraform reads from tf's renewed copy (GitHub ID tokens, TokenRenewer)
+// lasts the run.
 func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if e.Err != "" {
@@ -20,6 +22,16 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	}
 	if !e.Expires || e.ValidUntil.IsZero() {
 		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: the web identity token's expiry cannot be read"
+		return e
+	}
+	if e.RenewedFrom != "" {
+		e.Lasts, e.LastsKnown = 0, false
+		aud := ""
+		if e.TokenAudience != "" {
+			aud = " (audience " + e.TokenAudience + ")"
+		}
+		e.Verdict, e.Detail = VerdictOK, "renewed by tf for the whole run: the token in "+e.RenewedFrom+" was issued by GitHub Actions; "+
+			"terraform reads tf's copy of that file ("+e.TokenFile+"), which tf refills with a fresh ID token"+aud+" before each one expires, so the SDK can assume "+e.RoleARN+" again whenever its role credentials end"
 		return e
 	}
 	session := e.RoleDuration
@@ -43,6 +55,10 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	case session >= required:
 		e.Lasts = session
 		e.Verdict, e.Detail = VerdictOK, token+" expires in "+human(left)+", but the role credentials terraform gets with it when it starts last the role session ("+human(session)+")"
+	case e.TokenFile != "" && e.GitHubToken:
+		e.Lasts = session
+		e.Verdict, e.Detail = VerdictWarn, token+" expires in "+human(left)+" and a role session lasts "+human(session)+"; the run needs "+human(required)+
+			", and the token was issued by GitHub Actions, which does not rewrite the file: unless a step of the job does, terraform cannot assume "+e.RoleARN+" again once both have ended; "+githubTokenFix(o, e)
 	case e.TokenFile != "":
 		e.Lasts = session
 		e.Verdict, e.Detail = VerdictWarn, token+" expires in "+human(left)+" and a role session lasts "+human(session)+"; the run needs "+human(required)+", so the file's writer must renew it before then"
@@ -51,4 +67,19 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 		e.Verdict, e.Detail = VerdictShort, token+" expires in "+human(left)+" and a role session lasts "+human(session)+": terraform cannot assume "+e.RoleARN+" again after that; give it a token that lasts the run (or a longer role duration)"
 	}
 	return e
+}
+
+// githubTokenFix says what lets tf renew a GitHub-issued token file that it
+// does not renew in this run.
+func githubTokenFix(o Options, e Entry) string {
+	switch {
+	case !o.canRequestIDTokens():
+		return "fix: give the job `permissions: id-token: write` (and, in a container, pass " + EnvActionsIDTokenURL + " and " + EnvActionsIDTokenToken +
+			" to tf): tf then keeps a fresh copy of the token for terraform for the whole run"
+	case o.isRenewedSource(e.TokenFile):
+		return "tf keeps a fresh copy of this file, but terraform reads the file itself here (named in the configuration: shared_config_files or assume_role_with_web_identity); " +
+			"fix: name it through " + EnvWebIdentityTokenFile + " or a profile in " + EnvConfigFile + " (or ~/.aws/config), where tf points terraform at its copy"
+	}
+	return "tf renews such a token only where terraform finds it through " + EnvWebIdentityTokenFile + " or a profile in " + EnvConfigFile +
+		" (or ~/.aws/config), and only when tf can get a fresh one at the start of the run (a failure to do so is said above)"
 }

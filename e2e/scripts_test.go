@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -91,6 +92,8 @@ type scriptState struct {
 	// mark is the identity fakes' call counts at the last `identity mark`;
 	// `identity calls` counts from there.
 	mark map[string]int
+	// gh is the fake GitHub ID-token service of `github token`.
+	gh *fakeIDTokens
 }
 
 func state(ts *testscript.TestScript) *scriptState {
@@ -128,8 +131,12 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 // ID-token service, ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN, GITHUB_ACTIONS=true,
 // TFGUARD_GITHUB_OIDC_ROLE=ROLE; env keys and AWS_PROFILE unset.
 func cmdGitHub(ts *testscript.TestScript, neg bool, args []string) {
+	if !neg && len(args) > 0 && (args[0] == "token" || args[0] == "fetched") {
+		cmdGitHubToken(ts, args)
+		return
+	}
 	if neg || len(args) != 2 || args[0] != "oidc" {
-		ts.Fatalf("usage: github oidc ROLE")
+		ts.Fatalf("usage: github oidc ROLE | github token [-life D] [-role D] [-no-id-token] [-profile NAME] | github fetched N|>=N")
 	}
 	state(ts).mustRig(ts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +155,139 @@ func cmdGitHub(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
 	ts.Setenv("GITHUB_ACTIONS", "true")
 	ts.Setenv("TFGUARD_GITHUB_OIDC_ROLE", args[1])
+}
+
+// fakeIDTokens answers like GitHub's ACTIONS_ID_TOKEN_REQUEST_URL with
+// GitHub-shaped ID tokens (iss, aud = the audience asked, exp = now + life;
+// unsigned: the fake STS reads only exp). It keeps what it issued, secrets
+// that `nosecrets` looks for.
+type fakeIDTokens struct {
+	srv  *httptest.Server
+	life time.Duration
+
+	mu      sync.Mutex
+	issued  []string
+	fetched int             // tokens fetched over HTTP (by tf)
+	byHTTP  map[string]bool // those tokens
+}
+
+func (g *fakeIDTokens) token(aud string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	claims := fmt.Sprintf(`{"iss":"https://token.actions.githubusercontent.com","aud":%q,"sub":"repo:octo/infra:ref:refs/heads/main","iat":%d,"nbf":%d,"exp":%d}`,
+		aud, now.Unix(), now.Unix(), now.Add(g.life).Unix())
+	enc := base64.RawURLEncoding.EncodeToString
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	tok := enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "." + enc(b)
+	g.issued = append(g.issued, tok)
+	return tok
+}
+
+func (g *fakeIDTokens) secrets() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.issued...)
+}
+
+// github token [-life D] [-role D] [-no-id-token] [-profile NAME]
+//
+//	make this a GitHub Actions job whose terraform assumes a role with a web
+//	identity token file issued by GitHub: $WORK/gh-token holds a fresh ID
+//	token (audience sts.amazonaws.com) living -life (default 10s), written
+//	again at each call as a job's step would; AWS_WEB_IDENTITY_TOKEN_FILE
+//	and AWS_ROLE_ARN name it; role credentials live -role (default 5s);
+//	env keys and AWS_PROFILE are unset (with -profile, AWS_PROFILE=NAME and
+//	the two variables unset: the profile names the file). Unless
+//	-no-id-token, the job may request ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN).
+//
+// github fetched [-used-by-terraform] N|>=N   count the ID tokens fetched
+// from the fake service (by tf), or terraform's AssumeRoleWithWebIdentity
+// calls that sent one of them
+func cmdGitHubToken(ts *testscript.TestScript, args []string) {
+	s := state(ts)
+	r := s.mustRig(ts)
+	if args[0] == "fetched" {
+		// github fetched N|>=N: ID tokens fetched over HTTP (by tf);
+		// github fetched -used-by-terraform N|>=N: terraform's
+		// AssumeRoleWithWebIdentity calls that sent one of those (so
+		// terraform read tf's copy, not the job's file).
+		usedByTerraform := len(args) == 3 && args[1] == "-used-by-terraform"
+		if usedByTerraform {
+			args = append(args[:1], args[2])
+		}
+		if len(args) != 2 || s.gh == nil {
+			ts.Fatalf("usage: github fetched [-used-by-terraform] N|>=N (after github token)")
+		}
+		s.gh.mu.Lock()
+		got := s.gh.fetched
+		if usedByTerraform {
+			got = 0
+			for _, tok := range r.Identity.WebIdentityTokens(fakeaws.CallerTerraform) {
+				if s.gh.byHTTP[tok] {
+					got++
+				}
+			}
+		}
+		s.gh.mu.Unlock()
+		want, atLeast := strings.CutPrefix(args[1], ">=")
+		n, err := strconv.Atoi(want)
+		ts.Check(err)
+		if (atLeast && got < n) || (!atLeast && got != n) {
+			ts.Fatalf("ID tokens fetched: %d, want %s", got, args[1])
+		}
+		return
+	}
+	fs := flag.NewFlagSet("github token", flag.ContinueOnError)
+	life := fs.Duration("life", 10*time.Second, "ID token lifetime")
+	role := fs.Duration("role", 5*time.Second, "role credential lifetime")
+	noIDToken := fs.Bool("no-id-token", false, "the job cannot request ID tokens")
+	profile := fs.String("profile", "", "terraform uses this profile (whose web_identity_token_file names the file) instead of the variables")
+	ts.Check(fs.Parse(args[1:]))
+	if s.gh == nil {
+		g := &fakeIDTokens{byHTTP: map[string]bool{}}
+		g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			aud := req.URL.Query().Get("audience")
+			if req.Header.Get("Authorization") != "bearer gh-request-token" || aud == "" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			tok := g.token(aud)
+			g.mu.Lock()
+			g.fetched++
+			g.byHTTP[tok] = true
+			g.mu.Unlock()
+			fmt.Fprintf(w, `{"count":1,"value":%q}`, tok)
+		}))
+		ts.Defer(g.srv.Close)
+		s.gh = g
+	}
+	s.gh.mu.Lock()
+	s.gh.life = *life
+	s.gh.mu.Unlock()
+	r.Identity.SetRoleCredentialLifetime(*role)
+	file := ts.MkAbs("gh-token")
+	ts.Check(os.WriteFile(file, []byte(s.gh.token("sts.amazonaws.com")), 0o600))
+	for k := range rig.EnvCredentials(fakeaws.Issued{Expires: time.Now()}) {
+		ts.Setenv(k, "")
+	}
+	if *profile != "" {
+		ts.Setenv(rig.EnvProfile, *profile)
+		ts.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "")
+		ts.Setenv("AWS_ROLE_ARN", "")
+	} else {
+		ts.Setenv(rig.EnvProfile, "")
+		ts.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
+		ts.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/Deploy")
+	}
+	ts.Setenv("GITHUB_ACTIONS", "true")
+	url, tok := s.gh.srv.URL+"/token?api-version=2.0", "gh-request-token"
+	if *noIDToken {
+		url, tok = "", ""
+	}
+	ts.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", url)
+	ts.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", tok)
 }
 
 // rig start [-lock dynamodb|lockfile|both] [-workspace NAME] [-sleep N] [-name KEY]
@@ -224,7 +364,11 @@ func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return nil
 	})
-	for _, sec := range r.Identity.Secrets() {
+	secrets := r.Identity.Secrets()
+	if g := state(ts).gh; g != nil {
+		secrets = append(secrets, g.secrets()...)
+	}
+	for _, sec := range secrets {
 		if len(sec) < 8 {
 			continue
 		}

@@ -55,8 +55,8 @@ func guardCheckCommand() *cli.Command {
 					inv.Config.GitHubOIDCRole, strings.TrimPrefix(err.Error(), "github_oidc_role is set but "))
 				return exitWith(1)
 			}
+			o.Env, o.RenewedTokens = inv.Env, inv.renewedTokens // with tf's endpoint or renewed token copies
 			if u := oidc.url(); u != "" {
-				o.Env = inv.Env
 				o.GitHubOIDCURL = u
 			} else if !inv.CI && inv.Config.GitHubOIDCRole != "" {
 				fmt.Fprintf(c.App.ErrWriter, "tf guard check: github_oidc_role is set, but GitHub OIDC mode is used only in CI (CI or GITHUB_ACTIONS set, or ci = on): judging the credentials here\n")

@@ -30,6 +30,9 @@ type Invocation struct {
 	stop *stopInTime
 	// owner, when set, is the run's owner record (recovery/owner.go).
 	owner *recovery.OwnerWriter
+	// renewedTokens: the token file copies tf keeps fresh for terraform
+	// (oidctoken.go), for the preflight's verdict.
+	renewedTokens map[string]string
 }
 
 // Result is how terraform's run ended.

@@ -1,7 +1,8 @@
 package wrapper
 
 // The GitHub OIDC credentials endpoint: in CI, with github_oidc_role set,
-// terraform gets the role credentials from it.
+// terraform gets the role credentials from it. Started with it: fresh
+// copies of the GitHub ID token files terraform reads (oidctoken.go).
 
 import (
 	"context"
@@ -19,6 +20,10 @@ type oidcEndpoint struct {
 	// tried: start has run; err is how it failed, already printed.
 	tried bool
 	err   error
+
+	// GitHub ID token files kept fresh for terraform (oidctoken.go).
+	tokens      *credguard.TokenRenewer
+	tokensTried bool
 }
 
 // start starts the endpoint when it is configured (github_oidc_role, in
@@ -28,6 +33,7 @@ type oidcEndpoint struct {
 // Startup's resume) neither starts it again nor repeats what the first
 // said: it returns the first call's error.
 func (e *oidcEndpoint) start(ctx context.Context, inv *Invocation) error {
+	e.startTokenRenewal(ctx, inv)
 	if e.tried || !inv.CI || inv.Config.GitHubOIDCRole == "" {
 		return e.err
 	}
@@ -55,6 +61,7 @@ func (e *oidcEndpoint) url() string {
 }
 
 func (e *oidcEndpoint) close() {
+	e.closeTokenRenewal()
 	if e.srv != nil {
 		e.srv.Close()
 		e.srv = nil

@@ -145,10 +145,11 @@ func credOptions(inv *Invocation) credguard.Options {
 			Login:          loginMode(inv.Config.Login),
 			GitHubOIDCRole: inv.Config.GitHubOIDCRole,
 		},
-		Interactive: inv.Interactive,
-		CI:          inv.CI,
-		In:          os.Stdin,
-		Out:         inv.Stderr,
+		Interactive:   inv.Interactive,
+		CI:            inv.CI,
+		In:            os.Stdin,
+		Out:           inv.Stderr,
+		RenewedTokens: inv.renewedTokens,
 	}
 }
 

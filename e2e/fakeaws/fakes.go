@@ -120,6 +120,9 @@ type Fakes struct {
 	roleLife time.Duration
 	// oldRefresh keeps rotated-out refresh tokens for Secrets.
 	oldRefresh []string
+	// webTokens are the web identity tokens AssumeRoleWithWebIdentity
+	// accepted, by caller.
+	webTokens map[string][]string
 }
 
 type callKey struct{ op, caller string }
@@ -248,6 +251,14 @@ func (f *Fakes) CallCounts() map[string]int {
 		out[k.op+" "+k.caller] = v
 	}
 	return out
+}
+
+// WebIdentityTokens are the tokens AssumeRoleWithWebIdentity accepted from
+// caller, in order: which token a caller read from its token file.
+func (f *Fakes) WebIdentityTokens(caller string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.webTokens[caller]...)
 }
 
 func (f *Fakes) count(r *http.Request, ops ...string) {

@@ -1,6 +1,8 @@
 package fakeaws
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -114,10 +116,25 @@ func (f *Fakes) serveSTS(w http.ResponseWriter, r *http.Request) {
 		}
 		f.assume(w, r, action, life)
 	case OpAssumeRoleWithWebIdentity:
-		if strings.TrimSpace(r.Form.Get("WebIdentityToken")) == "" {
+		tok := strings.TrimSpace(r.Form.Get("WebIdentityToken"))
+		if tok == "" {
 			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
 			return
 		}
+		// STS refuses a token past its exp (400 ExpiredTokenException);
+		// a token without a readable exp is taken as valid here.
+		if exp, ok := tokenExpiry(tok); ok && !f.Ledger.Now().Before(exp) {
+			stsError(w, http.StatusBadRequest, "ExpiredTokenException",
+				fmt.Sprintf("Token expired: current date/time %d must be before the expiration date/time%d", f.Ledger.Now().Unix(), exp.Unix()))
+			return
+		}
+		caller := f.opts.Caller(r)
+		f.mu.Lock()
+		if f.webTokens == nil {
+			f.webTokens = map[string][]string{}
+		}
+		f.webTokens[caller] = append(f.webTokens[caller], tok)
+		f.mu.Unlock()
 		f.assume(w, r, action, life)
 	}
 }
@@ -145,4 +162,23 @@ func (f *Fakes) assume(w http.ResponseWriter, r *http.Request, action string, li
 		extra = "<SubjectFromWebIdentityToken>fake-subject</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience>"
 	}
 	stsOK(w, action, credentialsXML(c)+user+extra)
+}
+
+// tokenExpiry reads a JWT's exp claim without verifying the token.
+func tokenExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Exp <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(c.Exp, 0), true
 }
