@@ -385,7 +385,7 @@ func (r *TokenRenewer) Describe() []string {
 				exp = "it expires at " + c.Exp.UTC().Format("15:04:05 UTC")
 			}
 		}
-		out = append(out, fmt.Sprintf("the web identity token in %s (%s) was issued by GitHub Actions (%s): terraform reads tf's copy of that file instead, which tf refills with a fresh ID token (audience %s) before each one expires, for the whole run; your file is not changed",
+		out = append(out, fmt.Sprintf("the web identity token in %s (%s) was issued by GitHub Actions (%s): terraform reads tf's copy of that file instead, which tf refills with a fresh ID token (audience %s) before each one expires, as long as the job can request ID tokens; your file is not changed",
 			t.src, strings.Join(where, ", "), exp, t.aud))
 	}
 	return out
