@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tfguard/tf/tfdir"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Environment variables recovery reads from the run's environment.
@@ -175,7 +176,7 @@ func LoadBackend(dir string, env []string) (Backend, error) {
 // this very record: a lock that was removed and taken again has another ID,
 // and a record rewritten in place has another Version.
 type Lock struct {
-	Info LockInfo `json:"info"`
+	Info tfout.LockInfo `json:"info"`
 	// Version: the .tflock object's ETag, or a digest of the DynamoDB item's
 	// Info attribute.
 	Version string `json:"version"`
@@ -204,8 +205,8 @@ func (l Locks) Kind(kind string) *Lock {
 }
 
 // All returns the records present.
-func (l Locks) All() []*LockInfo {
-	var out []*LockInfo
+func (l Locks) All() []*tfout.LockInfo {
+	var out []*tfout.LockInfo
 	for _, x := range []*Lock{l.DynamoDB, l.Lockfile} {
 		if x != nil {
 			out = append(out, &x.Info)
@@ -245,7 +246,7 @@ type backendReader interface {
 	ReadLocks(ctx context.Context) (Locks, error)
 	StateObject(ctx context.Context) (StateObject, error)
 	// TakeLock locks the state for tf itself (see awsBackend.TakeLock).
-	TakeLock(ctx context.Context, info LockInfo) error
+	TakeLock(ctx context.Context, info tfout.LockInfo) error
 }
 
 // awsBackend reads with the SDK, with the credentials terraform's backend
@@ -299,7 +300,7 @@ func (l *awsBackend) ReadLocks(ctx context.Context) (Locks, error) {
 			return out, fmt.Errorf("read DynamoDB lock %s in table %s: %w", l.b.LockPath(), l.b.Table, err)
 		}
 		if v, ok := res.Item["Info"].(*ddbtypes.AttributeValueMemberS); ok {
-			var info LockInfo
+			var info tfout.LockInfo
 			if err := json.Unmarshal([]byte(v.Value), &info); err != nil {
 				return out, fmt.Errorf("parse DynamoDB lock record: %w", err)
 			}
@@ -321,7 +322,7 @@ func (l *awsBackend) ReadLocks(ctx context.Context) (Locks, error) {
 			if err != nil {
 				return out, fmt.Errorf("read lockfile s3://%s/%s: %w", l.b.Bucket, key, err)
 			}
-			var info LockInfo
+			var info tfout.LockInfo
 			if err := json.Unmarshal(body, &info); err != nil {
 				return out, fmt.Errorf("parse lockfile s3://%s/%s: %w", l.b.Bucket, key, err)
 			}
@@ -355,7 +356,7 @@ var errLockHeld = errors.New("the state is locked")
 // conditional DynamoDB put, a .tflock object created only if absent), for
 // every lock kind the backend uses. When one is already there it removes
 // what it created and returns errLockHeld.
-func (l *awsBackend) TakeLock(ctx context.Context, info LockInfo) error {
+func (l *awsBackend) TakeLock(ctx context.Context, info tfout.LockInfo) error {
 	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
 	defer cancel()
 	raw, err := json.Marshal(info)

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // CommandOptions are the flags of `tf guard recover`.
@@ -263,7 +266,7 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		j.ErroredSeen = markFile(errPath)
 	}
 	j.Tool, j.Args, j.Backend, j.GivenLockID, j.Who = r.Flavor, []string{"guard", "recover"}, b, o.LockID, whoAmI()
-	j.Class = Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
+	j.Class = tfout.Classification{Tool: r.Flavor, PersistFailed: errored != nil, ReleaseFailed: fenced}
 	if errored == nil {
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: "no errored.tfstate"})
 	}
@@ -381,7 +384,7 @@ func lockFlag(id string) string {
 	if id == "" {
 		return ""
 	}
-	return " --lock-id " + shellQuote(id)
+	return " --lock-id " + tfargs.Quote(id)
 }
 
 // savedIf is errored.tfstate's place when there is one.

@@ -14,5 +14,5 @@
 //
 // and maps Outcome.Kind to an exit code: NeedsPerson is
 // wrapper.ExitRecoveryIncomplete; every other kind keeps terraform's code.
-// terraform's human text is read only in patterns.go.
+// terraform's human text is read only in package tfout.
 package recovery

@@ -18,6 +18,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/tfguard/tf/tfdir"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Layout of the recovery directory, under terraform's data directory
@@ -68,18 +69,18 @@ type StepRecord struct {
 // journal is the fsync'd record of one recovery; every step is written as
 // begun before it is taken.
 type journal struct {
-	Version   int            `json:"version"`
-	Name      string         `json:"name"`
-	WorkDir   string         `json:"work_dir"`
-	Tool      string         `json:"tool"`
-	Args      []string       `json:"args"`
-	ExitCode  int            `json:"exit_code"`
-	Started   time.Time      `json:"run_started"`
-	Ended     time.Time      `json:"run_ended"`
-	Class     Classification `json:"classification"`
-	Backend   Backend        `json:"backend"`
-	Who       string         `json:"who"`
-	Operation string         `json:"operation"`
+	Version   int                  `json:"version"`
+	Name      string               `json:"name"`
+	WorkDir   string               `json:"work_dir"`
+	Tool      string               `json:"tool"`
+	Args      []string             `json:"args"`
+	ExitCode  int                  `json:"exit_code"`
+	Started   time.Time            `json:"run_started"`
+	Ended     time.Time            `json:"run_ended"`
+	Class     tfout.Classification `json:"classification"`
+	Backend   Backend              `json:"backend"`
+	Who       string               `json:"who"`
+	Operation string               `json:"operation"`
 	// Observed is what tf saw around the run (nil: nothing, e.g. a journal
 	// started by `tf guard recover`).
 	Observed *Observation `json:"observed,omitempty"`
@@ -116,9 +117,9 @@ type journal struct {
 	Made *StateDiff `json:"made,omitempty"`
 	// Progress is what the failed run's own output said it did (nil when
 	// tf did not read it).
-	Progress *Progress    `json:"progress,omitempty"`
-	Steps    []StepRecord `json:"steps"`
-	Outcome  Kind         `json:"outcome,omitempty"`
+	Progress *tfout.Progress `json:"progress,omitempty"`
+	Steps    []StepRecord    `json:"steps"`
+	Outcome  Kind            `json:"outcome,omitempty"`
 
 	path string // journal.json
 }

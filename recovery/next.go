@@ -2,7 +2,11 @@ package recovery
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // What tf prints under "next:" is worked out here, and only here, from facts
@@ -30,7 +34,7 @@ type nextFacts struct {
 	Args     []string
 	VarNames []string
 	// Progress is what the failed run's output said it did (nil: not read).
-	Progress *Progress
+	Progress *tfout.Progress
 	// Superseded: tf verified the state in the backend earlier, and someone
 	// wrote the state since.
 	Superseded bool
@@ -44,7 +48,7 @@ type nextFacts struct {
 	NoState bool
 	// Holder is a lock tf cannot prove this run's; MayHoldLock says whether
 	// a lock of this run's can exist at all, NotOurs why not.
-	Holder      *LockInfo
+	Holder      *tfout.LockInfo
 	MayHoldLock bool
 	NotOurs     string
 	// Diff: the backend's state and errored.tfstate differ (drift stop).
@@ -173,7 +177,7 @@ func stopSteps(f nextFacts) []string {
 			next = append(next, "# it is not this run's lock: this run held "+own+", which someone released; the state may have moved on meanwhile")
 		default:
 			next = append(next, "# only if you know that lock belongs to the run that failed here (it is dead):",
-				"tf guard recover --lock-id "+shellQuote(h.ID))
+				"tf guard recover --lock-id "+tfargs.Quote(h.ID))
 		}
 	case f.Diff != nil:
 		next = append(next, "# the backend's state and errored.tfstate differ:")
@@ -205,7 +209,7 @@ func stopSteps(f nextFacts) []string {
 func compareSteps(tool, saved string) []string {
 	return []string{"# or compare by hand:",
 		tool + " state pull > remote.tfstate",
-		"diff <(jq -S .resources remote.tfstate) <(jq -S .resources " + shellQuote(saved) + ")"}
+		"diff <(jq -S .resources remote.tfstate) <(jq -S .resources " + tfargs.Quote(saved) + ")"}
 }
 
 // manualSteps finish by hand, only with commands that are true now: a push
@@ -257,7 +261,7 @@ func manualSteps(f nextFacts) []string {
 func noRecordSteps(f nextFacts) []string {
 	out := []string{"# tf keeps no record of this failure (" + f.NoRecord + "); once that is fixed:"}
 	if f.OwnID != "" {
-		out = append(out, withComment("tf guard recover --lock-id "+shellQuote(f.OwnID), "this run's lock; tf shows what it will do and asks"))
+		out = append(out, withComment("tf guard recover --lock-id "+tfargs.Quote(f.OwnID), "this run's lock; tf shows what it will do and asks"))
 	} else {
 		out = append(out, withComment("tf guard recover", "shows errored.tfstate, the lock and the backend's state, and asks"))
 	}
@@ -310,7 +314,7 @@ func unsecuredElsewhereSteps() []string {
 
 // unreadableSteps: the pending journal cannot be read.
 func unreadableSteps(root string) []string {
-	return []string{"ls -l " + shellQuote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}
+	return []string{"ls -l " + tfargs.Quote(root), "tf guard recover --abandon   # gives up on it; every backup stays in " + root}
 }
 
 // abandonSteps: a person gave up on a recovery; what is left of it.
@@ -328,13 +332,13 @@ func abandonSteps(tool, ownID string, verified, unlocked bool) []string {
 // Commands a person runs, in the tool's own words.
 func pushCommand(tool, path string, lockFalse bool) string {
 	if lockFalse {
-		return tool + " state push -lock=false " + shellQuote(path)
+		return tool + " state push -lock=false " + tfargs.Quote(path)
 	}
-	return tool + " state push " + shellQuote(path)
+	return tool + " state push " + tfargs.Quote(path)
 }
 
 func unlockCommand(tool, id string) string {
-	return tool + " force-unlock -force " + shellQuote(id)
+	return tool + " force-unlock -force " + tfargs.Quote(id)
 }
 
 // renewHint is the command that renews the credentials in play.
@@ -344,7 +348,7 @@ func renewHint(env []string, b Backend) string {
 		profile = envLookup(env, envProfile)
 	}
 	if profile != "" {
-		return "aws sso login --profile " + shellQuote(profile) + "   # or however profile " + profile + " gets fresh credentials"
+		return "aws sso login --profile " + tfargs.Quote(profile) + "   # or however profile " + profile + " gets fresh credentials"
 	}
 	if envLookup(env, envAccessKeyID) != "" {
 		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
@@ -367,7 +371,7 @@ func commandLine(tool string, args []string) string {
 			continue
 		}
 		for _, a := range g.raw {
-			keep = append(keep, shellQuote(a))
+			keep = append(keep, tfargs.Quote(a))
 		}
 	}
 	return strings.TrimSpace(tool + " " + strings.Join(keep, " "))
@@ -508,7 +512,7 @@ func approvedByPerson(args []string) []string {
 // started, and every one tf cannot judge (no terraform output read), with
 // a comment for each; a replacement terraform never started stays asked
 // for.
-func dropReplacements(args []string, p *Progress) ([]string, []string) {
+func dropReplacements(args []string, p *tfout.Progress) ([]string, []string) {
 	var out []argGroup
 	var notes []string
 	for _, g := range argGroups(args) {
@@ -522,11 +526,11 @@ func dropReplacements(args []string, p *Progress) ([]string, []string) {
 		case "untouched":
 			out = append(out, g)
 		case "done":
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run replaced "+addr+" (terraform reported it complete)")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run replaced "+addr+" (terraform reported it complete)")
 		case "started":
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run started replacing "+addr+"; check "+addr+" before asking for its replacement again")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run started replacing "+addr+"; check "+addr+" before asking for its replacement again")
 		default:
-			notes = append(notes, "# "+shellQuote(flag)+" is left out: the failed run may have replaced "+addr+" already (tf cannot tell from terraform's output); check "+addr+" before asking for its replacement again")
+			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run may have replaced "+addr+" already (tf cannot tell from terraform's output); check "+addr+" before asking for its replacement again")
 		}
 	}
 	return joinGroups(out), notes
@@ -535,7 +539,7 @@ func dropReplacements(args []string, p *Progress) ([]string, []string) {
 // replacementState says what terraform's output shows of addr's
 // replacement: "done" (its create completed), "started" (begun, failed or
 // cut off), "untouched" (planned, never started) or "" (unknown).
-func replacementState(p *Progress, addr string) string {
+func replacementState(p *tfout.Progress, addr string) string {
 	if p == nil || !p.PlanSeen {
 		return ""
 	}
@@ -551,7 +555,7 @@ func replacementState(p *Progress, addr string) string {
 	for _, c := range p.Cut {
 		touched = touched || c.Address == addr
 	}
-	touched = touched || contains(p.Failed, addr)
+	touched = touched || slices.Contains(p.Failed, addr)
 	for _, c := range p.Plan {
 		planned = planned || c.Address == addr
 	}
@@ -596,12 +600,12 @@ func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 
 // loginSummary says that terraform failed at the backend before it changed
 // anything, because of the credentials: nothing to recover.
-func loginSummary(c Classification, tool string) string {
+func loginSummary(c tfout.Classification, tool string) string {
 	why := "the AWS credentials have expired"
 	switch {
-	case c.Kind == KindSSOSessionExpired:
+	case c.Kind == tfout.KindSSOSessionExpired:
 		why = "the IAM Identity Center (SSO) session has ended"
-	case c.Cause == CauseVanished:
+	case c.Cause == tfout.CauseVanished:
 		why = "no AWS credential source answered"
 	}
 	if len(c.Shapes) > 0 && (len(c.Shapes) > 1 || c.Shapes[0] != c.Kind) {
@@ -613,7 +617,7 @@ func loginSummary(c Classification, tool string) string {
 // noRecord is the outcome when tf cannot keep a journal of a failure: it
 // says everything there is now (nothing is pending), this run's lock ID
 // included, so that nothing is lost with the journal that was not written.
-func noRecord(r Run, c Classification, err error, fresh bool, errPath string) Outcome {
+func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath string) Outcome {
 	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
 		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
 	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
@@ -692,7 +696,7 @@ func retrySteps(renew string) []string { return []string{renew, "tf guard recove
 
 // namedLockSteps: a lock is held that the person did not name.
 func namedLockSteps(id string) []string {
-	return []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + shellQuote(id)}
+	return []string{"# only if the run that took it is certainly dead:", "tf guard recover --lock-id " + tfargs.Quote(id)}
 }
 
 // chooseSteps: nothing proves the backend holds nothing newer than

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 func joinNext(l []string) string { return strings.Join(l, "\n") }
@@ -11,9 +13,9 @@ func joinNext(l []string) string { return strings.Join(l, "\n") }
 // A replacement the failed run made is never asked for again, in either
 // spelling of -replace, and the rest of the apply is not run unseen.
 func TestNextNeverRepeatsACompletedReplacement(t *testing.T) {
-	p := &Progress{PlanSeen: true, Planned: 3,
-		Plan:   []Change{{"x.base", "destroy"}, {"x.base", "create"}, {"x.deploy", "create"}},
-		Done:   []Change{{"x.base", "destroy"}, {"x.base", "create"}},
+	p := &tfout.Progress{PlanSeen: true, Planned: 3,
+		Plan:   []tfout.Change{{Address: "x.base", Action: "destroy"}, {Address: "x.base", Action: "create"}, {Address: "x.deploy", Action: "create"}},
+		Done:   []tfout.Change{{Address: "x.base", Action: "destroy"}, {Address: "x.base", Action: "create"}},
 		Failed: []string{"x.deploy"}}
 	for _, args := range [][]string{
 		{"apply", "-auto-approve", "-input=false", "-no-color", "-replace=x.base"},
@@ -34,9 +36,9 @@ func TestNextNeverRepeatsACompletedReplacement(t *testing.T) {
 // A replacement terraform never started is still what the person asked
 // for; one it started (failed, cut off) is left to a person to judge.
 func TestNextKeepsAReplacementNeverStarted(t *testing.T) {
-	p := &Progress{PlanSeen: true, Planned: 4,
-		Plan: []Change{{"x.a", "destroy"}, {"x.a", "create"}, {"x.b", "destroy"}, {"x.b", "create"}},
-		Done: []Change{{"x.a", "destroy"}}, Cut: []Change{{"x.a", "create"}}}
+	p := &tfout.Progress{PlanSeen: true, Planned: 4,
+		Plan: []tfout.Change{{Address: "x.a", Action: "destroy"}, {Address: "x.a", Action: "create"}, {Address: "x.b", Action: "destroy"}, {Address: "x.b", Action: "create"}},
+		Done: []tfout.Change{{Address: "x.a", Action: "destroy"}}, Cut: []tfout.Change{{Address: "x.a", Action: "create"}}}
 	got := joinNext(nextSteps(nextFacts{Tool: "terraform", Args: []string{"apply", "-replace=x.a", "-replace=x.b"}, Progress: p}))
 	want := "# -replace=x.a is left out: the failed run started replacing x.a; check x.a before asking for its replacement again\n" +
 		"terraform apply -replace=x.b   # shows what is left and asks before it changes anything"
@@ -60,7 +62,7 @@ func TestNextWithoutOutputNeverRepeatsReplace(t *testing.T) {
 
 // Every planned change made: a plan, with none of apply's own options.
 func TestNextPlanHasNoApplyOnlyOptions(t *testing.T) {
-	all := &Progress{PlanSeen: true, Planned: 2, Plan: []Change{{"x.l", "destroy"}, {"x.l", "create"}}, Done: []Change{{"x.l", "destroy"}, {"x.l", "create"}}}
+	all := &tfout.Progress{PlanSeen: true, Planned: 2, Plan: []tfout.Change{{Address: "x.l", Action: "destroy"}, {Address: "x.l", Action: "create"}}, Done: []tfout.Change{{Address: "x.l", Action: "destroy"}, {Address: "x.l", Action: "create"}}}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -115,9 +117,9 @@ func TestNextAfterStateCommandIsAPlan(t *testing.T) {
 // No combination prints -auto-approve, a plan with apply's options, or
 // `terraform guard`.
 func TestNextNeverAutoApproves(t *testing.T) {
-	progresses := []*Progress{nil,
-		{PlanSeen: true, Planned: 1, Plan: []Change{{"x.a", "create"}}, Done: []Change{{"x.a", "create"}}},
-		{PlanSeen: true, Planned: 2, Plan: []Change{{"x.a", "create"}, {"x.b", "create"}}, Done: []Change{{"x.a", "create"}}}}
+	progresses := []*tfout.Progress{nil,
+		{PlanSeen: true, Planned: 1, Plan: []tfout.Change{{Address: "x.a", Action: "create"}}, Done: []tfout.Change{{Address: "x.a", Action: "create"}}},
+		{PlanSeen: true, Planned: 2, Plan: []tfout.Change{{Address: "x.a", Action: "create"}, {Address: "x.b", Action: "create"}}, Done: []tfout.Change{{Address: "x.a", Action: "create"}}}}
 	for _, args := range [][]string{
 		{"apply", "-auto-approve"}, {"apply", "-auto-approve=true", "-json"}, {"destroy", "--auto-approve"},
 		{"apply", "-auto-approve", "-replace", "x.a", "-backup=b"}, {"guard", "recover"}, {"plan", "-out=p"},

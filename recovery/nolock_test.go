@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // noLockBackend is an S3 backend without dynamodb_table or use_lockfile:
 // like awsBackend, TakeLock then writes nothing and returns nil.
 type noLockBackend struct{ *world }
 
-func (noLockBackend) TakeLock(context.Context, LockInfo) error { return nil }
+func (noLockBackend) TakeLock(context.Context, tfout.LockInfo) error { return nil }
 
 func recoveredLine(out string) string {
 	for _, l := range strings.Split(out, "\n") {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // The owner record: who a run that lets terraform take the state lock is,
@@ -278,7 +280,7 @@ func (o *OwnerWriter) Write(p []byte) (int, error) {
 		}
 		l := append(o.line, p[:i+1]...)
 		o.line, p = o.line[:0], p[i+1:]
-		if ll, ok := ReadLiveLine(l); ok && o.prog != nil {
+		if ll, ok := tfout.ReadLiveLine(l); ok && o.prog != nil {
 			what := "done"
 			if ll.Started {
 				what = "start"
@@ -341,21 +343,21 @@ func LoadOwners(dir string, env []string) []OwnerRecord {
 
 // CutChanges are the changes the record's progress file shows started and
 // never completed: they may exist outside the state.
-func (r OwnerRecord) CutChanges() []Change {
+func (r OwnerRecord) CutChanges() []tfout.Change {
 	f, err := os.Open(strings.TrimSuffix(r.path, ".json") + ownerProgress)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	var order []Change
-	open := map[Change]bool{}
+	var order []tfout.Change
+	open := map[tfout.Change]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) != 3 {
 			continue
 		}
-		ch := Change{Address: fs[2], Action: fs[1]}
+		ch := tfout.Change{Address: fs[2], Action: fs[1]}
 		switch fs[0] {
 		case "start":
 			if !open[ch] {
@@ -366,7 +368,7 @@ func (r OwnerRecord) CutChanges() []Change {
 			open[ch] = false
 		}
 	}
-	var out []Change
+	var out []tfout.Change
 	for _, ch := range order {
 		if open[ch] {
 			out = append(out, ch)

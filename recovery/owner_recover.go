@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // ownerLock is what `tf guard recover` does with a held lock when no
@@ -19,7 +22,7 @@ import (
 func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd backendReader, held Locks, errored bool) (out Outcome, stop bool) {
 	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
 	ids := map[string]bool{}
-	var holder *LockInfo
+	var holder *tfout.LockInfo
 	for _, rec := range held.All() {
 		ids[rec.ID] = true
 		holder = rec
@@ -163,7 +166,7 @@ func freeDeadLock(ctx context.Context, r Run, o CommandOptions, b Backend, rd ba
 }
 
 // sayCut names the changes a dead run started and never completed.
-func sayCut(r Run, cut []Change, who string) {
+func sayCut(r Run, cut []tfout.Change, who string) {
 	if len(cut) == 0 {
 		fmt.Fprintf(r.Out, "tf: %s's recorded output shows no change started and left unfinished\n", who)
 		return
@@ -173,7 +176,7 @@ func sayCut(r Run, cut []Change, who string) {
 		switch ch.Action {
 		case "create":
 			fmt.Fprintf(r.Out, "    %s (create): the object may exist without being in the state, and tf does not know its ID. Look for it in AWS by the name or tags its configuration sets (AWS console, or the aws CLI's list/describe call for its type); if it exists, adopt it with `%s import %s <ID>`, where <ID> is the import ID that resource type's documentation names; until then `%s plan` plans to create it again\n",
-				ch.Address, r.Flavor, shellQuote(ch.Address), r.Flavor)
+				ch.Address, r.Flavor, tfargs.Quote(ch.Address), r.Flavor)
 		case "destroy":
 			fmt.Fprintf(r.Out, "    %s (destroy): the object may be gone while the state still lists it, or still exist; `%s plan` shows what the state holds\n", ch.Address, r.Flavor)
 		default:

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 func TestJudgeOwner(t *testing.T) {
@@ -82,7 +84,7 @@ func TestOwnerProgressCut(t *testing.T) {
 	o.Write([]byte("ing...\nterraform_data.d: Modifying... [id=1]\n"))
 	prog.Close()
 	got := OwnerRecord{path: path}.CutChanges()
-	want := []Change{{"terraform_data.c", "create"}, {"terraform_data.d", "update"}}
+	want := []tfout.Change{{Address: "terraform_data.c", Action: "create"}, {Address: "terraform_data.d", Action: "update"}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("cut = %v, want %v", got, want)
 	}
@@ -101,7 +103,7 @@ func splitWords(s string) []string { return strings.Fields(s) }
 func TestLockTakenOnlyFromThisRun(t *testing.T) {
 	start := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
 	sight := func(id string, created time.Time) Sighting {
-		return Sighting{Lock: Lock{Info: LockInfo{ID: id, Created: created.Format(time.RFC3339Nano)}}}
+		return Sighting{Lock: Lock{Info: tfout.LockInfo{ID: id, Created: created.Format(time.RFC3339Nano)}}}
 	}
 	after, before := start.Add(2*time.Second), start.Add(-time.Minute)
 	cases := []struct {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 const (
@@ -311,7 +313,7 @@ func (c cancelReader) ReadLocks(ctx context.Context) (Locks, error) {
 	return c.w.ReadLocks(ctx)
 }
 
-func (c cancelReader) TakeLock(ctx context.Context, info LockInfo) error {
+func (c cancelReader) TakeLock(ctx context.Context, info tfout.LockInfo) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

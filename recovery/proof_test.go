@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // world is an in-memory S3 backend (state object, DynamoDB item, .tflock
@@ -60,7 +62,7 @@ func (w *world) StateObject(context.Context) (StateObject, error) {
 	return w.objectLocked(), nil
 }
 
-func (w *world) TakeLock(_ context.Context, info LockInfo) error {
+func (w *world) TakeLock(_ context.Context, info tfout.LockInfo) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.log = append(w.log, "backend: take lock "+info.ID+" ("+info.Operation+")")
@@ -153,7 +155,7 @@ func stateJSONFor(lineage string, serial int, names ...string) []byte {
 }
 
 func lockRec(id, who string, created time.Time) *Lock {
-	info := LockInfo{ID: id, Operation: "OperationTypeApply", Who: who, Version: "1.11.4", Created: created.UTC().Format(time.RFC3339Nano), Path: "b/k"}
+	info := tfout.LockInfo{ID: id, Operation: "OperationTypeApply", Who: who, Version: "1.11.4", Created: created.UTC().Format(time.RFC3339Nano), Path: "b/k"}
 	raw, _ := json.Marshal(info)
 	sum := sha256.Sum256(raw)
 	return &Lock{Info: info, Version: "sha256:" + hex.EncodeToString(sum[:8])}

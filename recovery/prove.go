@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // Evidence that a lock record is this run's own. Nothing else counts: not
@@ -50,7 +52,7 @@ type ownership struct {
 	own      []*Lock // records proven this run's
 	id       string
 	evidence string
-	foreign  *LockInfo // a record present that is not proven ours
+	foreign  *tfout.LockInfo // a record present that is not proven ours
 	// why there is no lock of ours (for the report)
 	none string
 }
@@ -501,19 +503,19 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	if j.Progress != nil {
 		// What terraform said it completed, checked against the state that
 		// is about to be pushed: the report never claims more than that.
-		j.Progress.Unrecorded = j.Progress.unrecordedIn(*e)
+		j.Progress.Unrecorded = j.Progress.UnrecordedIn(e.holds)
 	}
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
 	if err != nil {
-		c := ClassifySideCall(errb)
+		c := tfout.ClassifySideCall(errb)
 		switch {
 		case c.Expired:
 			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
 		case c.AcquireFailed:
 			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
 		}
-		if why := PushRefused(errb); why != "" {
+		if why := tfout.PushRefused(errb); why != "" {
 			// terraform refuses this push every time (lineage or serial):
 			// retrying cannot change that. A person decides.
 			j.Dropped = nil
@@ -578,7 +580,7 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 			}
 		}
 	}
-	info := LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
+	info := tfout.LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
 		Who: whoAmI(), Created: s.r.Now().UTC().Format(time.RFC3339Nano), Path: j.Backend.LockPath()}
 	// Journaled before it exists: a kill right after leaves an ID that
 	// the next tf recognises as its own.
@@ -596,7 +598,7 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 		}
 		if errors.Is(err, errLockHeld) {
 			locks, _ := s.readLocks(ctx, StepPush)
-			var holder *LockInfo
+			var holder *tfout.LockInfo
 			if all := locks.All(); len(all) > 0 {
 				holder = all[0]
 			}
@@ -676,7 +678,7 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 		msg := "is still held"
 		if err != nil {
 			msg = fmt.Sprintf("is still held: %s force-unlock failed: %s", s.r.Flavor, lastLines(errb, 4))
-			if ClassifySideCall(errb).Expired {
+			if tfout.ClassifySideCall(errb).Expired {
 				return &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
 			}
 		}
@@ -695,10 +697,10 @@ func readBackup(j *journal) ([]byte, error) {
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not
 // show this run destroying.
-func notDestroyedByRun(p *Progress, addrs []string) []string {
+func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
-		if p == nil || !slices.Contains(p.Done, Change{Address: a, Action: "destroy"}) {
+		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) {
 			out = append(out, a)
 		}
 	}

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Kind is what recovery concluded.
@@ -84,22 +87,22 @@ type Run struct {
 
 // Outcome is the result, also written as the JSON report.
 type Outcome struct {
-	Kind    Kind           `json:"outcome"`
-	Summary string         `json:"summary"`
-	Class   Classification `json:"classification"`
-	Backend *Backend       `json:"backend,omitempty"`
+	Kind    Kind                 `json:"outcome"`
+	Summary string               `json:"summary"`
+	Class   tfout.Classification `json:"classification"`
+	Backend *Backend             `json:"backend,omitempty"`
 	// Pending: the journal stays open; the next guarded command or
 	// `tf guard recover` continues it (after the condition in Summary).
 	Pending bool `json:"pending,omitempty"`
 	// RecoveryDir holds journal.json, the errored.tfstate backup and report.
 	RecoveryDir string `json:"recovery_dir,omitempty"`
 	// LockID is the lock proven to be this run's; Evidence how.
-	LockID   string        `json:"lock_id,omitempty"`
-	Evidence string        `json:"evidence,omitempty"`
-	Holder   *LockInfo     `json:"foreign_lock,omitempty"`
-	Errored  *StateSummary `json:"errored_state,omitempty"`
-	Remote   *StateSummary `json:"remote_state,omitempty"`
-	Diff     *StateDiff    `json:"diff,omitempty"`
+	LockID   string          `json:"lock_id,omitempty"`
+	Evidence string          `json:"evidence,omitempty"`
+	Holder   *tfout.LockInfo `json:"foreign_lock,omitempty"`
+	Errored  *StateSummary   `json:"errored_state,omitempty"`
+	Remote   *StateSummary   `json:"remote_state,omitempty"`
+	Diff     *StateDiff      `json:"diff,omitempty"`
 	// Made: what the failed run had changed before it stopped (instances
 	// created, changed, destroyed), now recorded in the backend's state.
 	Made *StateDiff `json:"made,omitempty"`
@@ -108,7 +111,7 @@ type Outcome struct {
 	Dropped []string `json:"dropped,omitempty"`
 	// Progress is what terraform's own output says the run did: the plan,
 	// the changes that completed, were cut off, failed or never started.
-	Progress *Progress `json:"progress,omitempty"`
+	Progress *tfout.Progress `json:"progress,omitempty"`
 	// Saved lists where the state terraform could not save is kept.
 	Saved []string `json:"saved_at,omitempty"`
 	// RetryOn names what must change before a pending recovery can go on
@@ -165,7 +168,7 @@ func (r *Run) setDefaults() {
 // middle of a side call.
 func Recover(ctx context.Context, r Run) Outcome {
 	r.setDefaults()
-	c := Classify(r.Stderr)
+	c := tfout.Classify(r.Stderr)
 	if r.Flavor == "" {
 		r.Flavor = c.Tool
 	}
@@ -178,7 +181,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	// it, and no pending recovery blocks the next command.
 	wreck := fresh || c.ReleaseFailed || c.PersistFailed || (c.Wreck() && c.Cause.Acts())
 	switch {
-	case c.Cause == CauseNone || c.Cause == "":
+	case c.Cause == tfout.CauseNone || c.Cause == "":
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
 	case !wreck && !c.Expired:
 		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
@@ -227,7 +230,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
 	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
 	if r.Stdout != nil {
-		if p := ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
+		if p := tfout.ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
 		}
 	}
@@ -279,7 +282,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
 	}
 	o := st.sequence(ctx)
-	if c.Cause != CauseTransient {
+	if c.Cause != tfout.CauseTransient {
 		return o
 	}
 	// The backend did not answer: try again a few times, briefly, in this
@@ -300,7 +303,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 }
 
 // adviceFor is the advice for c, with the profile in play.
-func adviceFor(c Classification, flavor string, env []string, b Backend) *Advice {
+func adviceFor(c tfout.Classification, flavor string, env []string, b Backend) *Advice {
 	profile := firstNonEmpty(b.Profile, envLookup(env, envProfile))
 	a := Advise(c, flavor, profile)
 	if a.Summary == "" {
@@ -366,7 +369,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		// so the recovery is finished there; the journal is left as it is.
 		o := Outcome{Kind: NeedsPerson, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend, otherDir: j.WorkDir,
 			Summary: fmt.Sprintf("a recovery of %s is pending; run tf guard recover in %s", j.WorkDir, j.WorkDir)}
-		o.Next = []string{"cd " + shellQuote(j.WorkDir) + " && tf guard recover"}
+		o.Next = []string{"cd " + tfargs.Quote(j.WorkDir) + " && tf guard recover"}
 		writeHuman(r.Out, r, &o)
 		return o
 	}
@@ -436,7 +439,7 @@ type stepStop struct {
 	err    error
 	retry  retryOn
 	final  bool
-	holder *LockInfo
+	holder *tfout.LockInfo
 	diff   *StateDiff
 	// noState: the run's state exists nowhere; its changes must be
 	// reconciled by hand before the lock goes.
@@ -722,7 +725,7 @@ func (s *seqState) secure(ctx context.Context) *stepStop {
 // credentials renews (when the wrapper can) and proves the credentials
 // work by pulling the remote state with terraform itself.
 func (s *seqState) credentials(ctx context.Context) *stepStop {
-	if c := s.j.Class.Cause; s.r.Renew != nil && (c == CauseExpired || c == CauseVanished || c == "") {
+	if c := s.j.Class.Cause; s.r.Renew != nil && (c == tfout.CauseExpired || c == tfout.CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
 		if st := interrupted(ctx, StepCredentials); err != nil && st != nil {
 			return st
@@ -748,7 +751,7 @@ func (s *seqState) credentials(ctx context.Context) *stepStop {
 func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
 	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
 	if err != nil {
-		c := ClassifySideCall(errb)
+		c := tfout.ClassifySideCall(errb)
 		if c.Expired {
 			return StateSummary{}, &stepStop{step: step, retry: retryCredentials,
 				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}
@@ -866,7 +869,7 @@ func operationFor(args []string) string {
 }
 
 func lastLines(b []byte, n int) string {
-	ls := strings.Split(strings.TrimSpace(Flatten(b)), "\n")
+	ls := strings.Split(strings.TrimSpace(tfout.Flatten(b)), "\n")
 	if len(ls) > n {
 		ls = ls[len(ls)-n:]
 	}

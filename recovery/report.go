@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tfguard/tf/tfargs"
 )
 
 // report tells people (r.Out), machines (JSON at r.ReportPath and in the
@@ -63,14 +65,14 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 		case o.Progress != nil && o.Progress.PlanSeen:
 			// terraform's output says what was planned and done; the state
 			// comparison says what is now recorded.
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, true))
 			if o.Made != nil {
 				p("the push recorded what the backend did not have yet: %s.", o.Made.Recorded())
 			}
 		case o.Made != nil:
 			p("%s.", o.Made.MadeSentence(r.Flavor, o.commandName(r.Flavor)))
 		case o.Progress != nil:
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, true))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, true))
 		case o.Errored != nil && o.ran():
 			p("the %s itself did not finish: run it again; its plan shows what is left.", o.commandName(r.Flavor))
 		}
@@ -92,7 +94,7 @@ func writeHuman(w io.Writer, r Run, o *Outcome) {
 			p("this run's lock is %s (%s); tf keeps no record of it: note it", o.LockID, describeEvidence(o.Evidence))
 		}
 		if o.Progress != nil && o.Errored != nil {
-			p("by %s's output, %s", r.Flavor, o.Progress.Sentence(r.Flavor, false))
+			p("by %s's output, %s", r.Flavor, progressSentence(*o.Progress, r.Flavor, false))
 		}
 		switch {
 		case o.Pending && o.otherDir != "":
@@ -276,7 +278,7 @@ func keepStep(ci string, r Run, o *Outcome) []string {
 			out = append(out, "# GitLab cannot keep "+strings.Join(outside, " and ")+" as artifacts: it keeps only files inside $CI_PROJECT_DIR; after_script copies them there",
 				"after_script:", `  - mkdir -p "$CI_PROJECT_DIR/`+gitlabKeepDir+`"`)
 			for _, p := range outside {
-				out = append(out, "  - cp -r "+shellQuote(p)+` "$CI_PROJECT_DIR/`+gitlabKeepDir+`/"`)
+				out = append(out, "  - cp -r "+tfargs.Quote(p)+` "$CI_PROJECT_DIR/`+gitlabKeepDir+`/"`)
 			}
 			inside = append(inside, gitlabKeepDir+"/")
 		}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // ws is one working directory on the in-memory backend of proof_test.go.
@@ -290,7 +292,7 @@ func TestTransientSaveFailureIsPutBackWhenTheBackendAnswers(t *testing.T) {
 	x.errored(stateJSONFor("L", 3, "base", "long"))
 	reset := "Error: Failed to save state\n\nError saving state: failed to upload state: operation error S3: PutObject, https response error StatusCode: 0, RequestID: , HostID: , request send failed, Put \"https://b.s3.amazonaws.com/k\": read tcp 10.0.0.2:51000->52.1.1.1:443: read: connection reset by peer\n\nError: Failed to persist state to backend\n\n" +
 		"Error: Error releasing the state lock\n\nError message: failed to retrieve lock info for lock ID \"" + id + "\": Unable to retrieve item from DynamoDB table \"t\": operation error DynamoDB: GetItem, https response error StatusCode: 0, request send failed, Post \"https://dynamodb.us-east-1.amazonaws.com/\": dial tcp: lookup dynamodb.us-east-1.amazonaws.com: i/o timeout\n"
-	if c := Classify([]byte(reset)); c.Cause != CauseTransient {
+	if c := tfout.Classify([]byte(reset)); c.Cause != tfout.CauseTransient {
 		t.Fatalf("setup: classified %s/%s", c.Cause, c.Kind)
 	}
 	// The backend still does not answer the first pull.
@@ -408,7 +410,7 @@ func TestPrintedLockIDComesOnlyFromTheReleaseDiagnostic(t *testing.T) {
 		"\nError: Error acquiring the state lock\n\nError message: operation error DynamoDB: PutItem, ConditionalCheckFailedException\nLock Info:\n  ID:        cccccccc-0000-4000-8000-00000000000d\n  Path:      b/k\n\n" +
 		saveExpired +
 		"Error: Error releasing the state lock\n\nError message: unable to retrieve file from S3 bucket 'b' with key 'k.tflock': operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.\n"
-	c := Classify([]byte(stderr))
+	c := tfout.Classify([]byte(stderr))
 	if !c.ReleaseFailed || c.LockID != "" {
 		t.Fatalf("release failed %v, lock ID %q", c.ReleaseFailed, c.LockID)
 	}

@@ -136,6 +136,12 @@ func sameContent(a, b StateSummary) bool {
 	return a.content == b.content
 }
 
+// holds says whether the state has the resource instance address.
+func (s StateSummary) holds(address string) bool {
+	_, ok := s.instances[address]
+	return ok
+}
+
 func (s StateSummary) String() string {
 	switch {
 	case s.Empty:

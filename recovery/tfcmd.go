@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,7 +28,7 @@ func sideEnv(env []string) []string {
 	out := make([]string, 0, len(env)+2)
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if contains(sideCallDrop, k) {
+		if slices.Contains(sideCallDrop, k) {
 			continue
 		}
 		out = append(out, kv)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // The whole of what some terraform versions print when the credentials
@@ -13,8 +15,8 @@ import (
 const saveVanishedShort = "Error: Failed to save state\nError saving state: failed to upload state: NoCredentialProviders: no valid providers in chain.\n"
 
 func TestShortSaveFailureIsReadLikeItsLongerForms(t *testing.T) {
-	long := Classify(readTestdata(t, filepath.Join("realworld", "terraform-15688.txt")))
-	c := Classify([]byte(saveVanishedShort))
+	long := tfout.Classify(readTestdata(t, filepath.Join("realworld", "terraform-15688.txt")))
+	c := tfout.Classify([]byte(saveVanishedShort))
 	if c.Cause != long.Cause || c.Kind != long.Kind || !c.Expired || c.From != "save" || !c.SaveFailed || !c.Wreck() {
 		t.Fatalf("short form %+v\nlonger form %+v", c, long)
 	}
@@ -132,11 +134,11 @@ func TestUnexplainedSaveFailureOpensNoRecovery(t *testing.T) {
 func TestReleaseDiagnosticLockInfoIsTheRunsLock(t *testing.T) {
 	const id = "53899d36-2ca0-24a3-3cb7-5b169c398f9c"
 	denied := "Error: Error releasing the state lock\n\nError message: operation error DynamoDB: DeleteItem, https response error\nStatusCode: 400, RequestID: , api error AccessDeniedException: User:\narn:aws:sts::111122223333:assumed-role/RigAdmin/rig is not authorized to\nperform: dynamodb:DeleteItem on resource:\narn:aws:dynamodb:us-east-1:111122223333:table/tf-locks\nLock Info:\n  ID:        " + id + "\n  Path:      tf-state/incident/terraform.tfstate\n  Operation: taint\n"
-	if c := Classify([]byte(denied)); !c.ReleaseFailed || c.LockID != id {
+	if c := tfout.Classify([]byte(denied)); !c.ReleaseFailed || c.LockID != id {
 		t.Fatalf("denied release: %+v", c)
 	}
 	other := "Error: Error releasing the state lock\n\nError message: lock id \"aaaaaaaa-2ca0-24a3-3cb7-5b169c398f9c\" does not match existing lock\nLock Info:\n  ID:        " + id + "\n"
-	if c := Classify([]byte(other)); c.LockID == id {
+	if c := tfout.Classify([]byte(other)); c.LockID == id {
 		t.Fatalf("another holder's Lock Info taken as the run's: %+v", c)
 	}
 }

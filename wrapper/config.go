@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agext/levenshtein"
+
 	"github.com/tfguard/tf/recovery"
 )
 

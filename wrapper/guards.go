@@ -19,6 +19,7 @@ import (
 
 	"github.com/tfguard/tf/credguard"
 	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfout"
 )
 
 // ProductHooks are the hooks that make tf more than a passthrough: the
@@ -244,7 +245,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 		}
 		// taint, untaint, state rm/mv and import exit 0 when only the lock
 		// release failed: the stale lock is recovered as after a failure.
-		if !inv.Config.Recovery || res.Signal != nil || !recovery.ReleaseFailedIn(res.StderrTail) {
+		if !inv.Config.Recovery || res.Signal != nil || !tfout.ReleaseFailedIn(res.StderrTail) {
 			keepOwner = false
 			return res.ExitCode
 		}

@@ -39,7 +39,7 @@ type Result struct {
 	Start, End time.Time
 	StderrTail []byte // the last DefaultTailSize bytes terraform wrote to stderr
 	// Stdout: the lines of an apply's or destroy's stdout that recovery
-	// reads its progress from (recovery.KeepProgressLine); nil when tf did
+	// reads its progress from (tfout.KeepProgressLine); nil when tf did
 	// not read stdout or kept more than DefaultKeptSize.
 	Stdout []byte
 }

@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	"github.com/tfguard/tf/recovery"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/tfguard/tf/tfout"
 )
 
 // forwardedSignals are the signals tf passes on to terraform, once per
@@ -399,7 +400,7 @@ func runChild(p Process, inv *Invocation, sigs <-chan os.Signal) (*Result, error
 	var exited atomic.Bool
 	var kept *lineKeeper
 	if readsStdout(inv) {
-		kept = newLineKeeper(recovery.KeepProgressLine, DefaultKeptSize)
+		kept = newLineKeeper(tfout.KeepProgressLine, DefaultKeptSize)
 	}
 	switch {
 	case outRelay != nil:

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tfguard/tf/credguard"
-	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfout"
 )
 
 // Stop in time (docs/stop-in-time.md): when the credentials terraform uses
@@ -63,7 +63,7 @@ type stopInTime struct {
 	ticker   *time.Ticker
 	line     []byte // the stdout line being assembled
 	long     bool
-	inflight map[recovery.Change]time.Time
+	inflight map[tfout.Change]time.Time
 	took     map[string][]time.Duration // by resource type, as terraform printed them
 	blind    bool                       // terraform already got an interrupt: tf sends none
 	// unseen: terraform owns the terminal and tf does not read its stdout,
@@ -82,7 +82,7 @@ type stopInTime struct {
 // neither is only watched to learn its operation times (and, in CI, for its
 // parent's end).
 func newStopInTime(cfg Config, start time.Time, credEnd time.Time, credWho string, times credguard.OperationTimes, ci bool) *stopInTime {
-	s := &stopInTime{now: time.Now, expect: times.Expect, inflight: map[recovery.Change]time.Time{}, took: map[string][]time.Duration{}}
+	s := &stopInTime{now: time.Now, expect: times.Expect, inflight: map[tfout.Change]time.Time{}, took: map[string][]time.Duration{}}
 	if !credEnd.IsZero() {
 		s.end = credEnd
 		s.endWhy = credWho + " cannot be renewed past " + clock(credEnd)
@@ -140,10 +140,10 @@ func (s *stopInTime) readLine(l []byte) {
 		s.blind = true
 		return
 	}
-	if !recovery.KeepProgressLine(l) {
+	if !tfout.KeepProgressLine(l) {
 		return
 	}
-	ll, ok := recovery.ReadLiveLine(l)
+	ll, ok := tfout.ReadLiveLine(l)
 	if !ok {
 		return
 	}
@@ -154,7 +154,7 @@ func (s *stopInTime) readLine(l []byte) {
 		return
 	}
 	delete(s.inflight, ll.Change)
-	if typ := recovery.ResourceType(ll.Change.Address); typ != "" && (ll.Took > 0 || strings.Contains(string(l), " after 0s")) {
+	if typ := tfout.ResourceType(ll.Change.Address); typ != "" && (ll.Took > 0 || strings.Contains(string(l), " after 0s")) {
 		s.took[typ] = append(s.took[typ], ll.Took)
 	}
 }
@@ -165,13 +165,13 @@ func (s *stopInTime) margin(now time.Time) (time.Duration, string, bool) {
 	var worst time.Duration
 	var what string
 	guess := false
-	chs := make([]recovery.Change, 0, len(s.inflight))
+	chs := make([]tfout.Change, 0, len(s.inflight))
 	for ch := range s.inflight {
 		chs = append(chs, ch)
 	}
 	sort.Slice(chs, func(i, j int) bool { return chs[i].Address < chs[j].Address })
 	for _, ch := range chs {
-		typ := recovery.ResourceType(ch.Address)
+		typ := tfout.ResourceType(ch.Address)
 		exp, src := s.expect(typ)
 		ran := now.Sub(s.inflight[ch])
 		// What is left of it; one that overran its time may still need
@@ -269,7 +269,7 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 	if guess {
 		fmt.Fprintf(&b, "tf: the margin was a guess: no operation time for that resource type was known here (they are learned from the times terraform prints).\n")
 	}
-	c := recovery.Classify(res.StderrTail)
+	c := tfout.Classify(res.StderrTail)
 	switch {
 	case res.Signal != nil:
 		fmt.Fprintf(&b, "tf: terraform was then killed by %s; it may not have saved the state.\n", res.Signal)
@@ -290,7 +290,7 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 		} else {
 			// stdout then stderr, as recovery reads them: the errors name
 			// the operations the interrupt ended.
-			p := recovery.ReadProgress(append(append([]byte{}, res.Stdout...), res.StderrTail...))
+			p := tfout.ReadProgress(append(append([]byte{}, res.Stdout...), res.StderrTail...))
 			b.WriteString(progressText(p))
 		}
 	}
@@ -306,7 +306,7 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 }
 
 // progressText says k of n from terraform's output.
-func progressText(p recovery.Progress) string {
+func progressText(p tfout.Progress) string {
 	var b strings.Builder
 	switch {
 	case p.PlanSeen:
@@ -330,7 +330,7 @@ func progressText(p recovery.Progress) string {
 	return b.String()
 }
 
-func changeList(chs []recovery.Change) string {
+func changeList(chs []tfout.Change) string {
 	parts := make([]string, len(chs))
 	for i, c := range chs {
 		parts[i] = c.Address + " (" + c.Action + ")"

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/tfguard/tf/credguard"
-	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfout"
 )
 
-func recoveryChange(addr, action string) recovery.Change {
-	return recovery.Change{Address: addr, Action: action}
+func recoveryChange(addr, action string) tfout.Change {
+	return tfout.Change{Address: addr, Action: action}
 }
 
 // fakeTimes stands in for the learned operation times.

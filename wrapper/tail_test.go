@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tfguard/tf/recovery"
+	"github.com/tfguard/tf/tfout"
 )
 
 func TestTailBufferKeepsLastBytes(t *testing.T) {
@@ -80,7 +80,7 @@ func BenchmarkLineKeeper(b *testing.B) {
 	data := out.Bytes()
 	b.SetBytes(int64(len(data)))
 	for i := 0; i < b.N; i++ {
-		k := newLineKeeper(recovery.KeepProgressLine, DefaultKeptSize)
+		k := newLineKeeper(tfout.KeepProgressLine, DefaultKeptSize)
 		for p := data; len(p) > 0; {
 			n := min(len(p), 32<<10)
 			k.Write(p[:n])

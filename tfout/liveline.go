@@ -1,4 +1,4 @@
-package recovery
+package tfout
 
 import (
 	"strings"

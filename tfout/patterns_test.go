@@ -1,4 +1,4 @@
-package recovery
+package tfout
 
 import (
 	"bytes"
@@ -209,19 +209,6 @@ func TestNotCredentials(t *testing.T) {
 	} {
 		if c := Classify([]byte(text)); c.Expired || c.PersistFailed || c.ReleaseFailed {
 			t.Errorf("%q classified as %+v", text, c)
-		}
-	}
-}
-
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"errored.tfstate": "errored.tfstate",
-		"a b":             "'a b'",
-		"it's":            `'it'\''s'`,
-		"":                "''",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
