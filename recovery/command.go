@@ -3,7 +3,6 @@ package recovery
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,101 +282,6 @@ func RecoverCommand(ctx context.Context, r Run, o CommandOptions) Outcome {
 		j.Route = RouteChosen
 	}
 	return st.sequence(ctx)
-}
-
-// RouteChosen: a person chose to push errored.tfstate over the backend's
-// state with `tf guard recover --use errored`.
-const RouteChosen = "chosen"
-
-// keepRemote secures errored.tfstate in the recovery directory and removes
-// it from the working directory: the person chose the backend's state.
-func (s *seqState) keepRemote(ctx context.Context) Outcome {
-	if st := s.secure(ctx); st != nil {
-		return s.stop(st)
-	}
-	_ = s.j.record(StepSecure, "done", s.note, s.r.Now())
-	s.note = ""
-	s.j.Pushed = nil
-	if st := s.close(ctx); st != nil {
-		return s.stop(st)
-	}
-	if s.j.GivenLockID != "" {
-		// The person named the lock as abandoned: with the backend's state
-		// kept, nothing is left for it to fence.
-		s.j.LockID, s.j.Evidence = s.j.GivenLockID, EvidenceGiven
-		if st := s.unlock(ctx); st != nil {
-			return s.stop(st)
-		}
-		_ = s.j.record(StepUnlock, "done", s.note, s.r.Now())
-		s.note = ""
-	}
-	if err := s.j.finish(Abandoned); err != nil {
-		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})
-	}
-	o := s.outcome(Abandoned)
-	o.Summary = "kept the backend's state as you chose; errored.tfstate is kept in " + filepath.Join(s.j.dir(), backupName)
-	if s.j.GivenLockID != "" {
-		o.Summary += "; released lock " + s.j.GivenLockID + " as you named it"
-	}
-	o.Saved = []string{filepath.Join(s.j.dir(), backupName)}
-	report(s.r, &o)
-	return o
-}
-
-// giveLockID records a person's --lock-id in the pending journal.
-func giveLockID(root, dir, id string) error {
-	lk, err := lockRoot(context.Background(), root, os.Stderr)
-	if err != nil {
-		return err
-	}
-	defer lk.unlock()
-	j, err := loadPending(root, dir)
-	if err != nil {
-		return err
-	}
-	j.GivenLockID = id
-	return j.save()
-}
-
-// abandon closes the pending recovery, keeping every file.
-func abandon(ctx context.Context, r Run, root string) Outcome {
-	lk, err := lockRoot(ctx, root, r.Out)
-	if err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
-		report(r, &out)
-		return out
-	}
-	defer lk.unlock()
-	if !Pending(r.Dir, r.Env) {
-		out := Outcome{Kind: Intact, Summary: "no recovery is pending here; nothing to abandon"}
-		writeHuman(r.Out, r, &out)
-		return out
-	}
-	j, err := loadPending(root, r.Dir)
-	if err != nil {
-		if rmErr := os.Remove(filepath.Join(root, pendingName)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-			out := Outcome{Kind: NeedsPerson, Summary: rmErr.Error(), Error: rmErr.Error()}
-			report(r, &out)
-			return out
-		}
-		out := Outcome{Kind: Abandoned, Summary: "abandoned an unreadable recovery journal; everything under " + root + " is kept"}
-		report(r, &out)
-		return out
-	}
-	_ = j.record("abandon", "done", "abandoned by a person with tf guard recover --abandon", r.Now())
-	clearUnsecured(r.Dir, j)
-	if err := j.finish(Abandoned); err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
-		report(r, &out)
-		return out
-	}
-	st := newSeqState(r, j)
-	o := st.outcome(Abandoned)
-	o.Saved = st.savedAt()
-	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
-	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
-	report(r, &o)
-	return o
 }
 
 func lockFlag(id string) string {

@@ -1,0 +1,88 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tfguard/tf/tfout"
+)
+
+// pull runs `state pull`; its failure is a retryable stop at step.
+func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
+	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
+	if err != nil {
+		c := tfout.ClassifySideCall(errb)
+		if c.Expired {
+			return StateSummary{}, &stepStop{step: step, retry: retryCredentials,
+				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}
+		}
+		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("%s state pull failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+	}
+	sum, err := parseState(out)
+	if err != nil {
+		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("the backend's state: %w", err)}
+	}
+	return sum, nil
+}
+
+// reader returns the backend reader, or a retryable stop.
+func (s *seqState) reader(ctx context.Context, step string) (backendReader, *stepStop) {
+	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
+	if st := interrupted(ctx, step); err != nil && st != nil {
+		return nil, st
+	}
+	if err != nil {
+		return nil, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read the backend with %s: %w", credentialSource(s.j.Backend, s.r.Env), err)}
+	}
+	return rd, nil
+}
+
+// interrupted is the stop for a read cut short by Ctrl-C or SIGTERM.
+func interrupted(ctx context.Context, step string) *stepStop {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return &stepStop{step: step, retry: retryInterrupted, err: errors.New("interrupted: tf stopped before finishing this step; nothing of it was done")}
+}
+
+func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
+	l, st := readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
+	if st == nil {
+		s.seen = &l
+	}
+	return l, st
+}
+
+func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
+	return readBackend(s, ctx, step, "the state object", backendReader.StateObject)
+}
+
+// readBackend makes one read of the backend; a failure is a retryable stop
+// at step (interrupted when ctx ended).
+func readBackend[T any](s *seqState, ctx context.Context, step, what string, read func(backendReader, context.Context) (T, error)) (T, *stepStop) {
+	var zero T
+	rd, st := s.reader(ctx, step)
+	if st != nil {
+		return zero, st
+	}
+	v, err := read(rd, ctx)
+	if st := interrupted(ctx, step); err != nil && st != nil {
+		return zero, st
+	}
+	if err != nil {
+		return zero, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("cannot read %s with %s: %w", what, credentialSource(s.j.Backend, s.r.Env), err)}
+	}
+	return v, nil
+}
+
+// stateObjectNow reads the state object's identity, nil error only on a
+// successful read.
+func (s *seqState) stateObjectNow(ctx context.Context) (StateObject, error) {
+	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
+	if err != nil {
+		return StateObject{}, err
+	}
+	return rd.StateObject(ctx)
+}

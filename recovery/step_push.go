@@ -1,0 +1,241 @@
+package recovery
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tfguard/tf/tfout"
+)
+
+// push puts errored.tfstate back: under this run's lock with -lock=false
+// (fence), or taking the lock as usual when the backend is the state the
+// run started from. Both are re-checked right before the push. Never -force.
+func (s *seqState) push(ctx context.Context) *stepStop {
+	j := s.j
+	e := j.Errored
+	if e == nil {
+		s.note = "nothing to push: terraform saved the state"
+		return nil
+	}
+	if s.remote == nil {
+		rem, st := s.pull(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		s.remote = &rem
+	}
+	rem := *s.remote
+	switch {
+	case !rem.Empty && sameContent(rem, *e) && (e.First || rem.Serial >= e.Serial):
+		s.note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
+		j.Pushed = e
+		return nil
+	case e.First && !rem.Empty:
+		return s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
+	case !e.First && !rem.Empty && rem.Lineage != e.Lineage:
+		return s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
+	}
+	lockFalse := false
+	// byRun: the backend holds the state the run started from or saved
+	// itself, so the difference is what the run did; otherwise it is the
+	// state a person looked at and chose to push over.
+	byRun := true
+	switch j.Route {
+	case RouteFence:
+		locks, st := s.readLocks(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		v := s.judgeLocks(locks)
+		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
+			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+		}
+		so, st := s.readStateObject(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		if !s.knownState(so) {
+			return s.drift(StepPush, s.movedUnderLock(j.LockID, so))
+		}
+		byRun = s.runsOwnState(so)
+		lockFalse = true
+	case RouteUnchanged:
+		// Take the lock first, then check the object again: nobody can
+		// write between that check and the push.
+		if st := s.takeOwnLock(ctx); st != nil {
+			return st
+		}
+		so, st := s.readStateObject(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		if !rem.Empty && !s.knownState(so) {
+			return s.drift(StepPush, "the state object changed since tf checked it")
+		}
+		byRun = rem.Empty || s.runsOwnState(so)
+		lockFalse = true
+	case RouteChosen:
+		// A person chose, having seen the difference: the backend must
+		// still hold the state they looked at.
+		if len(j.Known) > 0 {
+			so, st := s.readStateObject(ctx, StepPush)
+			if st != nil {
+				return st
+			}
+			if !s.knownState(so) {
+				return s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
+			}
+		}
+		byRun = false
+	default:
+		return s.drift(StepPush, "tf has no proof that pushing is safe")
+	}
+	if d := diffStates(rem, *e); j.Route != RouteChosen && len(d.OnlyRemote) > 0 {
+		// The watch cannot tell who wrote an object: a write by someone
+		// else after the run's last save looks the same as the run's own.
+		// Only terraform's output can say that the run destroyed them.
+		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
+			them := plural(len(missing), "it", "them")
+			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
+				strings.Join(missing, ", "), them, them))
+		}
+	}
+	if d := diffStates(rem, *e); byRun {
+		// The difference between the backend's state (as the run started
+		// from it, or as this run last saved it mid-apply) and
+		// errored.tfstate is what the push adds.
+		j.Made = &d
+	} else if len(d.OnlyRemote) > 0 {
+		// Not the run's doing: what the push drops, said as such.
+		j.Dropped = d.OnlyRemote
+	}
+	if j.Progress != nil {
+		// What terraform said it completed, checked against the state that
+		// is about to be pushed: the report never claims more than that.
+		j.Progress.Unrecorded = j.Progress.UnrecordedIn(e.holds)
+	}
+	path := filepath.Join(j.dir(), backupName)
+	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
+	if err != nil {
+		c := tfout.ClassifySideCall(errb)
+		switch {
+		case c.Expired:
+			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
+		case c.AcquireFailed:
+			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
+		}
+		if why := tfout.PushRefused(errb); why != "" {
+			// terraform refuses this push every time (lineage or serial):
+			// retrying cannot change that. A person decides.
+			j.Dropped = nil
+			st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
+			st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
+			return st
+		}
+		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+	}
+	j.Pushed = e
+	if so, err := s.stateObjectNow(ctx); err == nil {
+		// tf's own write: a later pass may find it and go on from it.
+		j.Known = append(j.Known, StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+	}
+	switch {
+	case j.Evidence == EvidenceTaken:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
+	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
+	case lockFalse:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
+	default:
+		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
+	}
+	return nil
+}
+
+// takeOwnLock takes the state lock for tf (once: a resumed journal knows
+// the ID), or finds it still held.
+func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
+	j := s.j
+	rd, st := s.reader(ctx, StepPush)
+	if st != nil {
+		return st
+	}
+	if len(j.Backend.LockModes()) == 0 {
+		// No locking configured: there is no lock to take (the backend's
+		// TakeLock writes nothing), so none is named or journaled.
+		return nil
+	}
+	if j.Evidence == EvidenceTaken && j.LockID != "" {
+		// An earlier attempt took it (or may have: its answer was lost). If
+		// it is there it is tf's; if not, tf takes a new one. Either way
+		// the state object is checked again under it before the push.
+		locks, st := s.readLocks(ctx, StepPush)
+		if st != nil {
+			return st
+		}
+		for _, rec := range locks.All() {
+			if rec.ID == j.LockID {
+				return nil
+			}
+		}
+	}
+	info := tfout.LockInfo{ID: newLockID(), Operation: "tf-recovery", Info: "tf is putting back the state a failed run could not save",
+		Who: whoAmI(), Created: s.r.Now().UTC().Format(time.RFC3339Nano), Path: j.Backend.LockPath()}
+	// Journaled before it exists: a kill right after leaves an ID that
+	// the next tf recognises as its own.
+	j.LockID, j.Evidence = info.ID, EvidenceTaken
+	if err := j.save(); err != nil {
+		return &stepStop{step: StepPush, retry: retryDisk, err: err}
+	}
+	if err := rd.TakeLock(ctx, info); err != nil {
+		if errors.Is(err, errLockHeld) {
+			j.LockID, j.Evidence = "", "" // certainly not created
+			_ = j.save()
+		}
+		if st := interrupted(ctx, StepPush); st != nil {
+			return st
+		}
+		if errors.Is(err, errLockHeld) {
+			locks, _ := s.readLocks(ctx, StepPush)
+			var holder *tfout.LockInfo
+			if all := locks.All(); len(all) > 0 {
+				holder = all[0]
+			}
+			return &stepStop{step: StepPush, retry: retryHolder, holder: holder, err: errors.New("another run took the lock since tf checked the state")}
+		}
+		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("tf could not lock the state: %w", err)}
+	}
+	return nil
+}
+
+// newLockID is a random UUID, as terraform's lock IDs are.
+func newLockID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func readBackup(j *journal) ([]byte, error) {
+	return os.ReadFile(filepath.Join(j.dir(), backupName))
+}
+
+// notDestroyedByRun lists the addresses terraform's output (p) does not
+// show this run destroying.
+func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
