@@ -116,37 +116,37 @@ func varsComment(vars []string) string {
 // failed command.
 func rerunSteps(f nextFacts) []string {
 	tool, args := f.Tool, f.Args
-	sc := subcommand(args)
+	sc := tfargs.Parse(args).Name()
 	switch sc {
 	case "", "guard":
 		return []string{withComment(tool+" plan", "shows what the configuration would change now")}
 	case "plan":
-		return []string{withComment(commandLine(tool, args), varsComment(f.VarNames))}
+		return []string{withComment(tfargs.CommandLine(tool, args), varsComment(f.VarNames))}
 	case "apply", "destroy":
 	default:
 		// import, taint, state rm/mv, refresh...: terraform saved what it
 		// did (or tf pushed it); running it again would do it twice.
 		pre := args[:indexOf(args, sc)]
-		return []string{withComment(commandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
+		return []string{withComment(tfargs.CommandLine(tool, append(append(append([]string{}, pre...), "plan"), planOptions(args[indexOf(args, sc):])...)),
 			varsComment(f.VarNames), "the state holds what "+tool+" "+sc+" did; this shows where things stand")}
 	}
 	kept, notes := dropReplacements(args, f.Progress)
 	var out []string
 	out = append(out, notes...)
 	if plan := savedPlanFile(args); plan != "" {
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"the saved plan "+plan+" cannot be applied again (terraform refuses a stale plan): this shows what is left; give it the variables the saved plan was made with"))
 	}
 	p := f.Progress
 	switch {
 	case f.Superseded:
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"someone wrote the state after tf put it back: this shows where things stand now"))
 	case p != nil && p.PlanSeen && p.AllMade():
-		return append(out, withComment(commandLine(tool, planArgs(kept)), varsComment(f.VarNames),
+		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"every planned change was made: this shows nothing is left"))
 	}
-	return append(out, withComment(commandLine(tool, approvedByPerson(kept)), varsComment(f.VarNames),
+	return append(out, withComment(tfargs.CommandLine(tool, approvedByPerson(kept)), varsComment(f.VarNames),
 		"shows what is left and asks before it changes anything"))
 }
 
@@ -359,68 +359,7 @@ func renewHint(env []string, b Backend) string {
 // rerunCommand is the failed command to run again, as the person typed it
 // but without -var values (tf never keeps them): their names are listed.
 func rerunCommand(flavor string, args []string, vars ...string) string {
-	return withComment(commandLine(flavor, args), varsComment(vars))
-}
-
-// commandLine is tool with args, shell-quoted, without any -var (tf never
-// keeps their values).
-func commandLine(tool string, args []string) string {
-	var keep []string
-	for _, g := range argGroups(args) {
-		if g.name == "var" {
-			continue
-		}
-		for _, a := range g.raw {
-			keep = append(keep, tfargs.Quote(a))
-		}
-	}
-	return strings.TrimSpace(tool + " " + strings.Join(keep, " "))
-}
-
-// argGroup is one of terraform's arguments: an option with its value (one
-// or two words), or a positional word. name is the option's name without
-// dashes and value ("" for a positional).
-type argGroup struct {
-	name, value string
-	raw         []string
-}
-
-// takesValue: terraform's options that take a value, which Go's flag
-// package (terraform's) also accepts as the next word.
-func takesValue(name string) bool {
-	switch name {
-	case "var", "var-file", "target", "replace", "lock-timeout", "parallelism", "state", "state-out", "backup", "out", "generate-config-out":
-		return true
-	}
-	return false
-}
-
-// argGroups splits args into options (with their values) and words.
-func argGroups(args []string) []argGroup {
-	var out []argGroup
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-			out = append(out, argGroup{raw: []string{a}})
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		g := argGroup{name: name, value: val, raw: []string{a}}
-		if !hasVal && takesValue(name) && i+1 < len(args) {
-			i++
-			g.value, g.raw = args[i], append(g.raw, args[i])
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-func joinGroups(gs []argGroup) []string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, g.raw...)
-	}
-	return out
+	return withComment(tfargs.CommandLine(flavor, args), varsComment(vars))
 }
 
 func indexOf(args []string, s string) int {
@@ -434,19 +373,9 @@ func indexOf(args []string, s string) int {
 
 // savedPlanFile is the plan file of `apply PLANFILE` ("" otherwise).
 func savedPlanFile(args []string) string {
-	seen := false
-	for _, g := range argGroups(args) {
-		if g.name != "" {
-			continue
-		}
-		if !seen {
-			seen = g.raw[0] == "apply"
-			if !seen {
-				return "" // another subcommand
-			}
-			continue
-		}
-		return g.raw[0]
+	c := tfargs.Parse(args)
+	if p := c.Positional(); c.Name() == "apply" && len(p) > 0 {
+		return p[0]
 	}
 	return ""
 }
@@ -456,39 +385,40 @@ func savedPlanFile(args []string) string {
 // (-auto-approve in any spelling, -backup, -state-out, the saved plan
 // file); every other option stays.
 func planArgs(args []string) []string {
-	var out []argGroup
-	sub := false
+	var out []string
 	plan := savedPlanFile(args)
-	for _, g := range argGroups(args) {
+	for _, a := range tfargs.Parse(args).Args {
 		switch {
-		case !sub && g.name == "" && (g.raw[0] == "apply" || g.raw[0] == "destroy"):
-			sub = true
-			out = append(out, argGroup{raw: []string{"plan"}})
-			if g.raw[0] == "destroy" {
-				out = append(out, argGroup{name: "destroy", raw: []string{"-destroy"}})
+		case a.Role == tfargs.Subcommand && (a.Value == "apply" || a.Value == "destroy"):
+			out = append(out, "plan")
+			if a.Value == "destroy" {
+				out = append(out, "-destroy")
 			}
-		case g.name == "auto-approve", g.name == "backup", g.name == "state-out":
-		case sub && plan != "" && g.name == "" && g.raw[0] == plan:
+		case a.Role == tfargs.Option && (a.Name == "auto-approve" || a.Name == "backup" || a.Name == "state-out"):
+		case a.Role == tfargs.Positional && plan != "" && a.Value == plan:
 		default:
-			out = append(out, g)
+			out = append(out, a.Raw...)
 		}
 	}
-	return joinGroups(out)
+	return out
 }
 
 // planOptions are the options of another command (refresh, import, ...)
 // that plan takes too and that shape what it shows: the variables (their
-// values are never kept: commandLine drops -var), the targets, locking and
-// input settings. Positional words and the command's own options go.
+// values are never kept: tfargs.CommandLine drops -var), the targets,
+// locking and input settings. Positional words and the command's own
+// options go.
 func planOptions(args []string) []string {
-	var out []argGroup
-	for _, g := range argGroups(args) {
-		switch g.name {
+	var out []tfargs.Arg
+	for _, a := range tfargs.Parse(args).Args {
+		switch a.Name {
 		case "var-file", "var", "target", "lock", "lock-timeout", "input", "no-color", "parallelism", "compact-warnings":
-			out = append(out, g)
+			if a.Role == tfargs.Option {
+				out = append(out, a)
+			}
 		}
 	}
-	return joinGroups(out)
+	return tfargs.Words(out)
 }
 
 // planInstead is planArgs (kept for its callers).
@@ -498,14 +428,14 @@ func planInstead(args []string) []string { return planArgs(args) }
 // spelling), so that terraform shows its plan and asks; -json goes too,
 // since terraform refuses it without -auto-approve.
 func approvedByPerson(args []string) []string {
-	var out []argGroup
-	for _, g := range argGroups(args) {
-		if g.name == "auto-approve" || g.name == "json" {
+	var out []tfargs.Arg
+	for _, a := range tfargs.Parse(args).Args {
+		if a.Role == tfargs.Option && (a.Name == "auto-approve" || a.Name == "json") {
 			continue
 		}
-		out = append(out, g)
+		out = append(out, a)
 	}
-	return joinGroups(out)
+	return tfargs.Words(out)
 }
 
 // dropReplacements removes every -replace whose replacement the failed run
@@ -513,18 +443,18 @@ func approvedByPerson(args []string) []string {
 // a comment for each; a replacement terraform never started stays asked
 // for.
 func dropReplacements(args []string, p *tfout.Progress) ([]string, []string) {
-	var out []argGroup
+	var out []tfargs.Arg
 	var notes []string
-	for _, g := range argGroups(args) {
-		if g.name != "replace" {
-			out = append(out, g)
+	for _, a := range tfargs.Parse(args).Args {
+		if a.Role != tfargs.Option || a.Name != "replace" {
+			out = append(out, a)
 			continue
 		}
-		addr := g.value
+		addr := a.Value
 		flag := "-replace=" + addr
 		switch st := replacementState(p, addr); st {
 		case "untouched":
-			out = append(out, g)
+			out = append(out, a)
 		case "done":
 			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run replaced "+addr+" (terraform reported it complete)")
 		case "started":
@@ -533,7 +463,7 @@ func dropReplacements(args []string, p *tfout.Progress) ([]string, []string) {
 			notes = append(notes, "# "+tfargs.Quote(flag)+" is left out: the failed run may have replaced "+addr+" already (tf cannot tell from terraform's output); check "+addr+" before asking for its replacement again")
 		}
 	}
-	return joinGroups(out), notes
+	return tfargs.Words(out), notes
 }
 
 // replacementState says what terraform's output shows of addr's
@@ -625,7 +555,7 @@ func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath stri
 		o.Saved = []string{errPath}
 		f.Errored, f.Saved = true, o.Saved
 	}
-	if c.ReleaseFailed && c.LockID != "" && takesLock(r.Args) {
+	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
 		// terraform printed it in this run's own failure to release it.
 		o.LockID, o.Evidence = c.LockID, EvidencePrinted
 		f.OwnID = c.LockID

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -196,7 +197,7 @@ func TestNextPlanAfterRefreshOrImportKeepsVariablesAndTargets(t *testing.T) {
 		{[]string{"-chdir=infra", "import", "-var-file=prod.tfvars", "-config=mod", "aws_instance.a", "i-123"},
 			"terraform -chdir=infra plan -var-file=prod.tfvars   # the state holds what terraform import did; this shows where things stand"},
 	} {
-		f := nextFacts{Tool: "terraform", Args: c.args, VarNames: varNames(c.args)}
+		f := nextFacts{Tool: "terraform", Args: c.args, VarNames: tfargs.Parse(c.args).VarNames()}
 		if got := nextSteps(f); len(got) != 1 || got[0] != c.want {
 			t.Errorf("%v:\n got %q\nwant %q", c.args, got, c.want)
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -150,7 +151,7 @@ type OwnerWriter struct {
 // when its command takes the lock on an S3 backend (nil otherwise, or when
 // the record cannot be written: the run goes on without one).
 func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
-	if !takesLock(args) || lockWaits(args) {
+	if c := tfargs.Parse(args); !c.TakesLock() || c.LockWaits() {
 		return nil
 	}
 	b, err := LoadBackend(dir, env)
@@ -168,7 +169,7 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	host, _ := os.Hostname()
 	start, _, _ := ProcStart(os.Getpid())
 	rec := OwnerRecord{Host: host, BootID: BootID(), PidNS: PidNamespace(), TfPID: os.Getpid(), TfStart: start,
-		Dir: dir, State: b.String(), Command: subcommand(args), Started: time.Now().UTC()}
+		Dir: dir, State: b.String(), Command: tfargs.Parse(args).Name(), Started: time.Now().UTC()}
 	rec.CI, rec.CIRunID, rec.CIAttempt = ciOf(env)
 	rec.path = filepath.Join(root, fmt.Sprintf("%s%d.json", ownerPrefix, rec.TfPID))
 	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{}), madeRoot: madeRoot}
@@ -178,18 +179,6 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	o.prog, _ = os.OpenFile(strings.TrimSuffix(rec.path, ".json")+ownerProgress, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	go o.follow()
 	return o
-}
-
-// lockWaits: terraform may wait for another run's lock (-lock-timeout), so
-// the first lock the watch sees after the start may be that other run's:
-// no lock ID is ever recorded for such a run.
-func lockWaits(args []string) bool {
-	for _, a := range args {
-		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "lock-timeout="); ok && v != "0" && v != "0s" {
-			return true
-		}
-	}
-	return false
 }
 
 func (o *OwnerWriter) save() error {

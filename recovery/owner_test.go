@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -92,7 +93,7 @@ func TestOwnerProgressCut(t *testing.T) {
 
 func TestLockWaits(t *testing.T) {
 	for args, want := range map[string]bool{"apply": false, "apply -lock-timeout=0s": false, "apply -lock-timeout=5m": true, "apply --lock-timeout=30s": true} {
-		if got := lockWaits(splitWords(args)); got != want {
+		if got := tfargs.Parse(splitWords(args)).LockWaits(); got != want {
 			t.Errorf("%s: %v, want %v", args, got, want)
 		}
 	}

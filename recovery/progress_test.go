@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -189,7 +190,7 @@ func TestPlanInstead(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if s := subcommand([]string{"-chdir=infra", "apply"}); s != "apply" {
+	if s := tfargs.Parse([]string{"-chdir=infra", "apply"}).Name(); s != "apply" {
 		t.Errorf("subcommand %q", s)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -99,7 +100,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 // release holds none. A person's --lock-id cannot overrule that proof.
 func (s *seqState) mayHoldLock() (bool, string) {
 	j := s.j
-	takes := takesLock(j.Args)
+	takes := tfargs.Parse(j.Args).TakesLock()
 	if j.Observed != nil {
 		takes = j.Observed.TakesLock
 	}

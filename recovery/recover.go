@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -79,8 +80,8 @@ func Recover(ctx context.Context, r Run) Outcome {
 		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
-	j.VarNames, j.Args = varNames(r.Args), redactVars(r.Args)
-	j.Who, j.Operation, j.Observed = whoAmI(), operationFor(r.Args), r.Observed
+	j.VarNames, j.Args = tfargs.Parse(r.Args).VarNames(), tfargs.Redact(r.Args)
+	j.Who, j.Operation, j.Observed = whoAmI(), tfargs.Parse(r.Args).LockOperation(), r.Observed
 	if r.Stdout != nil {
 		if p := tfout.ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
@@ -178,16 +179,6 @@ func freshErrored(path string, started time.Time, obs *Observation) bool {
 	return !now.ModTime.Before(started.Add(-time.Second))
 }
 
-// subcommand is the first argument that is not an option.
-func subcommand(args []string) string {
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			return a
-		}
-	}
-	return ""
-}
-
 // whoAmI is terraform's lock "Who": user@host.
 func whoAmI() string {
 	name := ""
@@ -196,19 +187,6 @@ func whoAmI() string {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host
-}
-
-// operationFor is the Operation terraform records in its lock for args.
-func operationFor(args []string) string {
-	switch subcommand(args) {
-	case "apply", "destroy":
-		return "OperationTypeApply"
-	case "plan":
-		return "OperationTypePlan"
-	case "refresh":
-		return "OperationTypeRefresh"
-	}
-	return ""
 }
 
 func lastLines(b []byte, n int) string {
@@ -221,49 +199,6 @@ func lastLines(b []byte, n int) string {
 		s = s[len(s)-600:]
 	}
 	return s
-}
-
-// varNames lists the names given with -var (never the values).
-func varNames(args []string) []string {
-	var out []string
-	for i, a := range args {
-		var kv string
-		switch {
-		case (a == "-var" || a == "--var") && i+1 < len(args):
-			kv = args[i+1]
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			_, kv, _ = strings.Cut(a, "=")
-		default:
-			continue
-		}
-		if k, _, ok := strings.Cut(kv, "="); ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// redactVars replaces the values of -var arguments (`-var k=v`,
-// `-var=k=v`) with "..." and keeps everything else.
-func redactVars(args []string) []string {
-	out := make([]string, len(args))
-	copy(out, args)
-	for i, a := range out {
-		switch {
-		case a == "-var" || a == "--var":
-			if i+1 < len(out) {
-				if k, _, ok := strings.Cut(out[i+1], "="); ok {
-					out[i+1] = k + "=..."
-				}
-			}
-		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
-			flag, kv, _ := strings.Cut(a, "=")
-			if k, _, ok := strings.Cut(kv, "="); ok {
-				out[i] = flag + "=" + k + "=..."
-			}
-		}
-	}
-	return out
 }
 
 // sameDir says whether a and b name the same directory (after symbolic

@@ -134,7 +134,7 @@ func backendName(o *Outcome) string {
 
 // commandName names the failed command ("terraform apply").
 func (o *Outcome) commandName(tool string) string {
-	if c := subcommand(o.failedArgs); c != "" && o.ran() {
+	if c := tfargs.Parse(o.failedArgs).Name(); c != "" && o.ran() {
 		return tool + " " + c
 	}
 	return "command"
@@ -143,7 +143,7 @@ func (o *Outcome) commandName(tool string) string {
 // ran says whether a terraform command failed (a journal started by `tf
 // guard recover` has none).
 func (o *Outcome) ran() bool {
-	c := subcommand(o.failedArgs)
+	c := tfargs.Parse(o.failedArgs).Name()
 	return c != "" && c != "guard"
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -420,7 +421,7 @@ func TestPrintedLockIDComesOnlyFromTheReleaseDiagnostic(t *testing.T) {
 // is ever in a command line (the names are listed instead).
 func TestRerunCommandNamesVariablesInsteadOfValues(t *testing.T) {
 	got := rerunCommand("terraform", []string{"apply", "-var", "db_password=hunter2", "-var=token=abc", "-var-file=prod.tfvars", "-auto-approve"},
-		varNames([]string{"apply", "-var", "db_password=hunter2", "-var=token=abc"})...)
+		tfargs.Parse([]string{"apply", "-var", "db_password=hunter2", "-var=token=abc"}).VarNames()...)
 	if strings.Contains(got, "hunter2") || strings.Contains(got, "abc") || strings.Contains(got, "=...") {
 		t.Fatalf("a value (or a redacted one) is in the command: %s", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -249,7 +250,7 @@ func (s *seqState) outcome(k Kind) Outcome {
 // has locking and the run did not turn it off (-lock=false).
 func (s *seqState) runHeldLock() bool {
 	j := s.j
-	if len(j.Backend.LockModes()) == 0 || !takesLock(j.Args) {
+	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.Args).TakesLock() {
 		return false
 	}
 	return j.Observed == nil || j.Observed.TakesLock

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/tfargs"
 )
 
 func TestSideCallsAreBuiltSafely(t *testing.T) {
@@ -95,7 +97,7 @@ func TestOperationFor(t *testing.T) {
 		"apply -auto-approve": "OperationTypeApply", "-chdir=x destroy": "OperationTypeApply",
 		"plan -out=p": "OperationTypePlan", "refresh": "OperationTypeRefresh", "import a b": "",
 	} {
-		if got := operationFor(strings.Fields(args)); got != want {
+		if got := tfargs.Parse(strings.Fields(args)).LockOperation(); got != want {
 			t.Errorf("%s: %q, want %q", args, got, want)
 		}
 	}
@@ -103,7 +105,7 @@ func TestOperationFor(t *testing.T) {
 
 func TestRedactVars(t *testing.T) {
 	in := []string{"apply", "-var", "db_password=hunter2", "-var=token=abc=def", "-var-file=x.tfvars", "-auto-approve"}
-	got := strings.Join(redactVars(in), " ")
+	got := strings.Join(tfargs.Redact(in), " ")
 	want := "apply -var db_password=... -var=token=... -var-file=x.tfvars -auto-approve"
 	if got != want {
 		t.Fatalf("got %q, want %q", got, want)

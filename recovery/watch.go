@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tfguard/tf/tfargs"
 )
 
 // A Watch runs beside a guarded terraform command on an S3 backend. It
@@ -137,7 +139,7 @@ func StartWatch(dir string, env, args []string, now func() time.Time) *Watch {
 	}
 	b, err := LoadBackend(dir, env)
 	w := &Watch{done: make(chan struct{})}
-	w.obs = Observation{Started: now().UTC(), TakesLock: takesLock(args),
+	w.obs = Observation{Started: now().UTC(), TakesLock: tfargs.Parse(args).TakesLock(),
 		Errored: stampFile(filepath.Join(dir, erroredFile))}
 	if err != nil || !b.IsS3() || testNoObserve(env) {
 		close(w.done)
@@ -260,16 +262,4 @@ func (w *Watch) Stop() *Observation {
 	defer w.mu.Unlock()
 	obs := w.obs
 	return &obs
-}
-
-// takesLock says whether terraform takes the state lock for args: every
-// guarded command does unless -lock=false is given.
-func takesLock(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "-lock=false", "--lock=false", "-lock=0", "-lock=f", "-lock=F", "-lock=FALSE", "-lock=False":
-			return false
-		}
-	}
-	return true
 }
