@@ -14,24 +14,24 @@ const RouteChosen = "chosen"
 // keepRemote secures errored.tfstate in the recovery directory and removes
 // it from the working directory: the person chose the backend's state.
 func (s *seqState) keepRemote(ctx context.Context) Outcome {
-	if st := s.secure(ctx); st != nil {
+	note, st := s.secure(ctx)
+	if st != nil {
 		return s.stop(st)
 	}
-	_ = s.j.record(StepSecure, "done", s.note, s.r.Now())
-	s.note = ""
+	_ = s.j.record(StepSecure, "done", note, s.r.Now())
 	s.j.Pushed = nil
-	if st := s.close(ctx); st != nil {
+	if _, st := s.close(ctx); st != nil {
 		return s.stop(st)
 	}
 	if s.j.GivenLockID != "" {
 		// The person named the lock as abandoned: with the backend's state
 		// kept, nothing is left for it to fence.
 		s.j.LockID, s.j.Evidence = s.j.GivenLockID, EvidenceGiven
-		if st := s.unlock(ctx); st != nil {
+		note, st := s.unlock(ctx)
+		if st != nil {
 			return s.stop(st)
 		}
-		_ = s.j.record(StepUnlock, "done", s.note, s.r.Now())
-		s.note = ""
+		_ = s.j.record(StepUnlock, "done", note, s.r.Now())
 	}
 	if err := s.j.finish(Abandoned); err != nil {
 		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})

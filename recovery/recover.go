@@ -113,12 +113,12 @@ func Recover(ctx context.Context, r Run) Outcome {
 		// say what is wrong. Once it is fixed, the next guarded command
 		// finishes under the same proof rules.
 		if fresh {
-			if stop := st.secure(ctx); stop != nil {
+			note, stop := st.secure(ctx)
+			if stop != nil {
 				return st.stop(stop)
 			}
-			_ = j.record(StepSecure, "done", st.note, r.Now())
+			_ = j.record(StepSecure, "done", note, r.Now())
 			clearUnsecured(r.Dir, j)
-			st.note = ""
 		}
 		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
 			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})

@@ -45,7 +45,6 @@ type seqState struct {
 	j      *journal
 	env    []string
 	remote *StateSummary
-	note   string
 	// seen is what the last read of the lock records found (nil: none yet).
 	seen *Locks
 	// superseded: the journal says the push was verified, and the
@@ -91,19 +90,8 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 			return s.stop(&stepStop{step: StepSecure, final: true, err: fmt.Errorf("tf's backup of errored.tfstate in %s cannot be used (%v); nothing more is done", s.j.dir(), err)})
 		}
 	}
-	for _, step := range []struct {
-		name string
-		fn   func(context.Context) *stepStop
-		redo bool // re-run even when an earlier pass finished it
-	}{
-		{StepSecure, s.secure, false},
-		{StepCredentials, s.credentials, true},
-		{StepProve, s.prove, false},
-		{StepPush, s.push, false},
-		{StepVerify, s.verify, true},
-		{StepUnlock, s.unlock, true},
-		{StepClose, s.close, true},
-	} {
+	for _, step := range stepTable() {
+
 		if !step.redo && s.j.done(step.name) {
 			continue
 		}
@@ -123,16 +111,16 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		if step.name == StepCredentials {
 			sctx = ctx
 		}
-		if st := step.fn(sctx); st != nil {
+		note, st := step.run(s, sctx)
+		if st != nil {
 			return s.stop(st)
 		}
-		if err := s.j.record(step.name, "done", s.note, s.r.Now()); err != nil {
+		if err := s.j.record(step.name, "done", note, s.r.Now()); err != nil {
 			return s.stop(&stepStop{step: step.name, retry: retryDisk, err: err})
 		}
 		if step.name == StepSecure {
 			clearUnsecured(s.r.Dir, s.j)
 		}
-		s.note = ""
 	}
 	if err := s.j.finish(Recovered); err != nil {
 		return s.stop(&stepStop{step: StepClose, retry: retryDisk, err: err})
@@ -172,12 +160,11 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	if final && j.Evidence == EvidenceTaken && j.LockID != "" {
 		// The lock tf took for its own push: nobody else would release it.
 		id := j.LockID
-		if us := s.unlock(context.WithoutCancel(context.Background())); us == nil {
+		if note, us := s.unlock(context.WithoutCancel(context.Background())); us == nil {
 			released = "tf released the lock it had taken for its push (" + id + ")"
-			if !strings.HasPrefix(s.note, "released") {
+			if !strings.HasPrefix(note, "released") {
 				released = "the lock tf had taken for its push (" + id + ") is not on the state any more"
 			}
-			s.note = ""
 			j.LockID, j.Evidence = "", ""
 		} else {
 			kept = id

@@ -9,14 +9,14 @@ import (
 
 // credentials renews (when the wrapper can) and proves the credentials
 // work by pulling the remote state with terraform itself.
-func (s *seqState) credentials(ctx context.Context) *stepStop {
+func (s *seqState) credentials(ctx context.Context) (note string, stop *stepStop) {
 	if c := s.j.Class.Cause; s.r.Renew != nil && (c == tfout.CauseExpired || c == tfout.CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
 		if st := interrupted(ctx, StepCredentials); err != nil && st != nil {
-			return st
+			return note, st
 		}
 		if err != nil {
-			return &stepStop{step: StepCredentials, retry: retryCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err)}
+			return note, &stepStop{step: StepCredentials, retry: retryCredentials, err: fmt.Errorf("credentials could not be renewed: %w", err)}
 		}
 		if env != nil {
 			s.r.Env = env
@@ -25,9 +25,9 @@ func (s *seqState) credentials(ctx context.Context) *stepStop {
 	}
 	remote, st := s.pull(ctx, StepCredentials)
 	if st != nil {
-		return st
+		return note, st
 	}
 	s.remote = &remote
-	s.note = "credentials work: pulled the backend's state (" + remote.String() + ")"
-	return nil
+	note = "credentials work: pulled the backend's state (" + remote.String() + ")"
+	return note, nil
 }

@@ -7,30 +7,30 @@ import (
 
 // prove decides whether tf may push by itself and which lock is this
 // run's, from the evidence and the backend as it is now.
-func (s *seqState) prove(ctx context.Context) *stepStop {
+func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 	j := s.j
 	if !j.Backend.IsS3() {
 		if j.Errored == nil && j.Class.LockID == "" && j.GivenLockID == "" {
-			s.note = "no lock of this run's is known and there is nothing to push"
-			return nil
+			note = "no lock of this run's is known and there is nothing to push"
+			return note, nil
 		}
-		return &stepStop{step: StepProve, final: true, err: fmt.Errorf("tf cannot read the lock records of the %s backend, so it cannot prove that the state is still fenced: it does nothing by itself", j.Backend.Type)}
+		return note, &stepStop{step: StepProve, final: true, err: fmt.Errorf("tf cannot read the lock records of the %s backend, so it cannot prove that the state is still fenced: it does nothing by itself", j.Backend.Type)}
 	}
 	locks, st := s.readLocks(ctx, StepProve)
 	if st != nil {
-		return st
+		return note, st
 	}
 	if j.Route == RouteChosen {
 		if locks.Held() {
 			l := locks.All()[0]
-			return &stepStop{step: StepProve, retry: retryHolder, holder: l, err: fmt.Errorf("the state is locked by %s (ID %s) since you looked", l.Who, l.ID)}
+			return note, &stepStop{step: StepProve, retry: retryHolder, holder: l, err: fmt.Errorf("the state is locked by %s (ID %s) since you looked", l.Who, l.ID)}
 		}
-		s.note = "a person chose to push errored.tfstate over the backend's state"
-		return nil
+		note = "a person chose to push errored.tfstate over the backend's state"
+		return note, nil
 	}
 	v := s.judgeLocks(locks)
 	if v.foreign != nil {
-		return &stepStop{step: StepProve, retry: retryHolder, holder: v.foreign,
+		return note, &stepStop{step: StepProve, retry: retryHolder, holder: v.foreign,
 			err: fmt.Errorf("the state is locked by %s since %s (%s, ID %s), which tf cannot prove is this run's lock", v.foreign.Who, v.foreign.Created, v.foreign.Operation, v.foreign.ID)}
 	}
 	if len(v.own) > 0 {
@@ -41,37 +41,37 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 			// be one the run started from or wrote.
 			so, st := s.readStateObject(ctx, StepProve)
 			if st != nil {
-				return st
+				return note, st
 			}
 			if !s.knownState(so) {
-				return s.drift(StepProve, s.movedUnderLock(v.id, so))
+				return note, s.drift(StepProve, s.movedUnderLock(v.id, so))
 			}
 		}
 		j.Route = RouteFence
-		s.note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
+		note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
 		if s.mustPush() {
-			s.note += "; the state object is " + s.knownAs()
+			note += "; the state object is " + s.knownAs()
 		}
-		return nil
+		return note, nil
 	}
 	j.LockID, j.Evidence = "", ""
 	if j.Errored == nil {
-		s.note = v.none + "; nothing to push"
-		return nil
+		note = v.none + "; nothing to push"
+		return note, nil
 	}
 	if s.remote != nil && !s.remote.Empty && sameContent(*s.remote, *j.Errored) {
 		j.Route = RouteUnchanged
-		s.note = v.none + "; the backend already holds errored.tfstate's content"
-		return nil
+		note = v.none + "; the backend already holds errored.tfstate's content"
+		return note, nil
 	}
 	so, st := s.readStateObject(ctx, StepProve)
 	if st != nil {
-		return st
+		return note, st
 	}
 	if s.knownState(so) {
 		j.Route = RouteUnchanged
-		s.note = v.none + "; the backend's state object is " + s.knownAs() + " (" + so.String() + ")"
-		return nil
+		note = v.none + "; the backend's state object is " + s.knownAs() + " (" + so.String() + ")"
+		return note, nil
 	}
 	why := v.none
 	switch {
@@ -80,5 +80,5 @@ func (s *seqState) prove(ctx context.Context) *stepStop {
 	default:
 		why += fmt.Sprintf("; the state object changed since the run started (then: %s; now: %s)", j.Observed.StartState, so)
 	}
-	return s.drift(StepProve, "the backend may have moved on since the run started: "+why)
+	return note, s.drift(StepProve, "the backend may have moved on since the run started: "+why)
 }

@@ -17,30 +17,30 @@ import (
 // push puts errored.tfstate back: under this run's lock with -lock=false
 // (fence), or taking the lock as usual when the backend is the state the
 // run started from. Both are re-checked right before the push. Never -force.
-func (s *seqState) push(ctx context.Context) *stepStop {
+func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 	j := s.j
 	e := j.Errored
 	if e == nil {
-		s.note = "nothing to push: terraform saved the state"
-		return nil
+		note = "nothing to push: terraform saved the state"
+		return note, nil
 	}
 	if s.remote == nil {
 		rem, st := s.pull(ctx, StepPush)
 		if st != nil {
-			return st
+			return note, st
 		}
 		s.remote = &rem
 	}
 	rem := *s.remote
 	switch {
 	case !rem.Empty && sameContent(rem, *e) && (e.First || rem.Serial >= e.Serial):
-		s.note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
+		note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
 		j.Pushed = e
-		return nil
+		return note, nil
 	case e.First && !rem.Empty:
-		return s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
+		return note, s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
 	case !e.First && !rem.Empty && rem.Lineage != e.Lineage:
-		return s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
+		return note, s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
 	}
 	lockFalse := false
 	// byRun: the backend holds the state the run started from or saved
@@ -51,18 +51,18 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	case RouteFence:
 		locks, st := s.readLocks(ctx, StepPush)
 		if st != nil {
-			return st
+			return note, st
 		}
 		v := s.judgeLocks(locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
-			return s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+			return note, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
-			return st
+			return note, st
 		}
 		if !s.knownState(so) {
-			return s.drift(StepPush, s.movedUnderLock(j.LockID, so))
+			return note, s.drift(StepPush, s.movedUnderLock(j.LockID, so))
 		}
 		byRun = s.runsOwnState(so)
 		lockFalse = true
@@ -70,14 +70,14 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		// Take the lock first, then check the object again: nobody can
 		// write between that check and the push.
 		if st := s.takeOwnLock(ctx); st != nil {
-			return st
+			return note, st
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
-			return st
+			return note, st
 		}
 		if !rem.Empty && !s.knownState(so) {
-			return s.drift(StepPush, "the state object changed since tf checked it")
+			return note, s.drift(StepPush, "the state object changed since tf checked it")
 		}
 		byRun = rem.Empty || s.runsOwnState(so)
 		lockFalse = true
@@ -87,15 +87,15 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		if len(j.Known) > 0 {
 			so, st := s.readStateObject(ctx, StepPush)
 			if st != nil {
-				return st
+				return note, st
 			}
 			if !s.knownState(so) {
-				return s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
+				return note, s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
 			}
 		}
 		byRun = false
 	default:
-		return s.drift(StepPush, "tf has no proof that pushing is safe")
+		return note, s.drift(StepPush, "tf has no proof that pushing is safe")
 	}
 	if d := diffStates(rem, *e); j.Route != RouteChosen && len(d.OnlyRemote) > 0 {
 		// The watch cannot tell who wrote an object: a write by someone
@@ -103,7 +103,7 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		// Only terraform's output can say that the run destroyed them.
 		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
 			them := plural(len(missing), "it", "them")
-			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
+			return note, s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
 				strings.Join(missing, ", "), them, them))
 		}
 	}
@@ -127,9 +127,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 		c := tfout.ClassifySideCall(errb)
 		switch {
 		case c.Expired:
-			return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
+			return note, &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
 		case c.AcquireFailed:
-			return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
+			return note, &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
 		}
 		if why := tfout.PushRefused(errb); why != "" {
 			// terraform refuses this push every time (lineage or serial):
@@ -137,9 +137,9 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 			j.Dropped = nil
 			st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
 			st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
-			return st
+			return note, st
 		}
-		return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+		return note, &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
 	}
 	j.Pushed = e
 	if so, err := s.stateObjectNow(ctx); err == nil {
@@ -148,15 +148,15 @@ func (s *seqState) push(ctx context.Context) *stepStop {
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
+		note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
 	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
+		note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
 	case lockFalse:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
+		note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
 	default:
-		s.note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
+		note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
 	}
-	return nil
+	return note, nil
 }
 
 // takeOwnLock takes the state lock for tf (once: a resumed journal knows

@@ -25,45 +25,45 @@ func (s *seqState) secureAhead(ctx context.Context) *stepStop {
 	if err := j.record(StepSecure, "begun", "", s.r.Now()); err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
-	if st := s.secure(ctx); st != nil {
+	note, st := s.secure(ctx)
+	if st != nil {
 		_ = j.record(StepSecure, "stopped", st.err.Error(), s.r.Now())
 		return st
 	}
-	if err := j.record(StepSecure, "done", s.note, s.r.Now()); err != nil {
+	if err := j.record(StepSecure, "done", note, s.r.Now()); err != nil {
 		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
 	clearUnsecured(s.r.Dir, j)
-	fmt.Fprintf(s.r.Out, "tf: %s, for the recovery pending in %s\n", s.note, j.dir())
-	s.note = ""
+	fmt.Fprintf(s.r.Out, "tf: %s, for the recovery pending in %s\n", note, j.dir())
 	return nil
 }
 
 // secure copies errored.tfstate, fsync'd, into the recovery directory:
 // only the very file the failed run left.
-func (s *seqState) secure(ctx context.Context) *stepStop {
+func (s *seqState) secure(ctx context.Context) (note string, stop *stepStop) {
 	src := filepath.Join(s.r.Dir, erroredFile)
 	dst := filepath.Join(s.j.dir(), backupName)
 	raw, err := os.ReadFile(src)
 	if errors.Is(err, os.ErrNotExist) {
-		return &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is gone before tf secured a copy of it (removed or moved by hand?): tf cannot tell whether its content reached the backend, so it does nothing more here", src)}
+		return note, &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is gone before tf secured a copy of it (removed or moved by hand?): tf cannot tell whether its content reached the backend, so it does nothing more here", src)}
 	}
 	if err != nil {
-		return &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
+		return note, &stepStop{step: StepSecure, retry: retryDisk, err: fmt.Errorf("read %s: %w", src, err)}
 	}
 	if seen := s.j.ErroredSeen; seen != nil {
 		if now := markBytes(raw, time.Time{}); now.SHA256 != seen.SHA256 {
-			return &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is not the file this run left: when the run failed it was %s; now it is %s (written since, by another run in this directory or by hand). "+
+			return note, &stepStop{step: StepSecure, final: true, noState: true, err: fmt.Errorf("%s is not the file this run left: when the run failed it was %s; now it is %s (written since, by another run in this directory or by hand). "+
 				"tf secures and pushes only the failed run's own file, so it does nothing more here; the lock is kept so nobody builds on the old state", src, seen, now)}
 		}
 	}
 	sum, err := parseState(raw)
 	if err != nil {
-		return &stepStop{step: StepSecure, final: true, err: fmt.Errorf("%s: %w; left where it is", src, err)}
+		return note, &stepStop{step: StepSecure, final: true, err: fmt.Errorf("%s: %w; left where it is", src, err)}
 	}
 	if err := writeFileSync(dst, raw); err != nil {
-		return &stepStop{step: StepSecure, retry: retryDisk, err: err}
+		return note, &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
 	s.j.Errored = &sum
-	s.note = fmt.Sprintf("copied errored.tfstate (%s) to %s", sum, dst)
-	return nil
+	note = fmt.Sprintf("copied errored.tfstate (%s) to %s", sum, dst)
+	return note, nil
 }

@@ -9,10 +9,10 @@ import (
 
 // unlock releases this run's lock by its ID, after re-reading that it is
 // still the same record; a partial release is finished on the next pass.
-func (s *seqState) unlock(ctx context.Context) *stepStop {
+func (s *seqState) unlock(ctx context.Context) (note string, stop *stepStop) {
 	id := s.j.LockID
 	if id == "" {
-		return nil
+		return note, nil
 	}
 	present := func(l Locks) bool {
 		for _, rec := range l.All() {
@@ -24,30 +24,30 @@ func (s *seqState) unlock(ctx context.Context) *stepStop {
 	}
 	locks, st := s.readLocks(ctx, StepUnlock)
 	if st != nil {
-		return st
+		return note, st
 	}
 	if !present(locks) {
-		s.note = "lock " + id + " is released"
-		return nil
+		note = "lock " + id + " is released"
+		return note, nil
 	}
 	_, errb, err := s.r.runner.Run(ctx, buildUnlock(s.r.Terraform, s.r.Dir, s.env, id))
 	after, st := s.readLocks(ctx, StepUnlock)
 	if st != nil {
-		return st
+		return note, st
 	}
 	if present(after) {
 		msg := "is still held"
 		if err != nil {
 			msg = fmt.Sprintf("is still held: %s force-unlock failed: %s", s.r.Flavor, lastLines(errb, 4))
 			if tfout.ClassifySideCall(errb).Expired {
-				return &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
+				return note, &stepStop{step: StepUnlock, retry: retryCredentials, err: fmt.Errorf("lock %s %s", id, msg)}
 			}
 		}
-		return &stepStop{step: StepUnlock, retry: retryBackend, err: fmt.Errorf("lock %s %s", id, msg)}
+		return note, &stepStop{step: StepUnlock, retry: retryBackend, err: fmt.Errorf("lock %s %s", id, msg)}
 	}
-	s.note = "released lock " + id
+	note = "released lock " + id
 	if err != nil {
-		s.note += " (" + s.r.Flavor + " force-unlock reported an error for a record that was already gone; none is left)"
+		note += " (" + s.r.Flavor + " force-unlock reported an error for a record that was already gone; none is left)"
 	}
-	return nil
+	return note, nil
 }

@@ -7,16 +7,16 @@ import (
 
 // verify pulls the state again: what was pushed must be there, while this
 // run's lock (if any) still fences it.
-func (s *seqState) verify(ctx context.Context) *stepStop {
+func (s *seqState) verify(ctx context.Context) (note string, stop *stepStop) {
 	rem, st := s.pull(ctx, StepVerify)
 	if st != nil {
-		return st
+		return note, st
 	}
 	s.remote = &rem
 	e := s.j.Errored
 	if e == nil {
-		s.note = "the backend holds " + rem.String()
-		return nil
+		note = "the backend holds " + rem.String()
+		return note, nil
 	}
 	if rem.Empty || !sameContent(rem, *e) || (!e.First && rem.Serial < e.Serial) {
 		if s.j.Pushed != nil && s.j.done(StepVerify) {
@@ -24,11 +24,11 @@ func (s *seqState) verify(ctx context.Context) *stepStop {
 			// unlock): the backend held this content then. Another state
 			// now means someone wrote after tf, not that the push failed.
 			s.superseded = rem.String()
-			s.note = "the push was verified earlier; the backend now holds " + rem.String() + ": someone wrote the state after tf"
-			return nil
+			note = "the push was verified earlier; the backend now holds " + rem.String() + ": someone wrote the state after tf"
+			return note, nil
 		}
-		return &stepStop{step: StepVerify, final: true, err: fmt.Errorf("the backend does not hold what was pushed: backend %s, pushed %s; the lock is kept", rem, e)}
+		return note, &stepStop{step: StepVerify, final: true, err: fmt.Errorf("the backend does not hold what was pushed: backend %s, pushed %s; the lock is kept", rem, e)}
 	}
-	s.note = "verified: the backend holds " + rem.String() + ", the content of errored.tfstate"
-	return nil
+	note = "verified: the backend holds " + rem.String() + ", the content of errored.tfstate"
+	return note, nil
 }

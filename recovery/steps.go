@@ -1,5 +1,7 @@
 package recovery
 
+import "context"
+
 // Step names, in order. They are also the values the test hook
 // TFGUARD_TEST_KILL_AT accepts (builds with the tfguard_testhooks tag).
 const (
@@ -12,7 +14,37 @@ const (
 	StepClose       = "close"
 )
 
+// step is one recovery step: it re-checks the world, acts, and returns the
+// sentence the journal records for it (note) or why it stopped. Steps
+// return their results; none writes a shared "note".
+type step struct {
+	name string
+	run  func(s *seqState, ctx context.Context) (note string, stop *stepStop)
+	// redo: run again even when an earlier pass finished it (it only
+	// reads, or finishing it twice is harmless).
+	redo bool
+}
+
+// stepTable is the one list of steps, in order: secure, credentials,
+// prove, push, verify, unlock, close (the fence goes last). StepNames and
+// the sequencer both read it.
+func stepTable() []step {
+	return []step{
+		{StepSecure, (*seqState).secure, false},
+		{StepCredentials, (*seqState).credentials, true},
+		{StepProve, (*seqState).prove, false},
+		{StepPush, (*seqState).push, false},
+		{StepVerify, (*seqState).verify, true},
+		{StepUnlock, (*seqState).unlock, true},
+		{StepClose, (*seqState).close, true},
+	}
+}
+
 // StepNames lists the recovery steps in order.
 func StepNames() []string {
-	return []string{StepSecure, StepCredentials, StepProve, StepPush, StepVerify, StepUnlock, StepClose}
+	var names []string
+	for _, st := range stepTable() {
+		names = append(names, st.name)
+	}
+	return names
 }
