@@ -42,8 +42,7 @@ func (s *seqState) keepRemote(ctx context.Context) Outcome {
 		o.Summary += "; released lock " + s.j.GivenLockID + " as you named it"
 	}
 	o.Saved = []string{filepath.Join(s.j.dir(), backupName)}
-	report(s.r, &o)
-	return o
+	return reported(s.r, o)
 }
 
 // giveLockID records a person's --lock-id in the pending journal.
@@ -65,39 +64,28 @@ func giveLockID(root, dir, id string) error {
 func abandon(ctx context.Context, r Run, root string) Outcome {
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
-		report(r, &out)
-		return out
+		return reported(r, failed(r, err))
 	}
 	defer lk.unlock()
 	if !Pending(r.Dir, r.Env) {
-		out := Outcome{Kind: Intact, Summary: "no recovery is pending here; nothing to abandon"}
-		writeHuman(r.Out, r, &out)
-		return out
+		return sayOnly(r, Outcome{Kind: Intact, Summary: "no recovery is pending here; nothing to abandon"})
 	}
 	j, err := loadPending(root, r.Dir)
 	if err != nil {
 		if rmErr := os.Remove(filepath.Join(root, pendingName)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-			out := Outcome{Kind: NeedsPerson, Summary: rmErr.Error(), Error: rmErr.Error()}
-			report(r, &out)
-			return out
+			return reported(r, failed(r, rmErr))
 		}
-		out := Outcome{Kind: Abandoned, Summary: "abandoned an unreadable recovery journal; everything under " + root + " is kept"}
-		report(r, &out)
-		return out
+		return reported(r, Outcome{Kind: Abandoned, Summary: "abandoned an unreadable recovery journal; everything under " + root + " is kept"})
 	}
 	_ = j.record("abandon", "done", "abandoned by a person with tf guard recover --abandon", r.Now())
 	clearUnsecured(r.Dir, j)
 	if err := j.finish(Abandoned); err != nil {
-		out := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
-		report(r, &out)
-		return out
+		return reported(r, failed(r, err))
 	}
 	st := newSeqState(r, j)
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
 	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
 	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, st.knownOwnID()), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
-	report(r, &o)
-	return o
+	return reported(r, o)
 }

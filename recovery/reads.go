@@ -9,9 +9,32 @@ import (
 	"github.com/tfguard/tf/tfout"
 )
 
+// pullState runs `state pull` with env and reads the state it prints; on
+// failure it returns terraform's stderr for the caller to classify.
+func pullState(ctx context.Context, r Run, env []string) (StateSummary, []byte, error) {
+	out, errb, err := r.runner.Run(ctx, buildPull(r.Terraform, r.Dir, env))
+	if err != nil {
+		return StateSummary{}, errb, err
+	}
+	sum, err := parseState(out)
+	if err != nil {
+		return StateSummary{}, nil, errNotState{err}
+	}
+	return sum, nil, nil
+}
+
+// errNotState: state pull succeeded but printed no state tf can read.
+type errNotState struct{ error }
+
+func (e errNotState) Unwrap() error { return e.error }
+
 // pull runs `state pull`; its failure is a retryable stop at step.
 func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
-	out, errb, err := s.r.runner.Run(ctx, buildPull(s.r.Terraform, s.r.Dir, s.env))
+	sum, errb, err := pullState(ctx, s.r, s.env)
+	var bad errNotState
+	if errors.As(err, &bad) {
+		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("the backend's state: %w", bad.error)}
+	}
 	if err != nil {
 		c := tfout.ClassifySideCall(errb)
 		if c.Expired {
@@ -19,10 +42,6 @@ func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepSt
 				err: fmt.Errorf("the credentials are still expired (%s): %s state pull failed", strings.Join(c.Shapes, ", "), s.r.Flavor)}
 		}
 		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("%s state pull failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
-	}
-	sum, err := parseState(out)
-	if err != nil {
-		return StateSummary{}, &stepStop{step: step, retry: retryBackend, err: fmt.Errorf("the backend's state: %w", err)}
 	}
 	return sum, nil
 }

@@ -45,8 +45,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		// fix. No report: there is no recovery to speak of.
 		o := Outcome{Kind: Intact, Class: c, Summary: loginSummary(c, r.Flavor)}
 		o.Next = loginSteps(renewHint(r.Env, Backend{}))
-		writeHuman(r.Out, r, &o)
-		return o
+		return sayOnly(r, o)
 	}
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
@@ -67,8 +66,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 				out.Saved = []string{errPath}
 			}
 			out.Next = otherPendingSteps(o.Next)
-			report(r, &out)
-			return out
+			return reported(r, out)
 		}
 		if o.Pending {
 			return o

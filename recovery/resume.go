@@ -17,9 +17,7 @@ func Resume(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	lk, err := lockRoot(ctx, root, r.Out)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: againSteps()}
-		report(r, &o)
-		return o
+		return reported(r, Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error(), Pending: true, Next: againSteps()})
 	}
 	defer lk.unlock()
 	if !Pending(r.Dir, r.Env) {
@@ -31,10 +29,8 @@ func Resume(ctx context.Context, r Run) Outcome {
 func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	j, err := loadPending(root, r.Dir)
 	if err != nil {
-		o := Outcome{Kind: NeedsPerson, Pending: true, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
-			Next: unreadableSteps(root)}
-		report(r, &o)
-		return o
+		return reported(r, Outcome{Kind: NeedsPerson, Pending: true, Summary: "an interrupted recovery cannot be read: " + err.Error(), Error: err.Error(),
+			Next: unreadableSteps(root)})
 	}
 	if j.Tool == "" {
 		j.Tool = "terraform"
@@ -54,8 +50,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		o := Outcome{Kind: NeedsPerson, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend, otherDir: j.WorkDir,
 			Summary: fmt.Sprintf("a recovery of %s is pending; run tf guard recover in %s", j.WorkDir, j.WorkDir)}
 		o.Next = []string{"cd " + tfargs.Quote(j.WorkDir) + " && tf guard recover"}
-		writeHuman(r.Out, r, &o)
-		return o
+		return sayOnly(r, o)
 	}
 	if err != nil {
 		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", err)})
@@ -68,14 +63,12 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 				Summary: fmt.Sprintf("a recovery of %s is pending and tf could not secure its run's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.Backend, st.err),
 				Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
 			o.Next = unsecuredElsewhereSteps()
-			writeHuman(r.Out, r, &o)
-			return o
+			return sayOnly(r, o)
 		}
 		o := Outcome{Kind: Elsewhere, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend,
 			Summary: fmt.Sprintf("a recovery of %s is pending, but this directory now uses %s; tf acts only on the state that failed, so it leaves both alone", j.Backend, cur)}
 		o.Next = elsewhereSteps(j.Backend.Workspace, j.dir())
-		writeHuman(r.Out, r, &o)
-		return o
+		return sayOnly(r, o)
 	}
 	if !cur.SameLocks(j.Backend) {
 		return st.stop(&stepStop{step: StepProve, retry: retryConfig, err: fmt.Errorf("the state's lock settings changed since the run failed (then: %s; now: %s): tf can prove this run's lock only under the settings it ran with; restore them (terraform init -reconfigure)",

@@ -145,8 +145,7 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 		}
 	}
 	o.Next = nextSteps(s.facts(nil, nil))
-	report(s.r, &o)
-	return o
+	return reported(s.r, o)
 }
 
 // stop ends the sequence. A retryable stop keeps the journal pending; a
@@ -192,8 +191,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	if kept != "" {
 		o.Next = append(o.Next, "# release the lock tf took for its push once the cause above is fixed:", unlockCommand(s.r.Flavor, kept))
 	}
-	report(s.r, &o)
-	return o
+	return reported(s.r, o)
 }
 
 // savedAt lists where the state terraform could not save is: the working
