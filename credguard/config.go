@@ -17,6 +17,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfdir"
 )
 
@@ -782,7 +783,13 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 	if err != nil {
 		notes = append(notes, err.Error())
 	}
-	for _, f := range commandLineVars(args) {
+	cl := tfargs.Parse(args)
+	if len(cl.Words) == 0 && o.Command != "" {
+		// Only options (`tf guard check` judges a command it does not
+		// run): they are the command's.
+		cl = tfargs.Parse(append(strings.Fields(o.Command), args...))
+	}
+	for _, f := range cl.Vars() {
 		if f.File != "" {
 			p := f.File
 			if !filepath.IsAbs(p) {
@@ -797,42 +804,4 @@ func variableValues(o Options, bodies []*hclsyntax.Body) (map[string]cty.Value, 
 	}
 	notes = append(notes, applySavedPlan(o.SavedPlan, vars)...)
 	return vars, notes
-}
-
-// commandLineVar is one -var or -var-file option, in command-line order.
-type commandLineVar struct {
-	Name, Value string // -var NAME=VALUE
-	File        string // -var-file FILE
-}
-
-// commandLineVars reads -var and -var-file options (either `-opt value` or
-// `-opt=value`, one or two dashes, as Go's flag package accepts them) from
-// terraform's arguments.
-func commandLineVars(args []string) []commandLineVar {
-	var out []commandLineVar
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if !strings.HasPrefix(a, "-") || (name != "var" && name != "var-file") {
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				break
-			}
-			i++
-			val = args[i]
-		}
-		if name == "var-file" {
-			out = append(out, commandLineVar{File: val})
-			continue
-		}
-		if k, v, ok := strings.Cut(val, "="); ok {
-			out = append(out, commandLineVar{Name: strings.TrimSpace(k), Value: v})
-		}
-	}
-	return out
 }

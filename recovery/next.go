@@ -133,7 +133,7 @@ func rerunSteps(f nextFacts) []string {
 	kept, notes := dropReplacements(args, f.Progress)
 	var out []string
 	out = append(out, notes...)
-	if plan := savedPlanFile(args); plan != "" {
+	if plan := tfargs.Parse(args).SavedPlan(); plan != "" {
 		return append(out, withComment(tfargs.CommandLine(tool, planArgs(kept)), varsComment(f.VarNames),
 			"the saved plan "+plan+" cannot be applied again (terraform refuses a stale plan): this shows what is left; give it the variables the saved plan was made with"))
 	}
@@ -371,22 +371,13 @@ func indexOf(args []string, s string) int {
 	return len(args)
 }
 
-// savedPlanFile is the plan file of `apply PLANFILE` ("" otherwise).
-func savedPlanFile(args []string) string {
-	c := tfargs.Parse(args)
-	if p := c.Positional(); c.Name() == "apply" && len(p) > 0 {
-		return p[0]
-	}
-	return ""
-}
-
 // planArgs turns an apply's (or destroy's) arguments into the plan's: the
 // subcommand becomes plan (plan -destroy), and apply's own options go
 // (-auto-approve in any spelling, -backup, -state-out, the saved plan
 // file); every other option stays.
 func planArgs(args []string) []string {
 	var out []string
-	plan := savedPlanFile(args)
+	plan := tfargs.Parse(args).SavedPlan()
 	for _, a := range tfargs.Parse(args).Args {
 		switch {
 		case a.Role == tfargs.Subcommand && (a.Value == "apply" || a.Value == "destroy"):

@@ -144,6 +144,15 @@ func (c Command) Positional() []string {
 	return out
 }
 
+// SavedPlan is the plan file of `apply PLANFILE` (the first word after
+// apply's options), "" for any other command.
+func (c Command) SavedPlan() string {
+	if p := c.Positional(); c.Name() == "apply" && len(p) > 0 {
+		return p[0]
+	}
+	return ""
+}
+
 // Values are the values given to the subcommand's option name, in order
 // (an option left without its value is not one).
 func (c Command) Values(name string) []string {

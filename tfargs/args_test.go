@@ -198,3 +198,22 @@ func TestParseDoesNotAliasAppends(t *testing.T) {
 		t.Fatalf("args changed: %q", args)
 	}
 }
+
+func TestSavedPlan(t *testing.T) {
+	for args, want := range map[string]string{
+		"apply -var-file prod.tfvars":                                           "",
+		"apply -var-file prod.tfvars tfplan":                                    "tfplan",
+		"apply --var-file=prod.tfvars -auto-approve tfplan":                     "tfplan",
+		"-chdir=x apply -var a=b -target aws_s3_bucket.b -lock-timeout 5m":      "",
+		"-chdir=x apply -var a=b -target aws_s3_bucket.b -lock-timeout 5m plan": "plan",
+		"apply -input=false tfplan":                                             "tfplan",
+		"apply -- tfplan":                                                       "tfplan",
+		"apply":                                                                 "",
+		"plan -out tfplan":                                                      "",
+		"state push errored.tfstate":                                            "",
+	} {
+		if got := Parse(strings.Fields(args)).SavedPlan(); got != want {
+			t.Errorf("%s: SavedPlan %q, want %q", args, got, want)
+		}
+	}
+}

@@ -2,7 +2,8 @@ package wrapper
 
 import (
 	"path/filepath"
-	"strings"
+
+	"github.com/tfguard/tf/tfargs"
 )
 
 // GuardWord is the reserved first argument for tf's own commands
@@ -38,29 +39,15 @@ func isGuarded(words string) bool {
 	return false
 }
 
-// ParseCommand reads terraform's arguments (without argv[0]) the way
-// terraform's main does: global options come before the subcommand, and only
+// ParseCommand reads terraform's arguments (without argv[0]) with
+// tfargs.Parse: global options come before the subcommand, and only
 // -chdir=DIR matters to tf.
 func ParseCommand(args []string) Command {
-	var c Command
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			break
-		}
-		if v, ok := strings.CutPrefix(a, "-chdir="); ok {
-			c.Chdir = v
-		}
+	p := tfargs.Parse(args)
+	c := Command{Words: p.Words, Chdir: p.Chdir}
+	if len(c.Words) > 0 {
+		c.Guarded = isGuarded(p.Subcommand())
 	}
-	if i >= len(args) {
-		return c
-	}
-	c.Words = []string{args[i]}
-	if args[i] == "state" && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-		c.Words = append(c.Words, args[i+1])
-	}
-	c.Guarded = isGuarded(strings.Join(c.Words, " "))
 	return c
 }
 

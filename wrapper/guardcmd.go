@@ -362,3 +362,36 @@ func runMode(setting string, environ []string, stdinTTY bool) string {
 		return "no terminal (" + why + "; stdin is not a terminal): tf never asks; a run whose credentials will not last is refused (exit 75)"
 	}
 }
+
+// sessionInvocation is the Invocation a guard subcommand works with: the
+// current directory's configuration and terraform.
+func sessionInvocation(c *cli.Context) (*Invocation, error) {
+	s := SessionFrom(c)
+	if s.ConfigErr != nil {
+		return nil, cli.Exit("tf: "+s.ConfigErr.Error(), ExitConfig)
+	}
+	if s.FindErr != nil {
+		return nil, cli.Exit("tf: "+s.FindErr.Error(), exitCodeOf(s.FindErr))
+	}
+	p := s.Process
+	ci := detectCI(s.Config.CI, p.Environ)
+	return &Invocation{
+		Cwd:         s.Cwd,
+		WorkDir:     s.Cwd,
+		Terraform:   s.Terraform,
+		Env:         ChildEnv(p.Environ, s.Self),
+		Interactive: p.Stdin != nil && term.IsTerminal(int(fdOf(p.Stdin))) && !ci,
+		CI:          ci,
+		Config:      s.Config,
+		Stderr:      p.Stderr,
+	}, nil
+}
+
+// exitWith turns a non-zero code into urfave/cli's exit error (no message:
+// the command printed its own).
+func exitWith(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return cli.Exit("", code)
+}

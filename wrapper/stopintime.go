@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tfguard/tf/credguard"
+	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -296,7 +297,7 @@ func stoppedReport(s *stopInTime, inv *Invocation, res *Result, code int) (strin
 	}
 	chdir := ""
 	if inv.Command.Chdir != "" {
-		chdir = " -chdir=" + shellQuote(inv.Command.Chdir)
+		chdir = " -chdir=" + tfargs.Quote(inv.Command.Chdir)
 	}
 	fmt.Fprintf(&b, "tf: terraform reported no error saving the state or releasing the lock. With credentials that last, `%s%s plan` shows what is left to do.\n", name, chdir)
 	if code != res.ExitCode {
@@ -336,16 +337,6 @@ func changeList(chs []tfout.Change) string {
 		parts[i] = c.Address + " (" + c.Action + ")"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // span formats a duration for people: 1h5m, 12m30s, 12m, 40s.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfguard/tf/tfargs"
 )
 
 // A working-directory .tfguard sets the keys that pick an executable or
@@ -86,7 +88,7 @@ func TestApplyPositionalSkipsOptionValues(t *testing.T) {
 		{[]string{"apply"}, ""},
 	}
 	for _, tc := range cases {
-		if got := applyPositional(tc.args); got != tc.want {
+		if got := tfargs.Parse(tc.args).SavedPlan(); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.args, got, tc.want)
 		}
 	}
