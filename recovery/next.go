@@ -500,9 +500,9 @@ func lastOr(l []string, def string) string {
 // the stop, nil when the sequence finished).
 func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 	j := s.j
-	may, none := s.mayHoldLock()
+	may, none := mayHoldLock(s.j)
 	f := nextFacts{Tool: s.r.Flavor, Args: j.Args, VarNames: j.VarNames, Progress: j.Progress, Superseded: s.superseded != "",
-		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: s.knownOwnID(),
+		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: knownOwnID(s.j),
 		Errored: j.Errored != nil, Pushed: j.Pushed != nil, Unlocked: j.done(StepUnlock), Renew: renewHint(s.env, j.Backend)}
 	if id := firstNonEmpty(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
 		f.LockGone = true

@@ -53,10 +53,9 @@ type ownership struct {
 }
 
 // judgeLocks applies the ownership rule to the records present now.
-func (s *seqState) judgeLocks(now Locks) ownership {
-	j := s.j
+func judgeLocks(j *journal, now Locks) ownership {
 	var v ownership
-	mayHold, none := s.mayHoldLock()
+	mayHold, none := mayHoldLock(j)
 	v.none = none
 	for _, kind := range j.Backend.LockModes() {
 		rec := now.Kind(kind)
@@ -68,7 +67,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 		case j.Evidence == EvidenceTaken && j.LockID != "" && rec.Info.ID == j.LockID:
 			ev = EvidenceTaken // tf's own, taken for the push
 		case mayHold:
-			ev = s.evidenceFor(kind, rec)
+			ev = evidenceFor(j, kind, rec)
 		}
 		if ev == "" || (v.id != "" && v.id != rec.Info.ID) {
 			info := rec.Info
@@ -85,7 +84,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 		v.own, v.id, v.evidence = nil, "", ""
 	}
 	if len(v.own) == 0 && v.none == "" && v.foreign == nil {
-		if id := s.knownOwnID(); id != "" {
+		if id := knownOwnID(j); id != "" {
 			v.none = "this run's lock (ID " + id + ") is gone: someone released it after the run failed"
 		} else {
 			v.none = "no lock record is present"
@@ -98,8 +97,7 @@ func (s *seqState) judgeLocks(now Locks) ownership {
 // not when it cannot: a run with -lock=false holds none, a run that never
 // acquired holds none, and a run whose terraform reported no failure to
 // release holds none. A person's --lock-id cannot overrule that proof.
-func (s *seqState) mayHoldLock() (bool, string) {
-	j := s.j
+func mayHoldLock(j *journal) (bool, string) {
 	takes := tfargs.Parse(j.Args).TakesLock()
 	if j.Observed != nil {
 		takes = j.Observed.TakesLock
@@ -117,15 +115,15 @@ func (s *seqState) mayHoldLock() (bool, string) {
 
 // knownOwnID is the ID of this run's lock as far as the evidence of the run
 // itself goes (printed, or the last observed record), "" when unknown.
-func (s *seqState) knownOwnID() string {
-	if ok, _ := s.mayHoldLock(); !ok || s.j.GivenLockID != "" && s.j.Class.LockID == "" && s.j.Observed == nil {
+func knownOwnID(j *journal) string {
+	if ok, _ := mayHoldLock(j); !ok || j.GivenLockID != "" && j.Class.LockID == "" && j.Observed == nil {
 		return ""
 	}
-	if s.j.Class.LockID != "" {
-		return s.j.Class.LockID
+	if j.Class.LockID != "" {
+		return j.Class.LockID
 	}
-	for _, kind := range s.j.Backend.LockModes() {
-		if seen := s.observedRecord(kind); seen != nil {
+	for _, kind := range j.Backend.LockModes() {
+		if seen := observedRecord(j, kind); seen != nil {
 			return seen.Lock.Info.ID
 		}
 	}
@@ -133,10 +131,9 @@ func (s *seqState) knownOwnID() string {
 }
 
 // evidenceFor says how rec is proven this run's, "" when it is not.
-func (s *seqState) evidenceFor(kind string, rec *Lock) string {
-	j := s.j
+func evidenceFor(j *journal, kind string, rec *Lock) string {
 	printed := j.Class.LockID
-	observed := s.observedRecord(kind)
+	observed := observedRecord(j, kind)
 	if printed != "" && observed != nil && observed.Lock.Info.ID != printed {
 		observed = nil // the two disagree: only terraform's own word stands
 	}
@@ -149,7 +146,7 @@ func (s *seqState) evidenceFor(kind string, rec *Lock) string {
 		if rec.Info.ID != j.GivenLockID {
 			return ""
 		}
-		if own := s.knownOwnID(); own != "" && own != rec.Info.ID {
+		if own := knownOwnID(j); own != "" && own != rec.Info.ID {
 			return ""
 		}
 		return EvidenceGiven
@@ -168,8 +165,8 @@ func (s *seqState) evidenceFor(kind string, rec *Lock) string {
 // someone's force-unlock and a new apply, disqualifies the observation), it
 // was created after the run started, by this user@host (necessary, never
 // sufficient).
-func (s *seqState) observedRecord(kind string) *Sighting {
-	o := s.j.Observed
+func observedRecord(j *journal, kind string) *Sighting {
+	o := j.Observed
 	if o == nil {
 		return nil
 	}
@@ -189,17 +186,16 @@ func (s *seqState) observedRecord(kind string) *Sighting {
 	if err != nil || created.Before(since) {
 		return nil
 	}
-	if s.j.Who != "" && last.Lock.Info.Who != s.j.Who {
+	if j.Who != "" && last.Lock.Info.Who != j.Who {
 		return nil
 	}
 	return last
 }
 
 // mustPush says whether the push step will write: errored.tfstate exists
-// and the backend (as last pulled) does not already hold its content.
-func (s *seqState) mustPush() bool {
-	e := s.j.Errored
-	return e != nil && (s.remote == nil || s.remote.Empty || !sameContent(*s.remote, *e))
+// and the backend (as last pulled: remote) does not already hold its content.
+func mustPush(errored, remote *StateSummary) bool {
+	return errored != nil && (remote == nil || remote.Empty || !sameContent(*remote, *errored))
 }
 
 // knownState says whether the state object now is one this recovery may
@@ -208,11 +204,11 @@ func (s *seqState) mustPush() bool {
 // choosing, or one tf wrote itself. Compared by identity (ETag, version,
 // size, time), never by serial: terraform counts failed saves too. A held
 // lock alone proves nothing: a writer with -lock=false ignores it.
-func (s *seqState) knownState(so StateObject) bool {
-	if last := s.runsLast(); last != nil && last.Same(so) {
+func knownState(j *journal, so StateObject) bool {
+	if last := runsLast(j); last != nil && last.Same(so) {
 		return true
 	}
-	for _, m := range s.j.Known {
+	for _, m := range j.Known {
 		if m.Object.Same(so) {
 			return true
 		}
@@ -222,11 +218,11 @@ func (s *seqState) knownState(so StateObject) bool {
 
 // runsOwnState says whether so is the state object the run started from or
 // saved itself, or one tf pushed for it (not one a person looked at).
-func (s *seqState) runsOwnState(so StateObject) bool {
-	if last := s.runsLast(); last != nil && last.Same(so) {
+func runsOwnState(j *journal, so StateObject) bool {
+	if last := runsLast(j); last != nil && last.Same(so) {
 		return true
 	}
-	for _, m := range s.j.Known {
+	for _, m := range j.Known {
 		if m.Why == knownPushed && m.Object.Same(so) {
 			return true
 		}
@@ -239,8 +235,8 @@ func (s *seqState) runsOwnState(so StateObject) bool {
 // lock (-lock=false), only the one it started from. The watch cannot tell
 // who wrote an object: an unlocked run's lock kept nobody out, so a
 // mid-run change may be anyone's.
-func (s *seqState) runsLast() *StateObject {
-	o := s.j.Observed
+func runsLast(j *journal) *StateObject {
+	o := j.Observed
 	if o == nil {
 		return nil
 	}
@@ -258,32 +254,32 @@ const (
 
 // knownAs says which known state object the backend holds (after
 // knownState said it is one).
-func (s *seqState) knownAs() string {
-	o := s.j.Observed
+func knownAs(j *journal) string {
+	o := j.Observed
 	if o != nil && o.TakesLock && len(o.States) > 0 && (o.StartState == nil || !o.StartState.Same(o.States[len(o.States)-1].Object)) {
 		return "the last one tf saw written while the run held its lock"
 	}
 	if o != nil && o.StartState != nil {
 		return "the one the run started from"
 	}
-	if n := len(s.j.Known); n > 0 {
-		return s.j.Known[n-1].Why
+	if n := len(j.Known); n > 0 {
+		return j.Known[n-1].Why
 	}
 	return "known"
 }
 
 // movedUnderLock says why the state object is not one the recovery may
 // push over although the run's lock is still there.
-func (s *seqState) movedUnderLock(id string, so StateObject) string {
-	last := s.runsLast()
-	if last == nil && len(s.j.Known) == 0 {
+func movedUnderLock(j *journal, id string, so StateObject) string {
+	last := runsLast(j)
+	if last == nil && len(j.Known) == 0 {
 		return fmt.Sprintf("this run's lock %s is still there, but tf has no record of the state object the run started from (now: %s), and a held lock does not prove that nobody wrote the state: terraform's -lock=false ignores it", id, so)
 	}
 	then := "none"
 	if last != nil {
 		then = last.String()
-	} else if n := len(s.j.Known); n > 0 {
-		then = s.j.Known[n-1].Object.String()
+	} else if n := len(j.Known); n > 0 {
+		then = j.Known[n-1].Object.String()
 	}
 	return fmt.Sprintf("this run's lock %s is still there, but the state object is not the one the run started from or saved itself (then: %s; now: %s): someone wrote the state without taking the lock (terraform's -lock=false, or a write to the bucket)", id, then, so)
 }

@@ -28,14 +28,14 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 		note = "a person chose to push errored.tfstate over the backend's state"
 		return note, nil
 	}
-	v := s.judgeLocks(locks)
+	v := judgeLocks(s.j, locks)
 	if v.foreign != nil {
 		return note, &stepStop{step: StepProve, retry: retryHolder, holder: v.foreign,
 			err: fmt.Errorf("the state is locked by %s since %s (%s, ID %s), which tf cannot prove is this run's lock", v.foreign.Who, v.foreign.Created, v.foreign.Operation, v.foreign.ID)}
 	}
 	if len(v.own) > 0 {
 		j.LockID, j.Evidence = v.id, v.evidence
-		if s.mustPush() {
+		if mustPush(s.j.Errored, s.remote) {
 			// The lock keeps out only writers that take it: terraform's own
 			// lock error suggests -lock=false. The state object itself must
 			// be one the run started from or wrote.
@@ -43,14 +43,14 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 			if st != nil {
 				return note, st
 			}
-			if !s.knownState(so) {
-				return note, s.drift(StepProve, s.movedUnderLock(v.id, so))
+			if !knownState(s.j, so) {
+				return note, s.drift(StepProve, movedUnderLock(s.j, v.id, so))
 			}
 		}
 		j.Route = RouteFence
 		note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
-		if s.mustPush() {
-			note += "; the state object is " + s.knownAs()
+		if mustPush(s.j.Errored, s.remote) {
+			note += "; the state object is " + knownAs(s.j)
 		}
 		return note, nil
 	}
@@ -68,9 +68,9 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 	if st != nil {
 		return note, st
 	}
-	if s.knownState(so) {
+	if knownState(s.j, so) {
 		j.Route = RouteUnchanged
-		note = v.none + "; the backend's state object is " + s.knownAs() + " (" + so.String() + ")"
+		note = v.none + "; the backend's state object is " + knownAs(s.j) + " (" + so.String() + ")"
 		return note, nil
 	}
 	why := v.none

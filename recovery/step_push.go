@@ -53,7 +53,7 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		if st != nil {
 			return note, st
 		}
-		v := s.judgeLocks(locks)
+		v := judgeLocks(s.j, locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
 			return note, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
 		}
@@ -61,10 +61,10 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		if st != nil {
 			return note, st
 		}
-		if !s.knownState(so) {
-			return note, s.drift(StepPush, s.movedUnderLock(j.LockID, so))
+		if !knownState(s.j, so) {
+			return note, s.drift(StepPush, movedUnderLock(s.j, j.LockID, so))
 		}
-		byRun = s.runsOwnState(so)
+		byRun = runsOwnState(s.j, so)
 		lockFalse = true
 	case RouteUnchanged:
 		// Take the lock first, then check the object again: nobody can
@@ -76,10 +76,10 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		if st != nil {
 			return note, st
 		}
-		if !rem.Empty && !s.knownState(so) {
+		if !rem.Empty && !knownState(s.j, so) {
 			return note, s.drift(StepPush, "the state object changed since tf checked it")
 		}
-		byRun = rem.Empty || s.runsOwnState(so)
+		byRun = rem.Empty || runsOwnState(s.j, so)
 		lockFalse = true
 	case RouteChosen:
 		// A person chose, having seen the difference: the backend must
@@ -89,7 +89,7 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 			if st != nil {
 				return note, st
 			}
-			if !s.knownState(so) {
+			if !knownState(s.j, so) {
 				return note, s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
 			}
 		}
@@ -148,9 +148,9 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
-		note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, s.knownAs())
+		note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, knownAs(s.j))
 	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
-		note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, s.knownAs())
+		note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, knownAs(s.j))
 	case lockFalse:
 		note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
 	default:
