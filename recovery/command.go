@@ -300,7 +300,7 @@ func startCommand(ctx context.Context, r Run, o CommandOptions, root string, sv 
 		// overwritten.
 		return reported(r, Outcome{Kind: NeedsPerson, Pending: true, Backend: &sv.backend, Errored: sv.errored,
 			Summary: "another tf left a pending recovery in " + root + " meanwhile; it comes first, so nothing was changed",
-			Next:    []string{"tf guard recover   # continues that recovery; then run this one again"}})
+			Next:    pendingFirstSteps()})
 	}
 	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {

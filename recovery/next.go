@@ -637,3 +637,31 @@ func confirmSteps(lockID string) []string {
 // againSteps: nothing is wrong that a person must fix first; tf's own
 // command goes on (another tf was busy, or tf only showed what it would do).
 func againSteps() []string { return []string{"tf guard recover"} }
+
+// pendingFirstSteps: another tf's recovery became pending while this
+// command looked and asked; it goes first.
+func pendingFirstSteps() []string {
+	return []string{"tf guard recover   # continues that recovery; then run this one again"}
+}
+
+// otherCheckoutSteps: the pending recovery belongs to another checkout
+// sharing this data directory; it is finished there.
+func otherCheckoutSteps(dir string) []string {
+	return []string{"cd " + tfargs.Quote(dir) + " && tf guard recover"}
+}
+
+// takenLockSteps: tf could not release the lock it took for its own push.
+func takenLockSteps(tool, id string) []string {
+	return []string{"# release the lock tf took for its push once the cause above is fixed:", unlockCommand(tool, id)}
+}
+
+// otherDataDirSteps: a recovery pending in another data directory has not
+// secured this directory's errored.tfstate; its own command continues it
+// (explained: with the cause of its failure to secure the file).
+func otherDataDirSteps(dataDir string, explained bool) []string {
+	cmd := "TF_DATA_DIR=" + tfargs.Quote(dataDir) + " tf guard recover"
+	if explained {
+		cmd += "   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again"
+	}
+	return []string{cmd}
+}

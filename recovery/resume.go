@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-
-	"github.com/tfguard/tf/tfargs"
 )
 
 // Resume finishes or explains the unfinished recovery for r.Dir's state.
@@ -49,7 +47,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		// so the recovery is finished there; the journal is left as it is.
 		o := Outcome{Kind: NeedsPerson, Pending: true, RecoveryDir: j.dir(), Backend: &j.Backend, otherDir: j.WorkDir,
 			Summary: fmt.Sprintf("a recovery of %s is pending; run tf guard recover in %s", j.WorkDir, j.WorkDir)}
-		o.Next = []string{"cd " + tfargs.Quote(j.WorkDir) + " && tf guard recover"}
+		o.Next = otherCheckoutSteps(j.WorkDir)
 		return sayOnly(r, o)
 	}
 	if err != nil {

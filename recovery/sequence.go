@@ -189,7 +189,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 	o.Saved = s.savedAt()
 	o.Next = nextSteps(s.facts(st, o.Saved))
 	if kept != "" {
-		o.Next = append(o.Next, "# release the lock tf took for its push once the cause above is fixed:", unlockCommand(s.r.Flavor, kept))
+		o.Next = append(o.Next, takenLockSteps(s.r.Flavor, kept)...)
 	}
 	return reported(s.r, o)
 }
