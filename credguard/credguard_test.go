@@ -15,6 +15,7 @@ import (
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
 

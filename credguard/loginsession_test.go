@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mattn/go-shellwords"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfdir"
 )
 
@@ -172,15 +173,7 @@ const EnvGitHubActions = "GITHUB_ACTIONS"
 func (o Options) inGitHubActions() bool { return o.CI && o.getenv(EnvGitHubActions) == "true" }
 
 // getenv reads name from o.Env (last one wins, like the process env).
-func (o Options) getenv(name string) string {
-	v := ""
-	for _, kv := range o.Env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
-}
+func (o Options) getenv(name string) string { return envlist.Get(o.Env, name) }
 
 func (o Options) home() string {
 	if h := o.getenv(EnvHome); h != "" {
@@ -199,15 +192,7 @@ func (o Options) home() string {
 // first, then TF_CLI_ARGS, then the rest of the command line. The error is
 // a value terraform refuses to split.
 func TerraformArgs(env []string, command string, args []string) ([]string, error) {
-	get := func(name string) string {
-		v := ""
-		for _, kv := range env {
-			if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-				v = val
-			}
-		}
-		return v
-	}
+	get := func(name string) string { return envlist.Get(env, name) }
 	var err error
 	args, err = mergeEnvArgs(get("TF_CLI_ARGS"), "TF_CLI_ARGS", command, args)
 	if err != nil {

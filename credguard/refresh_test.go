@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/smithy-go/middleware"
+
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
 

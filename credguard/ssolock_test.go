@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
 	"github.com/tfguard/tf/e2e/fakeaws"
 )
 

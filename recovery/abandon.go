@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -86,6 +87,6 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
 	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()
-	o.Next = abandonSteps(r.Flavor, firstNonEmpty(j.LockID, knownOwnID(st.j)), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
+	o.Next = abandonSteps(r.Flavor, cmp.Or(j.LockID, knownOwnID(st.j)), j.Pushed != nil && j.done(StepVerify), j.done(StepUnlock))
 	return reported(r, o)
 }

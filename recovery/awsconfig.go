@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // The SDK's LoadDefaultConfig reads credentials from tf's own process
@@ -72,13 +75,13 @@ func credentialSource(b Backend, env []string) string {
 		src = "access keys in the backend configuration"
 	case b.Profile != "":
 		src = "profile " + b.Profile + " (backend configuration)"
-	case firstEnv(env, envAccessKeyID, envAccessKeyAlt) != "":
+	case envlist.First(env, envAccessKeyID, envAccessKeyAlt) != "":
 		src = "AWS_ACCESS_KEY_ID in the environment"
-	case envLookup(env, envWebIdentityFile) != "" && envLookup(env, envRoleARN) != "":
-		src = "web identity role " + envLookup(env, envRoleARN)
-	case envLookup(env, envProfile) != "":
-		src = "profile " + envLookup(env, envProfile) + " (AWS_PROFILE)"
-	case envLookup(env, envContainerFullURI) != "" || envLookup(env, envContainerRelURI) != "":
+	case envlist.Get(env, envWebIdentityFile) != "" && envlist.Get(env, envRoleARN) != "":
+		src = "web identity role " + envlist.Get(env, envRoleARN)
+	case envlist.Get(env, envProfile) != "":
+		src = "profile " + envlist.Get(env, envProfile) + " (AWS_PROFILE)"
+	case envlist.Get(env, envContainerFullURI) != "" || envlist.Get(env, envContainerRelURI) != "":
 		src = "the container credentials endpoint"
 	default:
 		src = "the default credential chain"
@@ -89,15 +92,6 @@ func credentialSource(b Backend, env []string) string {
 	return src
 }
 
-func firstEnv(env []string, keys ...string) string {
-	for _, k := range keys {
-		if v := envLookup(env, k); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // backendAWSConfig builds the SDK configuration for reading b's lock
 // records and state object with the credentials terraform used.
 func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config, error) {
@@ -106,7 +100,7 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 	}
 	region := b.Region
 	if region == "" {
-		region = firstEnv(env, envRegion, envDefaultRegion)
+		region = envlist.First(env, envRegion, envDefaultRegion)
 	}
 	if region == "" {
 		region = "us-east-1"
@@ -114,36 +108,36 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 	opts = append(opts, config.WithRegion(region))
 	if len(b.ConfigFiles) > 0 {
 		opts = append(opts, config.WithSharedConfigFiles(b.ConfigFiles))
-	} else if f := envLookup(env, envConfigFile); f != "" {
+	} else if f := envlist.Get(env, envConfigFile); f != "" {
 		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
 	}
 	if len(b.CredentialsFiles) > 0 {
 		opts = append(opts, config.WithSharedCredentialsFiles(b.CredentialsFiles))
-	} else if f := envLookup(env, envCredsFile); f != "" {
+	} else if f := envlist.Get(env, envCredsFile); f != "" {
 		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
 	}
 	static := func(id, secret, token string) {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, token)))
 	}
-	envProfileName := envLookup(env, envProfile)
+	envProfileName := envlist.Get(env, envProfile)
 	switch {
 	case b.keys.id != "":
 		static(b.keys.id, b.keys.secret, b.keys.token)
 	case b.Profile != "":
 		opts = append(opts, config.WithSharedConfigProfile(b.Profile))
-	case firstEnv(env, envAccessKeyID, envAccessKeyAlt) != "":
-		static(firstEnv(env, envAccessKeyID, envAccessKeyAlt), firstEnv(env, envSecretKey, envSecretKeyAlt), envLookup(env, envSessionToken))
-	case envLookup(env, envWebIdentityFile) != "" && envLookup(env, envRoleARN) != "":
+	case envlist.First(env, envAccessKeyID, envAccessKeyAlt) != "":
+		static(envlist.First(env, envAccessKeyID, envAccessKeyAlt), envlist.First(env, envSecretKey, envSecretKeyAlt), envlist.Get(env, envSessionToken))
+	case envlist.Get(env, envWebIdentityFile) != "" && envlist.Get(env, envRoleARN) != "":
 		// Built below, once the STS client exists.
 	case envProfileName != "":
 		opts = append(opts, config.WithSharedConfigProfile(envProfileName))
-	case envLookup(env, envContainerFullURI) != "" || envLookup(env, envContainerRelURI) != "":
-		uri := envLookup(env, envContainerFullURI)
+	case envlist.Get(env, envContainerFullURI) != "" || envlist.Get(env, envContainerRelURI) != "":
+		uri := envlist.Get(env, envContainerFullURI)
 		if uri == "" {
-			uri = ecsRelativeHost + envLookup(env, envContainerRelURI)
+			uri = ecsRelativeHost + envlist.Get(env, envContainerRelURI)
 		}
-		token := envLookup(env, envContainerAuth)
-		tokenFile := envLookup(env, envContainerAuthFile)
+		token := envlist.Get(env, envContainerAuth)
+		tokenFile := envlist.Get(env, envContainerAuthFile)
 		opts = append(opts, config.WithCredentialsProvider(endpointcreds.New(uri, func(o *endpointcreds.Options) {
 			o.AuthorizationToken = token
 			if tokenFile != "" {
@@ -164,22 +158,22 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 	}
 	stsClient := func() *sts.Client {
 		return sts.NewFromConfig(cfg, func(o *sts.Options) {
-			if e := firstNonEmpty(b.Endpoints["sts"], envLookup(env, envEndpointSTS), envLookup(env, envEndpoint)); e != "" {
+			if e := cmp.Or(b.Endpoints["sts"], envlist.Get(env, envEndpointSTS), envlist.Get(env, envEndpoint)); e != "" {
 				o.BaseEndpoint = aws.String(e)
 			}
 		})
 	}
-	if b.keys.id == "" && b.Profile == "" && firstEnv(env, envAccessKeyID, envAccessKeyAlt) == "" &&
-		envLookup(env, envWebIdentityFile) != "" && envLookup(env, envRoleARN) != "" {
-		file := envLookup(env, envWebIdentityFile)
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient(), envLookup(env, envRoleARN),
+	if b.keys.id == "" && b.Profile == "" && envlist.First(env, envAccessKeyID, envAccessKeyAlt) == "" &&
+		envlist.Get(env, envWebIdentityFile) != "" && envlist.Get(env, envRoleARN) != "" {
+		file := envlist.Get(env, envWebIdentityFile)
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient(), envlist.Get(env, envRoleARN),
 			stscreds.IdentityTokenFile(file), func(o *stscreds.WebIdentityRoleOptions) {
-				o.RoleSessionName = firstNonEmpty(envLookup(env, envRoleSessionName), "tf-recovery")
+				o.RoleSessionName = cmp.Or(envlist.Get(env, envRoleSessionName), "tf-recovery")
 			}))
 	}
 	if ar := b.AssumeRole; ar != nil && ar.RoleARN != "" {
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient(), ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = firstNonEmpty(ar.SessionName, "tf-recovery")
+			o.RoleSessionName = cmp.Or(ar.SessionName, "tf-recovery")
 			if ar.ExternalID != "" {
 				o.ExternalID = aws.String(ar.ExternalID)
 			}
@@ -189,13 +183,4 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 		}))
 	}
 	return cfg, nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfdir"
 	"github.com/tfguard/tf/tfout"
 )
@@ -117,9 +119,6 @@ func (b Backend) String() string {
 	}
 	return fmt.Sprintf("s3://%s/%s (%s, workspace %q)", b.Bucket, b.StateKey(), locks, b.Workspace)
 }
-
-// envLookup reads KEY from a KEY=VALUE list; the last one wins, as in exec.
-func envLookup(env []string, key string) string { return tfdir.Getenv(env, key) }
 
 // LoadBackend reads the backend configuration terraform recorded at init
 // and the selected workspace (TF_WORKSPACE, else <data dir>/environment).
@@ -263,7 +262,7 @@ func newAWSBackend(ctx context.Context, b Backend, env []string) (*awsBackend, e
 		return nil, err
 	}
 	endpoint := func(svc, envKey string) string {
-		return firstNonEmpty(b.Endpoints[svc], envLookup(env, envKey), envLookup(env, envEndpoint))
+		return cmp.Or(b.Endpoints[svc], envlist.Get(env, envKey), envlist.Get(env, envEndpoint))
 	}
 	l := &awsBackend{b: b}
 	l.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {

@@ -1,10 +1,12 @@
 package recovery
 
 import (
+	"cmp"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
@@ -345,12 +347,12 @@ func unlockCommand(tool, id string) string {
 func renewHint(env []string, b Backend) string {
 	profile := b.Profile
 	if profile == "" {
-		profile = envLookup(env, envProfile)
+		profile = envlist.Get(env, envProfile)
 	}
 	if profile != "" {
 		return "aws sso login --profile " + tfargs.Quote(profile) + "   # or however profile " + profile + " gets fresh credentials"
 	}
-	if envLookup(env, envAccessKeyID) != "" {
+	if envlist.Get(env, envAccessKeyID) != "" {
 		return "# export fresh AWS credentials (the ones in AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN expired)"
 	}
 	return "# get fresh AWS credentials the way this machine usually does (aws sso login, aws-vault, ...)"
@@ -504,7 +506,7 @@ func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
 	f := nextFacts{Tool: s.r.Flavor, Args: j.Args, VarNames: j.VarNames, Progress: j.Progress, Superseded: s.superseded != "",
 		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: knownOwnID(s.j),
 		Errored: j.Errored != nil, Pushed: j.Pushed != nil, Unlocked: j.done(StepUnlock), Renew: renewHint(s.env, j.Backend)}
-	if id := firstNonEmpty(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
+	if id := cmp.Or(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
 		f.LockGone = true
 		for _, rec := range s.seen.All() {
 			if rec.ID == id {

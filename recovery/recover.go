@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
@@ -155,7 +157,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 
 // adviceFor is the advice for c, with the profile in play.
 func adviceFor(c tfout.Classification, flavor string, env []string, b Backend) *Advice {
-	profile := firstNonEmpty(b.Profile, envLookup(env, envProfile))
+	profile := cmp.Or(b.Profile, envlist.Get(env, envProfile))
 	a := Advise(c, flavor, profile)
 	if a.Summary == "" {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 )
 
@@ -27,7 +28,7 @@ func report(r Run, o *Outcome) {
 			}
 		}
 	}
-	if envLookup(r.Env, envGitHubActions) == "true" {
+	if envlist.Get(r.Env, envGitHubActions) == "true" {
 		writeGitHub(r, o)
 	}
 }
@@ -162,7 +163,7 @@ func writeGitHub(r Run, o *Outcome) {
 		msg += "\nNext:\n" + strings.Join(o.Next, "\n")
 	}
 	fmt.Fprintf(r.Out, "::%s title=tf recovery (%s)::%s\n", level, o.Kind, ghEscape(msg))
-	path := envLookup(r.Env, envStepSummary)
+	path := envlist.Get(r.Env, envStepSummary)
 	if path == "" {
 		return
 	}
@@ -201,9 +202,9 @@ const (
 // (a hosted runner), "" elsewhere.
 func ephemeralCI(env []string) string {
 	switch {
-	case envLookup(env, envGitHubActions) == "true":
+	case envlist.Get(env, envGitHubActions) == "true":
 		return ciGitHub
-	case envLookup(env, envGitLabCI) == "true":
+	case envlist.Get(env, envGitLabCI) == "true":
 		return ciGitLab
 	}
 	return ""
@@ -254,7 +255,7 @@ func keepStep(ci string, r Run, o *Outcome) []string {
 		}
 		return out
 	case ciGitLab:
-		base := envLookup(r.Env, envGitLabProject)
+		base := envlist.Get(r.Env, envGitLabProject)
 		var inside, outside []string
 		for _, p := range paths {
 			if base != "" {

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -55,7 +56,7 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		}
 		v := judgeLocks(s.j, locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
-			return note, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+firstNonEmpty(v.none, "another lock is there")+")")
+			return note, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+cmp.Or(v.none, "another lock is there")+")")
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {

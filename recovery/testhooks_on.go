@@ -5,6 +5,8 @@ package recovery
 import (
 	"os"
 	"time"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // Test hooks, compiled only with -tags tfguard_testhooks (the e2e tests
@@ -24,10 +26,10 @@ const EnvTestNoObserve = "TFGUARD_TEST_NO_OBSERVE"
 const EnvTestPauseAt = "TFGUARD_TEST_PAUSE_AT"
 
 func testHookAt(env []string, step string) {
-	if envLookup(env, EnvTestPauseAt) == step {
+	if envlist.Get(env, EnvTestPauseAt) == step {
 		time.Sleep(3 * time.Second)
 	}
-	if envLookup(env, EnvTestKillAt) != step {
+	if envlist.Get(env, EnvTestKillAt) != step {
 		return
 	}
 	p, err := os.FindProcess(os.Getpid())
@@ -37,7 +39,7 @@ func testHookAt(env []string, step string) {
 	select {}
 }
 
-func testNoObserve(env []string) bool { return envLookup(env, EnvTestNoObserve) != "" }
+func testNoObserve(env []string) bool { return envlist.Get(env, EnvTestNoObserve) != "" }
 
 // IsTestVariable says whether name is one of the test hooks above (the
 // wrapper must not reject them as unknown configuration).

@@ -217,3 +217,29 @@ func TestSavedPlan(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: Parse never fails and never loses a word (the words join back
+// to the command line); Redact keeps every word but a -var value, and
+// leaves no value of a -var option terraform reads.
+func FuzzParse(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.args)
+	}
+	f.Add("-chdir=x apply -var s=secret --var=t=secret -- -var u=secret")
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		c := Parse(args)
+		if got := Words(c.Args); !slices.Equal(got, args) && !(len(got) == 0 && len(args) == 0) {
+			t.Fatalf("Words(Parse(%q).Args) = %q", args, got)
+		}
+		red := Redact(args)
+		if len(red) != len(args) {
+			t.Fatalf("Redact changed the number of words: %q → %q", args, red)
+		}
+		for _, v := range Parse(red).Vars() {
+			if v.File == "" && v.Value != "..." {
+				t.Fatalf("Redact(%q) left -var %s=%q", args, v.Name, v.Value)
+			}
+		}
+	})
+}

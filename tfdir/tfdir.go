@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // Environment variables terraform reads for these facts.
@@ -20,21 +22,10 @@ const (
 	EnvWorkspace = "TF_WORKSPACE"
 )
 
-// Getenv looks up KEY in a KEY=VALUE list; the last one wins, as in exec.
-func Getenv(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
-}
-
 // DataDir is terraform's data directory for dir: TF_DATA_DIR (relative to
 // dir) or dir/.terraform.
 func DataDir(dir string, env []string) string {
-	if d := Getenv(env, EnvDataDir); d != "" {
+	if d := envlist.Get(env, EnvDataDir); d != "" {
 		if filepath.IsAbs(d) {
 			return d
 		}
@@ -46,7 +37,7 @@ func DataDir(dir string, env []string) string {
 // Workspace is the selected workspace: TF_WORKSPACE, else the one recorded
 // by `terraform workspace select`, else "default".
 func Workspace(dir string, env []string) string {
-	if w := Getenv(env, EnvWorkspace); w != "" {
+	if w := envlist.Get(env, EnvWorkspace); w != "" {
 		return w
 	}
 	if b, err := os.ReadFile(filepath.Join(DataDir(dir, env), "environment")); err == nil {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // GitHub Actions' variables read for a refusal's annotation.
@@ -22,11 +24,11 @@ func annotateRefusal(inv *Invocation, err error) {
 	if err == nil || exitCodeOf(withExitCode(err, ExitPreflight)) != ExitPreflight {
 		return
 	}
-	if v, _ := lookupEnv(inv.Env, envGitHubActions); v != "true" || inv.Stderr == nil {
+	if v, _ := envlist.Lookup(inv.Env, envGitHubActions); v != "true" || inv.Stderr == nil {
 		return
 	}
 	writeRefusalAnnotation(inv.Stderr, inv, err)
-	if path, _ := lookupEnv(inv.Env, envStepSummary); path != "" {
+	if path, _ := envlist.Lookup(inv.Env, envStepSummary); path != "" {
 		if werr := appendStepSummary(path, inv, err); werr != nil {
 			fmt.Fprintf(inv.Stderr, "tf: could not append to %s: %v\n", envStepSummary, werr)
 		}

@@ -47,17 +47,17 @@ func guardCheckCommand() *cli.Command {
 			// what terraform would get.
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			g := &guards{}
-			defer g.closeOIDC()
-			if err := g.startOIDC(ctx, inv); err != nil {
+			var oidc oidcEndpoint
+			defer oidc.close()
+			if err := oidc.start(ctx, inv); err != nil {
 				fmt.Fprintf(c.App.ErrWriter, "tf guard check: GitHub OIDC mode is on (github_oidc_role = %s), but %v\n"+
 					"tf guard check: a guarded command here is refused for the same reason; the job's own AWS credentials are not judged, since terraform would not get them\n",
 					inv.Config.GitHubOIDCRole, strings.TrimPrefix(err.Error(), "github_oidc_role is set but "))
 				return exitWith(1)
 			}
-			if g.oidc != nil {
+			if u := oidc.url(); u != "" {
 				o.Env = inv.Env
-				o.GitHubOIDCURL = g.oidc.URL
+				o.GitHubOIDCURL = u
 			} else if !inv.CI && inv.Config.GitHubOIDCRole != "" {
 				fmt.Fprintf(c.App.ErrWriter, "tf guard check: github_oidc_role is set, but GitHub OIDC mode is used only in CI (CI or GITHUB_ACTIONS set, or ci = on): judging the credentials here\n")
 			}

@@ -33,11 +33,11 @@ func guardRecoverCommand() *cli.Command {
 			defer stop()
 			// In a GitHub OIDC job the endpoint may be the only credential:
 			// up for the recovery's side calls and lock reads, as in Startup.
-			g := &guards{}
-			if err := g.startOIDC(ctx, inv); err != nil {
+			var oidc oidcEndpoint
+			if err := oidc.start(ctx, inv); err != nil {
 				fmt.Fprintf(inv.Stderr, "tf: %v\n", err)
 			}
-			defer g.closeOIDC()
+			defer oidc.close()
 			run := recoveryRun(inv, nil)
 			run.Renew = renewCredentials(inv)
 			out := recovery.RecoverCommand(ctx, run, recovery.CommandOptions{

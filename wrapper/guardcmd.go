@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // Session is what `tf guard` subcommands work with: the process, and the
@@ -339,10 +341,10 @@ func ciReason(setting string, environ []string) (bool, string) {
 	case CIFalse:
 		return false, "ci = false"
 	}
-	if v, ok := lookupEnv(environ, "GITHUB_ACTIONS"); ok && v == "true" {
+	if v, ok := envlist.Lookup(environ, "GITHUB_ACTIONS"); ok && v == "true" {
 		return true, "GITHUB_ACTIONS=true"
 	}
-	if v, ok := lookupEnv(environ, "CI"); ok && v != "" && v != "false" && v != "0" {
+	if v, ok := envlist.Lookup(environ, "CI"); ok && v != "" && v != "false" && v != "0" {
 		return true, "CI=" + v
 	}
 	return false, "no CI or GITHUB_ACTIONS variable"

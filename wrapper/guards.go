@@ -30,15 +30,11 @@ func ProductHooks() Hooks {
 // the lock watch and, when opted in, the GitHub OIDC credentials endpoint.
 type guards struct {
 	stopRefresher func()
-	oidc          *credguard.CredentialServer
-	// oidcTried: startOIDC has run in this tf (Startup's resume, then
-	// Before, share one start); oidcErr is how it failed, already printed.
-	oidcTried bool
-	oidcErr   error
-	watch     *recovery.Watch
-	stdin     *stdinWatch // how long terraform waits at prompts
-	stop      stopState   // stop in time (stopintime.go)
-	owner     *recovery.OwnerWriter
+	oidc          oidcEndpoint
+	watch         *recovery.Watch
+	stdin         *stdinWatch // how long terraform waits at prompts
+	stop          stopState   // stop in time (stopintime.go)
+	owner         *recovery.OwnerWriter
 }
 
 // Startup deals with a recovery that an earlier tf could not complete for
@@ -71,7 +67,7 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 	// In a GitHub OIDC job the endpoint may be the only credential there
 	// is: it is up before the resume, and the command reuses it (a failed
 	// start is said here, once; Before then refuses the command).
-	if err := g.startOIDC(ctx, inv); err != nil {
+	if err := g.oidc.start(ctx, inv); err != nil {
 		fmt.Fprintf(inv.Stderr, "tf: %v; the pending recovery is tried with the job's own credentials\n", err)
 	}
 	run := recoveryRun(inv, nil)
@@ -82,7 +78,7 @@ func (g *guards) Startup(ctx context.Context, inv *Invocation) (int, bool) {
 	if out.Kind == recovery.NeedsPerson {
 		// Pending: refused until the condition printed changes. Closed:
 		// refused this once, so the report is read; the next command runs.
-		g.closeOIDC()
+		g.oidc.close()
 		return ExitRecoveryIncomplete, true
 	}
 	return 0, false
@@ -98,7 +94,7 @@ func (g *guards) Abort() {
 	if g.stdin != nil {
 		g.stdin.Stop()
 	}
-	g.closeOIDC()
+	g.oidc.close()
 }
 
 // Before runs the credential guard: it refuses a run its credentials
@@ -114,8 +110,8 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	g.stop.started = time.Now()
 	// The OIDC endpoint comes first, whatever the preflight setting: the
 	// preflight then judges the environment terraform will really get.
-	said := g.oidcTried // Startup tried it (and printed a failure)
-	if err := g.startOIDC(ctx, inv); err != nil {
+	said := g.oidc.tried // Startup tried it (and printed a failure)
+	if err := g.oidc.start(ctx, inv); err != nil {
 		if said {
 			return withExitCode(errors.New("terraform does not run: it would not get the GitHub OIDC role credentials github_oidc_role sets up (the endpoint's failure is above); rerun once the job can get them, or unset github_oidc_role"), ExitPreflight)
 		}
@@ -147,7 +143,7 @@ func (g *guards) After(ctx context.Context, inv *Invocation, res *Result) (code 
 	keepOwner := true // the owner record stays while the run's lock may (recovery/owner.go)
 	defer func() { g.owner.End(keepOwner, res.ExitCode) }()
 	observed := g.watch.Stop()
-	defer g.closeOIDC()
+	defer g.oidc.close()
 	o := credOptions(inv)
 	var waited time.Duration
 	watched := false

@@ -14,12 +14,13 @@ import (
 	"strings"
 
 	"github.com/tfguard/tf/credguard"
+	"github.com/tfguard/tf/envlist"
 )
 
 func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 	o := credOptions(inv)
-	if g.oidc != nil {
-		o.GitHubOIDCURL = g.oidc.URL
+	if u := g.oidc.url(); u != "" {
+		o.GitHubOIDCURL = u
 	}
 	if plan := savedPlan(inv); plan != "" {
 		// terraform applies the plan with the variables stored in it
@@ -67,7 +68,7 @@ func (g *guards) preflight(ctx context.Context, inv *Invocation) error {
 // it is the last line tf prints. Ctrl-C (ctx) ends the question at once.
 func offerProfile(ctx context.Context, inv *Invocation, o credguard.Options, err error) (env []string, ok bool) {
 	var short *credguard.ShortError
-	profile, _ := lookupEnv(inv.Env, "AWS_PROFILE")
+	profile, _ := envlist.Lookup(inv.Env, "AWS_PROFILE")
 	if !inv.Interactive || profile == "" || !errors.As(err, &short) {
 		return nil, false
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/tfguard/tf/envlist"
 )
 
 // Process is everything Main takes from the operating system.
@@ -32,19 +34,7 @@ func (p Process) now() time.Time {
 	return time.Now()
 }
 
-func (p Process) getenv(key string) string {
-	v, _ := lookupEnv(p.Environ, key)
-	return v
-}
-
-func lookupEnv(environ []string, key string) (string, bool) {
-	for i := len(environ) - 1; i >= 0; i-- { // the last one wins, as in getenv(3) users' experience with env(1)
-		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
+func (p Process) getenv(key string) string { return envlist.Get(p.Environ, key) }
 
 // Main runs tf and returns its exit code; main.go passes it to os.Exit.
 // Only for guarded commands does tf stay in between: every other command
@@ -178,7 +168,7 @@ func selfExecutable() string {
 }
 
 func chainOf(environ []string) []string {
-	v, _ := lookupEnv(environ, EnvChain)
+	v, _ := envlist.Lookup(environ, EnvChain)
 	var out []string
 	for _, p := range filepath.SplitList(v) {
 		if p != "" {
@@ -216,10 +206,10 @@ func detectCI(setting string, environ []string) bool {
 	case CIFalse:
 		return false
 	}
-	if v, ok := lookupEnv(environ, "GITHUB_ACTIONS"); ok && v == "true" {
+	if v, ok := envlist.Lookup(environ, "GITHUB_ACTIONS"); ok && v == "true" {
 		return true
 	}
-	v, ok := lookupEnv(environ, "CI")
+	v, ok := envlist.Lookup(environ, "CI")
 	return ok && v != "" && v != "false" && v != "0"
 }
 
