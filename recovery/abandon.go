@@ -14,20 +14,20 @@ const RouteChosen = "chosen"
 
 // keepRemote secures errored.tfstate in the recovery directory and removes
 // it from the working directory: the person chose the backend's state.
-func (s *seqState) keepRemote(ctx context.Context) Outcome {
+func (s *pass) keepRemote(ctx context.Context) Outcome {
 	note, st := s.secure(ctx)
 	if st != nil {
 		return s.stop(st)
 	}
 	_ = s.j.record(StepSecure, "done", note, s.r.Now())
-	s.j.Pushed = nil
+	s.j.setPushed(nil)
 	if _, st := s.close(ctx); st != nil {
 		return s.stop(st)
 	}
 	if s.j.GivenLockID != "" {
 		// The person named the lock as abandoned: with the backend's state
 		// kept, nothing is left for it to fence.
-		s.j.LockID, s.j.Evidence = s.j.GivenLockID, EvidenceGiven
+		s.j.setLock(s.j.GivenLockID, EvidenceGiven)
 		note, st := s.unlock(ctx)
 		if st != nil {
 			return s.stop(st)
@@ -57,7 +57,7 @@ func giveLockID(root, dir, id string) error {
 	if err != nil {
 		return err
 	}
-	j.GivenLockID = id
+	j.setGivenLockID(id)
 	return j.save()
 }
 
@@ -83,7 +83,7 @@ func abandon(ctx context.Context, r Run, root string) Outcome {
 	if err := j.finish(Abandoned); err != nil {
 		return reported(r, failed(r, err))
 	}
-	st := newSeqState(r, j)
+	st := newPass(r, j)
 	o := st.outcome(Abandoned)
 	o.Saved = st.savedAt()
 	o.Summary = "abandoned the pending recovery: tf changes nothing more. " + abandonedWhat(j, r.Flavor) + "; every file is kept in " + j.dir()

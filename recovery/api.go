@@ -8,7 +8,10 @@ import (
 	"github.com/tfguard/tf/tfout"
 )
 
-// Kind is what recovery concluded.
+// Kind is what recovery concluded: the kind of an Outcome. (Not the
+// other "kinds" nearby: tfout.Classification.Kind is the shape of a
+// failure within its cause; Locks.Kind and KindWatch are about one lock
+// type, DynamoDB or the lockfile.)
 type Kind string
 
 // Outcomes. The wrapper maps them to exit codes: NotCredentials, Intact,

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -309,7 +308,7 @@ func startCommand(ctx context.Context, r Run, o CommandOptions, root string, sv 
 	if sv.looked != nil && sv.remote != nil {
 		looked := *sv.looked
 		looked.Lineage, looked.Serial, looked.SHA256 = sv.remote.Lineage, sv.remote.Serial, sv.remote.SHA256
-		j.Known = append(j.Known, looked)
+		j.addKnown(looked)
 	}
 	if sv.errored != nil {
 		j.ErroredSeen = markFile(sv.errPath)
@@ -322,21 +321,14 @@ func startCommand(ctx context.Context, r Run, o CommandOptions, root string, sv 
 	if err := j.open(); err != nil {
 		return reported(r, failed(r, err))
 	}
-	st := newSeqState(r, j)
+	st := newPass(r, j)
 	if use == UseRemote {
 		return st.keepRemote(ctx)
 	}
 	if sv.errored != nil && !sv.held.Held() {
-		j.Route = RouteChosen
+		j.setRoute(RouteChosen)
 	}
 	return st.sequence(ctx)
-}
-
-func lockFlag(id string) string {
-	if id == "" {
-		return ""
-	}
-	return " --lock-id " + tfargs.Quote(id)
 }
 
 // savedIf is errored.tfstate's place when there is one.

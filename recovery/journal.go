@@ -47,11 +47,13 @@ type journal struct {
 	// no lock of ours exists); Evidence says how it was proven.
 	LockID   string `json:"lock_id,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
-	// Route is how the push is justified: "fence" (our lock held from the
-	// failure until the push) or "unchanged" (the remote is the state the
-	// run started from).
+	// Route is how the push is justified: RouteFence (our lock held from
+	// the failure until the push), RouteUnchanged (the remote is the state
+	// the run started from or saved itself) or RouteChosen (a person chose
+	// errored.tfstate with tf guard recover --use errored).
 	Route string `json:"route,omitempty"`
-	// GivenLockID: a person named this lock with --lock-id (evidence c).
+	// GivenLockID: a person named this lock with --lock-id (EvidenceGiven
+	// once tf found it on this state).
 	GivenLockID string `json:"given_lock_id,omitempty"`
 	// ErroredSeen identifies the errored.tfstate this run left, taken when
 	// the failure was first seen: only that very file is ever secured or
@@ -233,3 +235,54 @@ func (j *journal) finish(outcome Kind) error {
 	}
 	return syncDir(root)
 }
+
+// The journal is the durable record of a recovery. Steps change it only
+// through these setters (saved by the sequencer when it records the step),
+// so every field a step writes can be found from here.
+
+// setLock records the lock proven this run's (or taken by tf) and how.
+func (j *journal) setLock(id, evidence string) { j.LockID, j.Evidence = id, evidence }
+
+// clearLock records that no lock of this run's is known.
+func (j *journal) clearLock() { j.setLock("", "") }
+
+// takingLock journals the ID of the lock tf is about to take, and saves
+// the journal BEFORE the lock exists: a kill right after leaves an ID the
+// next tf recognises as its own, never a lock nobody knows.
+func (j *journal) takingLock(id string) error {
+	j.setLock(id, EvidenceTaken)
+	return j.save()
+}
+
+// lockNotTaken undoes takingLock when the backend certainly created no
+// lock (another lock was held).
+func (j *journal) lockNotTaken() error {
+	j.clearLock()
+	return j.save()
+}
+
+// setRoute records how a push is justified (RouteFence, RouteUnchanged,
+// RouteChosen).
+func (j *journal) setRoute(route string) { j.Route = route }
+
+// setErrored records the secured errored.tfstate.
+func (j *journal) setErrored(sum *StateSummary) { j.Errored = sum }
+
+// setPushed records the state tf pushed (nil: none, or the push is undone
+// by the person's choice of the backend's state).
+func (j *journal) setPushed(sum *StateSummary) { j.Pushed = sum }
+
+// addKnown records a state object this recovery may push over.
+func (j *journal) addKnown(m StateMark) { j.Known = append(j.Known, m) }
+
+// setMade records what the failed run changed.
+func (j *journal) setMade(d *StateDiff) { j.Made = d }
+
+// setDropped records what a push a person chose removes from the backend.
+func (j *journal) setDropped(addrs []string) { j.Dropped = addrs }
+
+// setUnrecorded records the changes terraform reported that no state holds.
+func (j *journal) setUnrecorded(changes []tfout.Change) { j.Progress.Unrecorded = changes }
+
+// setGivenLockID records the lock a person named with --lock-id.
+func (j *journal) setGivenLockID(id string) { j.GivenLockID = id }

@@ -500,7 +500,7 @@ func lastOr(l []string, def string) string {
 
 // facts gathers the next steps' facts from this pass over the steps (st is
 // the stop, nil when the sequence finished).
-func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
+func (s *pass) facts(st *stepStop, saved []string) nextFacts {
 	j := s.j
 	may, none := mayHoldLock(s.j)
 	f := nextFacts{Tool: s.r.Flavor, Args: j.Args, VarNames: j.VarNames, Progress: j.Progress, Superseded: s.superseded != "",
@@ -535,27 +535,6 @@ func loginSummary(c tfout.Classification, tool string) string {
 		why += " (" + strings.Join(c.Shapes, ", ") + ")"
 	}
 	return tool + " failed at the backend before it changed anything: " + why + ". It reported no failed save and no lock left behind, so there is nothing to recover: log in again, then run the command again"
-}
-
-// noRecord is the outcome when tf cannot keep a journal of a failure: it
-// says everything there is now (nothing is pending), this run's lock ID
-// included, so that nothing is lost with the journal that was not written.
-func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath string) Outcome {
-	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
-		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
-	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
-	if fresh {
-		o.Saved = []string{errPath}
-		f.Errored, f.Saved = true, o.Saved
-	}
-	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
-		// terraform printed it in this run's own failure to release it.
-		o.LockID, o.Evidence = c.LockID, EvidencePrinted
-		f.OwnID = c.LockID
-	}
-	o.Next = nextSteps(f)
-	report(r, &o)
-	return o
 }
 
 // movedDataDir handles a checkout that moved (mv, a CI runner with another
@@ -666,4 +645,11 @@ func otherDataDirSteps(dataDir string, explained bool) []string {
 		cmd += "   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again"
 	}
 	return []string{cmd}
+}
+
+func lockFlag(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " --lock-id " + tfargs.Quote(id)
 }

@@ -1,5 +1,10 @@
 package recovery
 
+import (
+	"github.com/tfguard/tf/tfargs"
+	"github.com/tfguard/tf/tfout"
+)
+
 // How an outcome reaches the person. Every path that ends a recovery
 // entry point returns through one of these, so whether it writes
 // report.json is named where it is decided:
@@ -34,4 +39,25 @@ func sayOnly(r Run, o Outcome) Outcome {
 // person must look, and the error is the summary.
 func failed(r Run, err error) Outcome {
 	return Outcome{Kind: NeedsPerson, Summary: err.Error(), Error: err.Error()}
+}
+
+// noRecord is the outcome when tf cannot keep a journal of a failure: it
+// says everything there is now (nothing is pending), this run's lock ID
+// included, so that nothing is lost with the journal that was not written.
+func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath string) Outcome {
+	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
+		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
+	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
+	if fresh {
+		o.Saved = []string{errPath}
+		f.Errored, f.Saved = true, o.Saved
+	}
+	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
+		// terraform printed it in this run's own failure to release it.
+		o.LockID, o.Evidence = c.LockID, EvidencePrinted
+		f.OwnID = c.LockID
+	}
+	o.Next = nextSteps(f)
+	report(r, &o)
+	return o
 }

@@ -3,6 +3,8 @@ package recovery
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"time"
 
 	"github.com/tfguard/tf/tfargs"
@@ -298,7 +300,7 @@ func describeEvidence(ev string) string {
 
 // drift is the final stop for a backend that may have moved on: the state
 // is secured, the difference is shown, a person chooses.
-func (s *seqState) drift(step, why string) *stepStop {
+func (s *pass) drift(step, why string) *stepStop {
 	st := &stepStop{step: step, final: true, err: errors.New(why + ". tf does not push by itself")}
 	if s.remote != nil && s.j.Errored != nil {
 		if raw, err := readBackup(s.j); err == nil {
@@ -309,4 +311,14 @@ func (s *seqState) drift(step, why string) *stepStop {
 		}
 	}
 	return st
+}
+
+// whoAmI is terraform's lock "Who": user@host.
+func whoAmI() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
 }

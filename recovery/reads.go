@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tfguard/tf/tfout"
@@ -29,7 +31,7 @@ type errNotState struct{ error }
 func (e errNotState) Unwrap() error { return e.error }
 
 // pull runs `state pull`; its failure is a retryable stop at step.
-func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
+func (s *pass) pull(ctx context.Context, step string) (StateSummary, *stepStop) {
 	sum, errb, err := pullState(ctx, s.r, s.env)
 	var bad errNotState
 	if errors.As(err, &bad) {
@@ -47,7 +49,7 @@ func (s *seqState) pull(ctx context.Context, step string) (StateSummary, *stepSt
 }
 
 // reader returns the backend reader, or a retryable stop.
-func (s *seqState) reader(ctx context.Context, step string) (backendReader, *stepStop) {
+func (s *pass) reader(ctx context.Context, step string) (backendReader, *stepStop) {
 	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
 	if st := interrupted(ctx, step); err != nil && st != nil {
 		return nil, st
@@ -66,7 +68,7 @@ func interrupted(ctx context.Context, step string) *stepStop {
 	return &stepStop{step: step, retry: retryInterrupted, err: errors.New("interrupted: tf stopped before finishing this step; nothing of it was done")}
 }
 
-func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
+func (s *pass) readLocks(ctx context.Context, step string) (Locks, *stepStop) {
 	l, st := readBackend(s, ctx, step, "the lock records", backendReader.ReadLocks)
 	if st == nil {
 		s.seen = &l
@@ -74,13 +76,13 @@ func (s *seqState) readLocks(ctx context.Context, step string) (Locks, *stepStop
 	return l, st
 }
 
-func (s *seqState) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
+func (s *pass) readStateObject(ctx context.Context, step string) (StateObject, *stepStop) {
 	return readBackend(s, ctx, step, "the state object", backendReader.StateObject)
 }
 
 // readBackend makes one read of the backend; a failure is a retryable stop
 // at step (interrupted when ctx ended).
-func readBackend[T any](s *seqState, ctx context.Context, step, what string, read func(backendReader, context.Context) (T, error)) (T, *stepStop) {
+func readBackend[T any](s *pass, ctx context.Context, step, what string, read func(backendReader, context.Context) (T, error)) (T, *stepStop) {
 	var zero T
 	rd, st := s.reader(ctx, step)
 	if st != nil {
@@ -98,10 +100,26 @@ func readBackend[T any](s *seqState, ctx context.Context, step, what string, rea
 
 // stateObjectNow reads the state object's identity, nil error only on a
 // successful read.
-func (s *seqState) stateObjectNow(ctx context.Context) (StateObject, error) {
+func (s *pass) stateObjectNow(ctx context.Context) (StateObject, error) {
 	rd, err := s.r.backend(ctx, s.j.Backend, s.r.Env)
 	if err != nil {
 		return StateObject{}, err
 	}
 	return rd.StateObject(ctx)
+}
+
+func lastLines(b []byte, n int) string {
+	ls := strings.Split(strings.TrimSpace(tfout.Flatten(b)), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	s := strings.Join(ls, " ")
+	if len(s) > 600 {
+		s = s[len(s)-600:]
+	}
+	return s
+}
+
+func readBackup(j *journal) ([]byte, error) {
+	return os.ReadFile(filepath.Join(j.dir(), backupName))
 }

@@ -1,17 +1,13 @@
 package recovery
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
@@ -106,7 +102,7 @@ func Recover(ctx context.Context, r Run) Outcome {
 		clearUnsecured(r.Dir, j)
 		return noRecord(r, c, fmt.Errorf("could not write the recovery journal in %s: %w", root, err), fresh, errPath)
 	}
-	st := newSeqState(r, j)
+	st := newPass(r, j)
 	if !c.Cause.Acts() {
 		// Not something time or new credentials cure (access denied, KMS, a
 		// missing bucket, clock skew, ...): secure the state, keep the lock,
@@ -155,16 +151,6 @@ func Recover(ctx context.Context, r Run) Outcome {
 	return o
 }
 
-// adviceFor is the advice for c, with the profile in play.
-func adviceFor(c tfout.Classification, flavor string, env []string, b Backend) *Advice {
-	profile := cmp.Or(b.Profile, envlist.Get(env, envProfile))
-	a := Advise(c, flavor, profile)
-	if a.Summary == "" {
-		return nil
-	}
-	return &a
-}
-
 // freshErrored says whether errored.tfstate at path was written during the
 // run that started at started: it exists, differs from the one seen before
 // the run (if any) and was modified after the start.
@@ -177,37 +163,4 @@ func freshErrored(path string, started time.Time, obs *Observation) bool {
 		return false
 	}
 	return !now.ModTime.Before(started.Add(-time.Second))
-}
-
-// whoAmI is terraform's lock "Who": user@host.
-func whoAmI() string {
-	name := ""
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	host, _ := os.Hostname()
-	return name + "@" + host
-}
-
-func lastLines(b []byte, n int) string {
-	ls := strings.Split(strings.TrimSpace(tfout.Flatten(b)), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	s := strings.Join(ls, " ")
-	if len(s) > 600 {
-		s = s[len(s)-600:]
-	}
-	return s
-}
-
-// sameDir says whether a and b name the same directory (after symbolic
-// links); an empty a (a journal that recorded none) matches any.
-func sameDir(a, b string) bool {
-	if a == "" || filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	ra, err1 := filepath.EvalSymlinks(a)
-	rb, err2 := filepath.EvalSymlinks(b)
-	return err1 == nil && err2 == nil && ra == rb
 }

@@ -36,7 +36,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 	if r.Flavor == "" {
 		r.Flavor = j.Tool
 	}
-	st := newSeqState(r, j)
+	st := newPass(r, j)
 	if j.Backend.Type == "" {
 		return st.stop(&stepStop{step: StepSecure, final: true, err: errors.New("the interrupted recovery recorded nothing about its run; closed it. If errored.tfstate is in the directory, `tf guard recover` shows what to do with it")})
 	}
@@ -77,7 +77,7 @@ func resumeLocked(ctx context.Context, r Run, root string) Outcome {
 		j.WorkDir = r.Dir
 		_ = j.save()
 		fmt.Fprintf(r.Out, "tf: %s\n", moved)
-		st = newSeqState(r, j)
+		st = newPass(r, j)
 	}
 	fmt.Fprintf(r.Out, "tf: finishing the recovery interrupted in %s (%s)\n", root, j.Name)
 	return st.sequence(ctx)
@@ -92,4 +92,15 @@ func (b Backend) SameAddress(o Backend) bool {
 // SameLocks says whether b and o lock the state the same way.
 func (b Backend) SameLocks(o Backend) bool {
 	return b.Table == o.Table && b.UseLockfile == o.UseLockfile && b.Endpoints["dynamodb"] == o.Endpoints["dynamodb"]
+}
+
+// sameDir says whether a and b name the same directory (after symbolic
+// links); an empty a (a journal that recorded none) matches any.
+func sameDir(a, b string) bool {
+	if a == "" || filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
 }

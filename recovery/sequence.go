@@ -39,8 +39,8 @@ type stepStop struct {
 	noState bool
 }
 
-// seqState is the working memory of one pass over the steps.
-type seqState struct {
+// pass is the working memory of one pass over the steps.
+type pass struct {
 	r      Run
 	j      *journal
 	env    []string
@@ -52,8 +52,8 @@ type seqState struct {
 	superseded string
 }
 
-func newSeqState(r Run, j *journal) *seqState {
-	return &seqState{r: r, j: j, env: sideCallEnv(r.Env, j.Backend)}
+func newPass(r Run, j *journal) *pass {
+	return &pass{r: r, j: j, env: sideCallEnv(r.Env, j.Backend)}
 }
 
 // sideCallEnv is the run's environment pointed at the journal's data
@@ -72,7 +72,7 @@ func sideCallEnv(env []string, b Backend) []string {
 // sequence runs every step not yet done. Each step re-checks the world, so
 // running it again after a kill converges. Order: secure, credentials,
 // prove, push, verify, unlock, close: the fence goes last.
-func (s *seqState) sequence(ctx context.Context) Outcome {
+func (s *pass) sequence(ctx context.Context) Outcome {
 	if s.j.Errored != nil {
 		// A resumed journal keeps only the summary: the content compared
 		// by push and verify is read again from tf's own backup.
@@ -83,7 +83,7 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 				err = fmt.Errorf("its digest is %s, the journal says %s", sum.SHA256, s.j.Errored.SHA256)
 			}
 			if err == nil {
-				s.j.Errored = &sum
+				s.j.setErrored(&sum)
 			}
 		}
 		if err != nil {
@@ -151,7 +151,7 @@ func (s *seqState) sequence(ctx context.Context) Outcome {
 // stop ends the sequence. A retryable stop keeps the journal pending; a
 // final one closes it. Either way the report says what tf saw, where the
 // state is kept and what to run.
-func (s *seqState) stop(st *stepStop) Outcome {
+func (s *pass) stop(st *stepStop) Outcome {
 	j := s.j
 	_ = j.record(st.step, "stopped", st.err.Error(), s.r.Now())
 	final := st.final || st.retry == retryNone
@@ -164,7 +164,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 			if !strings.HasPrefix(note, "released") {
 				released = "the lock tf had taken for its push (" + id + ") is not on the state any more"
 			}
-			j.LockID, j.Evidence = "", ""
+			j.clearLock()
 		} else {
 			kept = id
 			st.err = fmt.Errorf("%w; tf could not release the lock it had taken for its push (%s): %v", st.err, id, us.err)
@@ -196,7 +196,7 @@ func (s *seqState) stop(st *stepStop) Outcome {
 
 // savedAt lists where the state terraform could not save is: the working
 // directory's errored.tfstate and tf's backup, whichever exist.
-func (s *seqState) savedAt() []string {
+func (s *pass) savedAt() []string {
 	var out []string
 	if s.j.Errored == nil {
 		p := filepath.Join(s.r.Dir, erroredFile)
@@ -215,7 +215,7 @@ func (s *seqState) savedAt() []string {
 	return out
 }
 
-func (s *seqState) outcome(k Kind) Outcome {
+func (s *pass) outcome(k Kind) Outcome {
 	b := s.j.Backend
 	o := Outcome{Kind: k, Class: s.j.Class, Backend: &b, RecoveryDir: s.j.dir(), LockID: s.j.LockID, Evidence: s.j.Evidence,
 		Errored: s.j.Errored, Remote: s.remote, Steps: s.j.Steps, Advice: adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend), Made: s.j.Made, Progress: s.j.Progress,
@@ -233,7 +233,7 @@ func (s *seqState) outcome(k Kind) Outcome {
 
 // runHeldLock says whether the failed run took the state lock: the backend
 // has locking and the run did not turn it off (-lock=false).
-func (s *seqState) runHeldLock() bool {
+func (s *pass) runHeldLock() bool {
 	j := s.j
 	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.Args).TakesLock() {
 		return false

@@ -10,7 +10,7 @@ import (
 
 // close removes errored.tfstate from the working directory once the
 // backend holds its content (verified) and tf's backup is byte-identical.
-func (s *seqState) close(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) close(ctx context.Context) (note string, stop *stepStop) {
 	if s.j.Errored == nil {
 		return note, nil
 	}

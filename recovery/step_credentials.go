@@ -9,7 +9,7 @@ import (
 
 // credentials renews (when the wrapper can) and proves the credentials
 // work by pulling the remote state with terraform itself.
-func (s *seqState) credentials(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) credentials(ctx context.Context) (note string, stop *stepStop) {
 	if c := s.j.Class.Cause; s.r.Renew != nil && (c == tfout.CauseExpired || c == tfout.CauseVanished || c == "") {
 		env, err := s.r.Renew(ctx, s.r.Env)
 		if st := interrupted(ctx, StepCredentials); err != nil && st != nil {

@@ -7,7 +7,7 @@ import (
 
 // prove decides whether tf may push by itself and which lock is this
 // run's, from the evidence and the backend as it is now.
-func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) prove(ctx context.Context) (note string, stop *stepStop) {
 	j := s.j
 	if !j.Backend.IsS3() {
 		if j.Errored == nil && j.Class.LockID == "" && j.GivenLockID == "" {
@@ -34,7 +34,7 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 			err: fmt.Errorf("the state is locked by %s since %s (%s, ID %s), which tf cannot prove is this run's lock", v.foreign.Who, v.foreign.Created, v.foreign.Operation, v.foreign.ID)}
 	}
 	if len(v.own) > 0 {
-		j.LockID, j.Evidence = v.id, v.evidence
+		j.setLock(v.id, v.evidence)
 		if mustPush(s.j.Errored, s.remote) {
 			// The lock keeps out only writers that take it: terraform's own
 			// lock error suggests -lock=false. The state object itself must
@@ -47,20 +47,20 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 				return note, s.drift(StepProve, movedUnderLock(s.j, v.id, so))
 			}
 		}
-		j.Route = RouteFence
+		j.setRoute(RouteFence)
 		note = fmt.Sprintf("lock %s is this run's own (%s) and still fences the state", v.id, describeEvidence(v.evidence))
 		if mustPush(s.j.Errored, s.remote) {
 			note += "; the state object is " + knownAs(s.j)
 		}
 		return note, nil
 	}
-	j.LockID, j.Evidence = "", ""
+	j.clearLock()
 	if j.Errored == nil {
 		note = v.none + "; nothing to push"
 		return note, nil
 	}
 	if s.remote != nil && !s.remote.Empty && sameContent(*s.remote, *j.Errored) {
-		j.Route = RouteUnchanged
+		j.setRoute(RouteUnchanged)
 		note = v.none + "; the backend already holds errored.tfstate's content"
 		return note, nil
 	}
@@ -69,7 +69,7 @@ func (s *seqState) prove(ctx context.Context) (note string, stop *stepStop) {
 		return note, st
 	}
 	if knownState(s.j, so) {
-		j.Route = RouteUnchanged
+		j.setRoute(RouteUnchanged)
 		note = v.none + "; the backend's state object is " + knownAs(s.j) + " (" + so.String() + ")"
 		return note, nil
 	}

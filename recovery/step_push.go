@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +17,7 @@ import (
 // push puts errored.tfstate back: under this run's lock with -lock=false
 // (fence), or taking the lock as usual when the backend is the state the
 // run started from. Both are re-checked right before the push. Never -force.
-func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) push(ctx context.Context) (note string, stop *stepStop) {
 	j := s.j
 	e := j.Errored
 	if e == nil {
@@ -36,7 +35,7 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 	switch {
 	case !rem.Empty && sameContent(rem, *e) && (e.First || rem.Serial >= e.Serial):
 		note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
-		j.Pushed = e
+		j.setPushed(e)
 		return note, nil
 	case e.First && !rem.Empty:
 		return note, s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
@@ -112,15 +111,15 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		// The difference between the backend's state (as the run started
 		// from it, or as this run last saved it mid-apply) and
 		// errored.tfstate is what the push adds.
-		j.Made = &d
+		j.setMade(&d)
 	} else if len(d.OnlyRemote) > 0 {
 		// Not the run's doing: what the push drops, said as such.
-		j.Dropped = d.OnlyRemote
+		j.setDropped(d.OnlyRemote)
 	}
 	if j.Progress != nil {
 		// What terraform said it completed, checked against the state that
 		// is about to be pushed: the report never claims more than that.
-		j.Progress.Unrecorded = j.Progress.UnrecordedIn(e.holds)
+		j.setUnrecorded(j.Progress.UnrecordedIn(e.holds))
 	}
 	path := filepath.Join(j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
@@ -135,17 +134,17 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 		if why := tfout.PushRefused(errb); why != "" {
 			// terraform refuses this push every time (lineage or serial):
 			// retrying cannot change that. A person decides.
-			j.Dropped = nil
+			j.setDropped(nil)
 			st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
 			st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
 			return note, st
 		}
 		return note, &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
 	}
-	j.Pushed = e
+	j.setPushed(e)
 	if so, err := s.stateObjectNow(ctx); err == nil {
 		// tf's own write: a later pass may find it and go on from it.
-		j.Known = append(j.Known, StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+		j.addKnown(StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
 	}
 	switch {
 	case j.Evidence == EvidenceTaken:
@@ -162,7 +161,7 @@ func (s *seqState) push(ctx context.Context) (note string, stop *stepStop) {
 
 // takeOwnLock takes the state lock for tf (once: a resumed journal knows
 // the ID), or finds it still held.
-func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
+func (s *pass) takeOwnLock(ctx context.Context) *stepStop {
 	j := s.j
 	rd, st := s.reader(ctx, StepPush)
 	if st != nil {
@@ -191,14 +190,12 @@ func (s *seqState) takeOwnLock(ctx context.Context) *stepStop {
 		Who: whoAmI(), Created: s.r.Now().UTC().Format(time.RFC3339Nano), Path: j.Backend.LockPath()}
 	// Journaled before it exists: a kill right after leaves an ID that
 	// the next tf recognises as its own.
-	j.LockID, j.Evidence = info.ID, EvidenceTaken
-	if err := j.save(); err != nil {
+	if err := j.takingLock(info.ID); err != nil {
 		return &stepStop{step: StepPush, retry: retryDisk, err: err}
 	}
 	if err := rd.TakeLock(ctx, info); err != nil {
 		if errors.Is(err, errLockHeld) {
-			j.LockID, j.Evidence = "", "" // certainly not created
-			_ = j.save()
+			_ = j.lockNotTaken() // certainly not created
 		}
 		if st := interrupted(ctx, StepPush); st != nil {
 			return st
@@ -223,10 +220,6 @@ func newLockID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func readBackup(j *journal) ([]byte, error) {
-	return os.ReadFile(filepath.Join(j.dir(), backupName))
 }
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not

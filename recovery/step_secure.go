@@ -13,7 +13,7 @@ import (
 // run for another state in the same working directory may overwrite it.
 // Nothing to do when it is secured already or the file is no longer the
 // run's own (the resumed recovery says so).
-func (s *seqState) secureAhead(ctx context.Context) *stepStop {
+func (s *pass) secureAhead(ctx context.Context) *stepStop {
 	j := s.j
 	if j.done(StepSecure) || j.ErroredSeen == nil {
 		return nil
@@ -40,7 +40,7 @@ func (s *seqState) secureAhead(ctx context.Context) *stepStop {
 
 // secure copies errored.tfstate, fsync'd, into the recovery directory:
 // only the very file the failed run left.
-func (s *seqState) secure(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) secure(ctx context.Context) (note string, stop *stepStop) {
 	src := filepath.Join(s.r.Dir, erroredFile)
 	dst := filepath.Join(s.j.dir(), backupName)
 	raw, err := os.ReadFile(src)
@@ -63,7 +63,7 @@ func (s *seqState) secure(ctx context.Context) (note string, stop *stepStop) {
 	if err := writeFileSync(dst, raw); err != nil {
 		return note, &stepStop{step: StepSecure, retry: retryDisk, err: err}
 	}
-	s.j.Errored = &sum
+	s.j.setErrored(&sum)
 	note = fmt.Sprintf("copied errored.tfstate (%s) to %s", sum, dst)
 	return note, nil
 }

@@ -9,7 +9,7 @@ import (
 
 // unlock releases this run's lock by its ID, after re-reading that it is
 // still the same record; a partial release is finished on the next pass.
-func (s *seqState) unlock(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) unlock(ctx context.Context) (note string, stop *stepStop) {
 	id := s.j.LockID
 	if id == "" {
 		return note, nil

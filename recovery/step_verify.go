@@ -7,7 +7,7 @@ import (
 
 // verify pulls the state again: what was pushed must be there, while this
 // run's lock (if any) still fences it.
-func (s *seqState) verify(ctx context.Context) (note string, stop *stepStop) {
+func (s *pass) verify(ctx context.Context) (note string, stop *stepStop) {
 	rem, st := s.pull(ctx, StepVerify)
 	if st != nil {
 		return note, st

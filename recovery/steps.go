@@ -19,7 +19,7 @@ const (
 // return their results; none writes a shared "note".
 type step struct {
 	name string
-	run  func(s *seqState, ctx context.Context) (note string, stop *stepStop)
+	run  func(s *pass, ctx context.Context) (note string, stop *stepStop)
 	// redo: run again even when an earlier pass finished it (it only
 	// reads, or finishing it twice is harmless).
 	redo bool
@@ -30,13 +30,13 @@ type step struct {
 // the sequencer both read it.
 func stepTable() []step {
 	return []step{
-		{StepSecure, (*seqState).secure, false},
-		{StepCredentials, (*seqState).credentials, true},
-		{StepProve, (*seqState).prove, false},
-		{StepPush, (*seqState).push, false},
-		{StepVerify, (*seqState).verify, true},
-		{StepUnlock, (*seqState).unlock, true},
-		{StepClose, (*seqState).close, true},
+		{StepSecure, (*pass).secure, false},
+		{StepCredentials, (*pass).credentials, true},
+		{StepProve, (*pass).prove, false},
+		{StepPush, (*pass).push, false},
+		{StepVerify, (*pass).verify, true},
+		{StepUnlock, (*pass).unlock, true},
+		{StepClose, (*pass).close, true},
 	}
 }
 

@@ -86,7 +86,7 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 		_ = os.Remove(filepath.Join(r.Dir, unsecuredName)) // finished or given up since
 		return Outcome{}, false
 	}
-	s := newSeqState(r, j)
+	s := newPass(r, j)
 	if st := s.secureAhead(ctx); st != nil {
 		// Not Pending/RecoveryDir: the recovery is another data
 		// directory's; only its own command (printed) continues it.
