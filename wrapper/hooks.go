@@ -70,7 +70,8 @@ type Aborter interface {
 	Abort()
 }
 
-// Hooks are what later work plugs into the wrapper. Zero value: no-ops.
+// Hooks are where the credential guard and recovery plug into the wrapper
+// (ProductHooks); a passthrough tf runs with the zero value: no-ops.
 type Hooks struct {
 	Startup Starter
 	Guard   Guard

@@ -10,8 +10,9 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 )
 
-// sideCallTimeout bounds tf's own short calls to terraform (version, show).
-const sideCallTimeout = 30 * time.Second
+// probeTimeout bounds tf's own short calls to terraform (version, show);
+// recovery's state calls have their own, longer bound.
+const probeTimeout = 30 * time.Second
 
 // sideTerraform is terraform-exec's handle on terraform for tf's own side
 // calls whose result does not depend on the workspace: showing a saved plan
@@ -40,7 +41,7 @@ func sideTerraform(dir, path string, environ []string) (*tfexec.Terraform, error
 
 // showPlanFile reads a saved plan as `terraform show -json PLAN` prints it.
 func showPlanFile(ctx context.Context, dir, path string, environ []string, plan string) (*tfjson.Plan, error) {
-	ctx, cancel := context.WithTimeout(ctx, sideCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	tf, err := sideTerraform(dir, path, environ)
 	if err != nil {
@@ -56,7 +57,7 @@ func showPlanFile(ctx context.Context, dir, path string, environ []string, plan 
 // toolVersion is "Terraform v1.11.4" (or "OpenTofu v1.9.0" for flavor tofu),
 // from `terraform version -json`.
 func toolVersion(ctx context.Context, dir, path, flavor string, environ []string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, sideCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	tf, err := sideTerraform(dir, path, environ)
 	if err != nil {

@@ -23,7 +23,7 @@ type Process struct {
 	Stderr  *os.File
 	Version string // tf's version, stamped at release
 
-	Hooks Hooks            // later work plugs in here; zero value: no-ops
+	Hooks Hooks            // the guard and recovery (ProductHooks); zero value: no-ops
 	Now   func() time.Time // nil: time.Now
 }
 
