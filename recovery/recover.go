@@ -17,6 +17,11 @@ import (
 // workspace where it can prove that is safe, and otherwise secures the
 // state and stops. ctx ending (Ctrl-C) stops it between steps, never in the
 // middle of a side call.
+//
+// It reads top to bottom: triage (what failed); a recovery already pending
+// here goes first; open this run's journal; then either secure and stop
+// (a cause tf cannot cure), stop (no state of the run's to secure), or run
+// the steps, retried briefly when the backend did not answer.
 func Recover(ctx context.Context, r Run) Outcome {
 	r.setDefaults()
 	c := tfout.Classify(r.Stderr)
@@ -26,17 +31,10 @@ func Recover(ctx context.Context, r Run) Outcome {
 	root := RecoveryRoot(r.Dir, r.Env)
 	errPath := filepath.Join(r.Dir, erroredFile)
 	fresh := freshErrored(errPath, r.Started, r.Observed)
-	// A failed save with nothing else to go on (no errored.tfstate, no
-	// failed release) is tf's business only when its cause is one tf acts
-	// on: otherwise terraform's own error stands, as plain terraform leaves
-	// it, and no pending recovery blocks the next command.
-	wreck := fresh || c.ReleaseFailed || c.PersistFailed || (c.Wreck() && c.Cause.Acts())
-	switch {
-	case c.Cause == tfout.CauseNone || c.Cause == "":
-		return Outcome{Kind: NotCredentials, Class: c, Summary: "terraform's save and lock release did not fail; left as terraform left it"}
-	case !wreck && !c.Expired:
-		return Outcome{Kind: NotCredentials, Class: c, Summary: "nothing to secure; left as terraform left it"}
-	case !wreck:
+	switch t := triage(c, fresh); t {
+	case triageNotOurs, triageNothingToSecure:
+		return Outcome{Kind: NotCredentials, Class: c, Summary: t.summary()}
+	case triageLogin:
 		// No failed save, no failed release: terraform failed at the
 		// backend before it changed anything (an SSO session that ended
 		// before the plan started). Nothing to recover; logging in is the
@@ -71,9 +69,76 @@ func Recover(ctx context.Context, r Run) Outcome {
 		}
 	}
 	b, berr := LoadBackend(r.Dir, r.Env)
+	j, err := openRunJournal(r, c, b, root, errPath, fresh)
+	if err != nil {
+		return noRecord(r, c, err, fresh, errPath)
+	}
+	st := newPass(r, j)
+	switch {
+	case !c.Cause.Acts():
+		return st.secureAndStop(ctx, fresh)
+	case (c.PersistFailed || c.SaveFailed) && !fresh:
+		msg := "terraform could not save the state and tf finds no errored.tfstate written by this run " +
+			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find."
+		if c.ReleaseFailed {
+			msg += " The lock is kept so nobody builds on the old state"
+		}
+		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New(msg)})
+	case berr != nil:
+		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
+	}
+	o := st.sequence(ctx)
+	if c.Cause != tfout.CauseTransient {
+		return o
+	}
+	return retryUnanswered(ctx, r, root, o)
+}
+
+// triaged is what failed, as far as recovery is concerned.
+type triaged int
+
+const (
+	triageRecover         triaged = iota // a failed save or release, or errored.tfstate: recovery's business
+	triageNotOurs                        // terraform's save and lock release did not fail
+	triageNothingToSecure                // not expired credentials, nothing written, nothing locked
+	triageLogin                          // expired credentials before terraform changed anything
+)
+
+func (t triaged) summary() string {
+	switch t {
+	case triageNotOurs:
+		return "terraform's save and lock release did not fail; left as terraform left it"
+	case triageNothingToSecure:
+		return "nothing to secure; left as terraform left it"
+	}
+	return ""
+}
+
+// triage decides from terraform's text (c) and whether this run wrote
+// errored.tfstate (fresh) whether recovery has anything to do. A failed
+// save with nothing else to go on (no errored.tfstate, no failed release)
+// is tf's business only when its cause is one tf acts on: otherwise
+// terraform's own error stands, as plain terraform leaves it, and no
+// pending recovery blocks the next command.
+func triage(c tfout.Classification, fresh bool) triaged {
+	wreck := fresh || c.ReleaseFailed || c.PersistFailed || (c.Wreck() && c.Cause.Acts())
+	switch {
+	case c.Cause == tfout.CauseNone || c.Cause == "":
+		return triageNotOurs
+	case !wreck && !c.Expired:
+		return triageNothingToSecure
+	case !wreck:
+		return triageLogin
+	}
+	return triageRecover
+}
+
+// openRunJournal creates the journal of a failed run, filled with the
+// run's facts, and makes it the pending one. The caller holds root's lock.
+func openRunJournal(r Run, c tfout.Classification, b Backend, root, errPath string, fresh bool) (*journal, error) {
 	j, err := newJournal(root, r.Dir, r.Now())
 	if err != nil {
-		return noRecord(r, c, fmt.Errorf("could not create the recovery directory: %w", err), fresh, errPath)
+		return nil, fmt.Errorf("could not create the recovery directory: %w", err)
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
 	j.VarNames, j.Args = tfargs.Parse(r.Args).VarNames(), tfargs.Redact(r.Args)
@@ -85,57 +150,44 @@ func Recover(ctx context.Context, r Run) Outcome {
 	}
 	if fresh {
 		j.ErroredSeen = markFile(errPath)
-	}
-	if !fresh {
+		// Until the copy exists, runs with other data directories must not
+		// overwrite the file (best effort: a full disk here is not a stop).
+		_ = markUnsecured(r.Dir, j)
+	} else {
 		note := "terraform wrote no errored.tfstate during this run"
 		if _, err := os.Stat(errPath); err == nil {
 			note = "the errored.tfstate in the directory is older than this run: not this run's, left alone"
 		}
 		j.Steps = append(j.Steps, StepRecord{Step: StepSecure, Status: "skipped", At: r.Now().UTC(), Note: note})
 	}
-	if fresh {
-		// Until the copy exists, runs with other data directories must not
-		// overwrite the file (best effort: a full disk here is not a stop).
-		_ = markUnsecured(r.Dir, j)
-	}
 	if err := j.open(); err != nil {
 		clearUnsecured(r.Dir, j)
-		return noRecord(r, c, fmt.Errorf("could not write the recovery journal in %s: %w", root, err), fresh, errPath)
+		return nil, fmt.Errorf("could not write the recovery journal in %s: %w", root, err)
 	}
-	st := newPass(r, j)
-	if !c.Cause.Acts() {
-		// Not something time or new credentials cure (access denied, KMS, a
-		// missing bucket, clock skew, ...): secure the state, keep the lock,
-		// say what is wrong. Once it is fixed, the next guarded command
-		// finishes under the same proof rules.
-		if fresh {
-			note, stop := st.secure(ctx)
-			if stop != nil {
-				return st.stop(stop)
-			}
-			_ = j.record(StepSecure, "done", note, r.Now())
-			clearUnsecured(r.Dir, j)
+	return j, nil
+}
+
+// secureAndStop handles a cause time or new credentials do not cure
+// (access denied, KMS, a missing bucket, clock skew, ...): secure the
+// state, keep the lock, say what is wrong. Once it is fixed, the next
+// guarded command finishes under the same proof rules.
+func (s *pass) secureAndStop(ctx context.Context, fresh bool) Outcome {
+	if fresh {
+		note, stop := s.secure(ctx)
+		if stop != nil {
+			return s.stop(stop)
 		}
-		return st.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
-			r.Flavor, adviceFor(c, r.Flavor, r.Env, b).Summary)})
+		_ = s.j.record(StepSecure, "done", note, s.r.Now())
+		clearUnsecured(s.r.Dir, s.j)
 	}
-	if (c.PersistFailed || c.SaveFailed) && !fresh {
-		msg := "terraform could not save the state and tf finds no errored.tfstate written by this run " +
-			"(terraform says \"Failed to persist state to backend\" even when it cannot write that file): the changes this run made are recorded in no state file tf can find."
-		if c.ReleaseFailed {
-			msg += " The lock is kept so nobody builds on the old state"
-		}
-		return st.stop(&stepStop{step: StepSecure, final: true, noState: true, err: errors.New(msg)})
-	}
-	if berr != nil {
-		return st.stop(&stepStop{step: StepSecure, retry: retryConfig, err: fmt.Errorf("the backend configuration cannot be read: %w", berr)})
-	}
-	o := st.sequence(ctx)
-	if c.Cause != tfout.CauseTransient {
-		return o
-	}
-	// The backend did not answer: try again a few times, briefly, in this
-	// run; then the journal waits for the next command.
+	return s.stop(&stepStop{step: StepCredentials, retry: retryConfig, err: fmt.Errorf("%s could not save the state or release its lock, and it is not something tf can cure by itself: %s",
+		s.r.Flavor, adviceFor(s.j.Class, s.r.Flavor, s.r.Env, s.j.Backend).Summary)})
+}
+
+// retryUnanswered tries a recovery stopped because the backend did not
+// answer again a few times, briefly, in this run; then the journal waits
+// for the next command.
+func retryUnanswered(ctx context.Context, r Run, root string, o Outcome) Outcome {
 	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
 		if o.Kind != NeedsPerson || !o.Pending || o.RetryOn != string(retryBackend) || ctx.Err() != nil {
 			return o
