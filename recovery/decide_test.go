@@ -145,3 +145,29 @@ func mustParseBytes(t *testing.T, b []byte) StateSummary {
 	}
 	return s
 }
+
+// TestTriage: what failed decides whether recovery opens at all. A failed
+// save whose cause tf does not act on, with no errored.tfstate and no
+// failed release, is left as plain terraform leaves it.
+func TestTriage(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		class tfout.Classification
+		fresh bool
+		want  triaged
+	}{
+		{"no backend failure", tfout.Classification{Cause: tfout.CauseNone}, false, triageNotOurs},
+		{"no cause read", tfout.Classification{}, true, triageNotOurs},
+		{"expired before anything was written", tfout.Classification{Cause: tfout.CauseExpired, Expired: true}, false, triageLogin},
+		{"denied before anything was written", tfout.Classification{Cause: tfout.CausePermanent}, false, triageNothingToSecure},
+		{"expired, errored.tfstate written", tfout.Classification{Cause: tfout.CauseExpired, Expired: true}, true, triageRecover},
+		{"expired release", tfout.Classification{Cause: tfout.CauseExpired, Expired: true, ReleaseFailed: true}, false, triageRecover},
+		{"persist failed, any cause", tfout.Classification{Cause: tfout.CausePermanent, PersistFailed: true}, false, triageRecover},
+		{"save failed, cause tf acts on", tfout.Classification{Cause: tfout.CauseTransient, SaveFailed: true}, false, triageRecover},
+		{"save failed, unknown cause, nothing else", tfout.Classification{Cause: tfout.CauseUnknown, SaveFailed: true}, false, triageNothingToSecure},
+	} {
+		if got := triage(c.class, c.fresh); got != c.want {
+			t.Errorf("%s: triage = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
