@@ -171,3 +171,30 @@ func TestTriage(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPushable: before any route, errored.tfstate is pushed only over
+// a state of the same configuration (same lineage, or none yet).
+func TestCheckPushable(t *testing.T) {
+	e := mustParseBytes(t, stateJSONFor("L", 3, "a", "b"))
+	first := mustParseBytes(t, []byte(`{"version":4,"serial":0,"lineage":"","outputs":{},"resources":[{"mode":"managed","type":"terraform_data","name":"a","instances":[{"attributes":{"id":"a"}}]}]}`))
+	empty := mustParseBytes(t, []byte(emptyState))
+	for _, c := range []struct {
+		name     string
+		rem, e   StateSummary
+		already  bool
+		driftHas string
+	}{
+		{"backend holds the same", mustParseBytes(t, stateJSONFor("L", 3, "a", "b")), e, true, ""},
+		{"backend holds the same at a later serial", mustParseBytes(t, stateJSONFor("L", 4, "a", "b")), e, true, ""},
+		{"backend older, same lineage", mustParseBytes(t, stateJSONFor("L", 2, "a")), e, false, ""},
+		{"backend empty", empty, e, false, ""},
+		{"another lineage", mustParseBytes(t, stateJSONFor("M", 2, "a")), e, false, "different state (lineage M)"},
+		{"a first state over someone's", mustParseBytes(t, stateJSONFor("M", 1, "x")), first, false, "first state of this configuration"},
+		{"a first state over nothing", empty, first, false, ""},
+	} {
+		already, drift := checkPushable(c.rem, c.e)
+		if already != c.already || (c.driftHas == "") != (drift == "") || !strings.Contains(drift, c.driftHas) {
+			t.Errorf("%s: already %v, drift %q; want %v, %q", c.name, already, drift, c.already, c.driftHas)
+		}
+	}
+}

@@ -21,89 +21,127 @@ func (s *pass) push(ctx context.Context) (note string, stop *stepStop) {
 	j := s.j
 	e := j.Errored
 	if e == nil {
-		note = "nothing to push: terraform saved the state"
-		return note, nil
+		return "nothing to push: terraform saved the state", nil
 	}
 	if s.remote == nil {
 		rem, st := s.pull(ctx, StepPush)
 		if st != nil {
-			return note, st
+			return "", st
 		}
 		s.remote = &rem
 	}
 	rem := *s.remote
-	switch {
-	case !rem.Empty && sameContent(rem, *e) && (e.First || rem.Serial >= e.Serial):
-		note = "the backend already holds errored.tfstate's content (" + rem.String() + ")"
+	already, drift := checkPushable(rem, *e)
+	if already {
 		j.setPushed(e)
-		return note, nil
-	case e.First && !rem.Empty:
-		return note, s.drift(StepPush, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)")
-	case !e.First && !rem.Empty && rem.Lineage != e.Lineage:
-		return note, s.drift(StepPush, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage))
+		return "the backend already holds errored.tfstate's content (" + rem.String() + ")", nil
 	}
-	lockFalse := false
-	// byRun: the backend holds the state the run started from or saved
-	// itself, so the difference is what the run did; otherwise it is the
-	// state a person looked at and chose to push over.
-	byRun := true
+	if drift != "" {
+		return "", s.drift(StepPush, drift)
+	}
+	lockFalse, byRun, st := s.recheckRoute(ctx, rem)
+	if st != nil {
+		return "", st
+	}
+	if st := s.recordWhatPushAdds(rem, e, byRun); st != nil {
+		return "", st
+	}
+	if st := s.runPush(ctx, lockFalse); st != nil {
+		return "", st
+	}
+	j.setPushed(e)
+	if so, err := s.stateObjectNow(ctx); err == nil {
+		// tf's own write: a later pass may find it and go on from it.
+		j.addKnown(StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+	}
+	return pushNote(j, lockFalse), nil
+}
+
+// checkPushable compares the backend's state (rem) with errored.tfstate
+// (e) before any route is looked at: already says the backend holds e's
+// content; drift says why a push would go over a state that is not the
+// same configuration's ("" when it would not).
+func checkPushable(rem, e StateSummary) (already bool, drift string) {
+	switch {
+	case !rem.Empty && sameContent(rem, e) && (e.First || rem.Serial >= e.Serial):
+		return true, ""
+	case e.First && !rem.Empty:
+		return false, "errored.tfstate is the first state of this configuration, but the backend now holds a state (someone else applied meanwhile)"
+	case !e.First && !rem.Empty && rem.Lineage != e.Lineage:
+		return false, fmt.Sprintf("the backend holds a different state (lineage %s) than errored.tfstate (lineage %s)", rem.Lineage, e.Lineage)
+	}
+	return false, ""
+}
+
+// recheckRoute checks the route the prove step found once more, right
+// before the push. lockFalse: push with -lock=false (tf's own or the run's
+// lock fences the state). byRun: the backend holds the state the run
+// started from or saved itself, so the difference is what the run did;
+// otherwise it is the state a person looked at and chose to push over.
+func (s *pass) recheckRoute(ctx context.Context, rem StateSummary) (lockFalse, byRun bool, stop *stepStop) {
+	j := s.j
 	switch j.Route {
 	case RouteFence:
 		locks, st := s.readLocks(ctx, StepPush)
 		if st != nil {
-			return note, st
+			return false, false, st
 		}
 		v := judgeLocks(s.j, locks)
 		if v.foreign != nil || len(v.own) == 0 || v.id != j.LockID {
-			return note, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+cmp.Or(v.none, "another lock is there")+")")
+			return false, false, s.drift(StepPush, "this run's lock "+j.LockID+" no longer fences the state ("+cmp.Or(v.none, "another lock is there")+")")
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
-			return note, st
+			return false, false, st
 		}
 		if !knownState(s.j, so) {
-			return note, s.drift(StepPush, movedUnderLock(s.j, j.LockID, so))
+			return false, false, s.drift(StepPush, movedUnderLock(s.j, j.LockID, so))
 		}
-		byRun = runsOwnState(s.j, so)
-		lockFalse = true
+		return true, runsOwnState(s.j, so), nil
 	case RouteUnchanged:
 		// Take the lock first, then check the object again: nobody can
 		// write between that check and the push.
 		if st := s.takeOwnLock(ctx); st != nil {
-			return note, st
+			return false, false, st
 		}
 		so, st := s.readStateObject(ctx, StepPush)
 		if st != nil {
-			return note, st
+			return false, false, st
 		}
 		if !rem.Empty && !knownState(s.j, so) {
-			return note, s.drift(StepPush, "the state object changed since tf checked it")
+			return false, false, s.drift(StepPush, "the state object changed since tf checked it")
 		}
-		byRun = rem.Empty || runsOwnState(s.j, so)
-		lockFalse = true
+		return true, rem.Empty || runsOwnState(s.j, so), nil
 	case RouteChosen:
 		// A person chose, having seen the difference: the backend must
 		// still hold the state they looked at.
 		if len(j.Known) > 0 {
 			so, st := s.readStateObject(ctx, StepPush)
 			if st != nil {
-				return note, st
+				return false, false, st
 			}
 			if !knownState(s.j, so) {
-				return note, s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
+				return false, false, s.drift(StepPush, "the backend's state object changed since you looked at it (now: "+so.String()+")")
 			}
 		}
-		byRun = false
-	default:
-		return note, s.drift(StepPush, "tf has no proof that pushing is safe")
+		return false, false, nil
 	}
+	return false, false, s.drift(StepPush, "tf has no proof that pushing is safe")
+}
+
+// recordWhatPushAdds journals what the push changes in the backend's state
+// rem: what the run made (byRun), or what a person's choice drops. It
+// stops when the push would drop what the run's own output does not show
+// it destroying.
+func (s *pass) recordWhatPushAdds(rem StateSummary, e *StateSummary, byRun bool) *stepStop {
+	j := s.j
 	if d := diffStates(rem, *e); j.Route != RouteChosen && len(d.OnlyRemote) > 0 {
 		// The watch cannot tell who wrote an object: a write by someone
 		// else after the run's last save looks the same as the run's own.
 		// Only terraform's output can say that the run destroyed them.
 		if missing := notDestroyedByRun(j.Progress, d.OnlyRemote); len(missing) > 0 {
 			them := plural(len(missing), "it", "them")
-			return note, s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
+			return s.drift(StepPush, fmt.Sprintf("the backend's state records %s, which errored.tfstate does not, and terraform's output does not show this run destroying %s: someone else may have recorded %s",
 				strings.Join(missing, ", "), them, them))
 		}
 	}
@@ -121,42 +159,46 @@ func (s *pass) push(ctx context.Context) (note string, stop *stepStop) {
 		// is about to be pushed: the report never claims more than that.
 		j.setUnrecorded(j.Progress.UnrecordedIn(e.holds))
 	}
-	path := filepath.Join(j.dir(), backupName)
+	return nil
+}
+
+// runPush runs terraform's state push of tf's backup (never -force).
+func (s *pass) runPush(ctx context.Context, lockFalse bool) *stepStop {
+	path := filepath.Join(s.j.dir(), backupName)
 	_, errb, err := s.r.runner.Run(ctx, buildPush(s.r.Terraform, s.r.Dir, s.env, path, lockFalse))
-	if err != nil {
-		c := tfout.ClassifySideCall(errb)
-		switch {
-		case c.Expired:
-			return note, &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
-		case c.AcquireFailed:
-			return note, &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
-		}
-		if why := tfout.PushRefused(errb); why != "" {
-			// terraform refuses this push every time (lineage or serial):
-			// retrying cannot change that. A person decides.
-			j.setDropped(nil)
-			st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
-			st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
-			return note, st
-		}
-		return note, &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+	if err == nil {
+		return nil
 	}
-	j.setPushed(e)
-	if so, err := s.stateObjectNow(ctx); err == nil {
-		// tf's own write: a later pass may find it and go on from it.
-		j.addKnown(StateMark{Why: knownPushed, Object: so, Lineage: e.Lineage, Serial: e.Serial, SHA256: e.SHA256})
+	c := tfout.ClassifySideCall(errb)
+	switch {
+	case c.Expired:
+		return &stepStop{step: StepPush, retry: retryCredentials, err: fmt.Errorf("%s state push failed: the credentials expired again", s.r.Flavor)}
+	case c.AcquireFailed:
+		return &stepStop{step: StepPush, retry: retryHolder, holder: c.Holder, err: fmt.Errorf("%s state push could not take the lock: another run holds it", s.r.Flavor)}
 	}
+	if why := tfout.PushRefused(errb); why != "" {
+		// terraform refuses this push every time (lineage or serial):
+		// retrying cannot change that. A person decides.
+		s.j.setDropped(nil)
+		st := s.drift(StepPush, fmt.Sprintf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time", s.r.Flavor, why))
+		st.err = fmt.Errorf("%s refused to push errored.tfstate over the backend's state (%s) and will refuse it every time; tf never pushes with -force: a person decides which state to keep", s.r.Flavor, why)
+		return st
+	}
+	return &stepStop{step: StepPush, retry: retryBackend, err: fmt.Errorf("%s state push failed: %w: %s", s.r.Flavor, err, lastLines(errb, 6))}
+}
+
+// pushNote is the push step's journal line.
+func pushNote(j *journal, lockFalse bool) string {
+	e := j.Errored
 	switch {
 	case j.Evidence == EvidenceTaken:
-		note = fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, knownAs(s.j))
+		return fmt.Sprintf("pushed errored.tfstate (%s) under lock %s, which tf took after finding that the backend's state object is %s", e, j.LockID, knownAs(j))
 	case j.Route == RouteUnchanged && len(j.Backend.LockModes()) == 0:
-		note = fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, knownAs(s.j))
+		return fmt.Sprintf("pushed errored.tfstate (%s); the backend has no locking: the object was checked right before the push (it was %s)", e, knownAs(j))
 	case lockFalse:
-		note = fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
-	default:
-		note = fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
+		return fmt.Sprintf("pushed errored.tfstate (%s) with -lock=false while this run's lock %s still fenced the state", e, j.LockID)
 	}
-	return note, nil
+	return fmt.Sprintf("pushed errored.tfstate (%s), taking the lock as usual", e)
 }
 
 // takeOwnLock takes the state lock for tf (once: a resumed journal knows
