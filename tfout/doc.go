@@ -3,8 +3,8 @@
 // PushRefused, the Lock Info block of a lock that is held) and an apply's
 // progress on stdout (ReadProgress, ReadLiveLine, KeepProgressLine).
 //
-// It is the only package of tf that reads terraform's text, and the only one
-// of recovery's that imports regexp. Terraform's diagnostics are not covered
+// It is the only package of tf that reads terraform's text; no code in
+// recovery/ or tfargs/ imports regexp (TestOnlyTfoutReadsText). Terraform's diagnostics are not covered
 // by its compatibility promise, so every pattern lives here and is tested
 // against recorded output in testdata/: the rig's captures
 // (patterns_test.go), real users' output from public issues in

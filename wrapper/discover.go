@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -217,7 +218,11 @@ func isExecutable(p string) bool {
 }
 
 // exactVersion matches a pin of one exact version: "1.5.7", "=1.5.7", "v1.5.7", "1.6.0-beta1".
-var exactVersion = regexp.MustCompile(`^\s*=?\s*v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)\s*$`)
+// Compiled on first use: package initialisation stays free of it
+// (TestStartupInitAllocations).
+var exactVersion = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*=?\s*v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)\s*$`)
+})
 
 // PinnedVersion returns the exact version dir pins and what pins it:
 // .terraform-version first (its first non-comment line), else the first
@@ -232,7 +237,7 @@ func PinnedVersion(dir string) (version, source string, err error) {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			if m := exactVersion.FindStringSubmatch(line); m != nil {
+			if m := exactVersion().FindStringSubmatch(line); m != nil {
 				return m[1], ".terraform-version", nil
 			}
 			break
@@ -275,7 +280,7 @@ func requiredVersion(p *hclparse.Parser, src []byte, name string) (string, bool)
 		if d.HasErrors() || !val.IsKnown() || val.IsNull() || !val.Type().Equals(cty.String) {
 			continue
 		}
-		if m := exactVersion.FindStringSubmatch(val.AsString()); m != nil {
+		if m := exactVersion().FindStringSubmatch(val.AsString()); m != nil {
 			return m[1], true
 		}
 	}

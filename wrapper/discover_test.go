@@ -260,7 +260,7 @@ func FuzzRequiredVersion(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		v, ok := requiredVersion(hclparse.NewParser(), []byte(src), "fuzz.tf")
-		if ok && !exactVersion.MatchString(v) {
+		if ok && !exactVersion().MatchString(v) {
 			t.Fatalf("returned %q, not an exact version", v)
 		}
 	})
