@@ -1,9 +1,11 @@
 package recovery
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
@@ -310,4 +312,14 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// adviceFor is the advice for c, with the profile in play.
+func adviceFor(c tfout.Classification, flavor string, env []string, b Backend) *Advice {
+	profile := cmp.Or(b.Profile, envlist.Get(env, envProfile))
+	a := Advise(c, flavor, profile)
+	if a.Summary == "" {
+		return nil
+	}
+	return &a
 }

@@ -214,7 +214,7 @@ func TestOtherDataDirSecuresThePendingErroredFirst(t *testing.T) {
 // runs: the run's own saves are what recovery may push over, the last one
 // counts.
 func TestWatchRecordsTheRunsOwnSaves(t *testing.T) {
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base"))
 	start := w.objectLocked()
 	wt := &Watch{obs: Observation{StartState: &start}}

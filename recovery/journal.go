@@ -1,62 +1,18 @@
 package recovery
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
-	"github.com/tfguard/tf/tfdir"
 	"github.com/tfguard/tf/tfout"
 )
-
-// Layout of the recovery directory, under terraform's data directory
-// (<TF_DATA_DIR or .terraform>/tf-recovery/): one recovery directory per
-// data directory, so that a directory used with several TF_DATA_DIRs keeps
-// their recoveries apart.
-const (
-	recoveryDirName = "tf-recovery"
-	pendingName     = "PENDING" // holds the name of the unfinished recovery
-	lockName        = ".lock"   // flock'd by the one tf working on this recovery directory
-	journalName     = "journal.json"
-	backupName      = "errored.tfstate" // the copy taken first, kept 0600
-	reportName      = "report.json"
-	// Closed recoveries are pruned by age and count, newest kept: never a
-	// pending one, never one whose state was not verified in the backend.
-	pruneAge  = 30 * 24 * time.Hour
-	pruneKeep = 5
-	// lockWait bounds how long a tf waits for another one working on the
-	// same recovery directory.
-	lockWait = 2 * time.Minute
-)
-
-// Step names, in order. They are also the values the test hook
-// TFGUARD_TEST_KILL_AT accepts (builds with the tfguard_testhooks tag).
-const (
-	StepSecure      = "secure"
-	StepCredentials = "credentials"
-	StepProve       = "prove"
-	StepPush        = "push"
-	StepVerify      = "verify"
-	StepUnlock      = "unlock"
-	StepClose       = "close"
-)
-
-// StepNames lists the recovery steps in order.
-func StepNames() []string {
-	return []string{StepSecure, StepCredentials, StepProve, StepPush, StepVerify, StepUnlock, StepClose}
-}
 
 // StepRecord is one journal entry.
 type StepRecord struct {
@@ -91,11 +47,13 @@ type journal struct {
 	// no lock of ours exists); Evidence says how it was proven.
 	LockID   string `json:"lock_id,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
-	// Route is how the push is justified: "fence" (our lock held from the
-	// failure until the push) or "unchanged" (the remote is the state the
-	// run started from).
+	// Route is how the push is justified: RouteFence (our lock held from
+	// the failure until the push), RouteUnchanged (the remote is the state
+	// the run started from or saved itself) or RouteChosen (a person chose
+	// errored.tfstate with tf guard recover --use errored).
 	Route string `json:"route,omitempty"`
-	// GivenLockID: a person named this lock with --lock-id (evidence c).
+	// GivenLockID: a person named this lock with --lock-id (EvidenceGiven
+	// once tf found it on this state).
 	GivenLockID string `json:"given_lock_id,omitempty"`
 	// ErroredSeen identifies the errored.tfstate this run left, taken when
 	// the failure was first seen: only that very file is ever secured or
@@ -172,52 +130,6 @@ type StateMark struct {
 	Lineage string `json:"lineage,omitempty"`
 	Serial  uint64 `json:"serial,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
-}
-
-// RecoveryRoot is where recoveries of dir's state are kept: under
-// terraform's data directory for the run's environment.
-func RecoveryRoot(dir string, env []string) string {
-	return filepath.Join(tfdir.DataDir(dir, env), recoveryDirName)
-}
-
-// Pending says whether dir (with env's TF_DATA_DIR) holds an unfinished
-// recovery journal (one stat).
-func Pending(dir string, env []string) bool {
-	_, err := os.Stat(filepath.Join(RecoveryRoot(dir, env), pendingName))
-	return err == nil
-}
-
-// rootLock is the exclusive lock of one recovery directory: one tf at a
-// time reads or writes its journals and makes side calls for it.
-type rootLock struct{ fl *flock.Flock }
-
-// lockRoot takes root's lock, waiting up to lockWait for another tf (saying
-// so once on out).
-func lockRoot(ctx context.Context, root string, out io.Writer) (*rootLock, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("create recovery directory: %w", err)
-	}
-	fl := flock.New(filepath.Join(root, lockName))
-	ok, err := fl.TryLock()
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", root, err)
-	}
-	if !ok {
-		fmt.Fprintf(out, "tf: another tf is working on the recovery in %s; waiting for it (up to %s)\n", root, lockWait)
-		wctx, cancel := context.WithTimeout(ctx, lockWait)
-		defer cancel()
-		ok, err = fl.TryLockContext(wctx, 200*time.Millisecond)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("another tf is still working on the recovery in %s after %s; run the command again when it has finished", root, lockWait)
-		}
-	}
-	return &rootLock{fl: fl}, nil
-}
-
-func (l *rootLock) unlock() {
-	if l != nil {
-		_ = l.fl.Unlock()
-	}
 }
 
 // newJournal creates a recovery directory under root; open makes it the
@@ -324,119 +236,53 @@ func (j *journal) finish(outcome Kind) error {
 	return syncDir(root)
 }
 
-// writeFileSync writes path atomically and durably (0600), through a
-// temporary file of its own in the same directory.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		_ = err // Windows: no modes; the directory is the user's
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(fmt.Errorf("write %s: %w", path, err))
-	}
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("sync %s: %w", path, err))
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
+// The journal is the durable record of a recovery. Steps change it only
+// through these setters (saved by the sequencer when it records the step),
+// so every field a step writes can be found from here.
+
+// setLock records the lock proven this run's (or taken by tf) and how.
+func (j *journal) setLock(id, evidence string) { j.LockID, j.Evidence = id, evidence }
+
+// clearLock records that no lock of this run's is known.
+func (j *journal) clearLock() { j.setLock("", "") }
+
+// takingLock journals the ID of the lock tf is about to take, and saves
+// the journal BEFORE the lock exists: a kill right after leaves an ID the
+// next tf recognises as its own, never a lock nobody knows.
+func (j *journal) takingLock(id string) error {
+	j.setLock(id, EvidenceTaken)
+	return j.save()
 }
 
-// prune removes recovery directories under root whose state was verified
-// in the backend (outcome "recovered") once they are older than pruneAge or
-// beyond the pruneKeep newest recovered ones. Any other (pending, stopped
-// for a person, abandoned) is never removed by tf: its backup may be the
-// only copy of a state.
-func prune(root string, now time.Time) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return
-	}
-	pending := ""
-	if raw, err := os.ReadFile(filepath.Join(root, pendingName)); err == nil {
-		pending = strings.TrimSpace(string(raw))
-	}
-	type closed struct {
-		name    string
-		outcome Kind
-		at      time.Time
-	}
-	var dirs []closed
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == pending {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(root, e.Name(), journalName))
-		if err != nil {
-			continue
-		}
-		var j journal
-		if json.Unmarshal(raw, &j) != nil || j.Outcome == "" {
-			continue
-		}
-		at := time.Time{}
-		if len(j.Steps) > 0 {
-			at = j.Steps[len(j.Steps)-1].At
-		}
-		dirs = append(dirs, closed{e.Name(), j.Outcome, at})
-	}
-	sort.Slice(dirs, func(a, b int) bool { return dirs[a].name > dirs[b].name })
-	kept := 0
-	for _, d := range dirs {
-		if d.outcome != Recovered {
-			continue
-		}
-		if kept >= pruneKeep || now.Sub(d.at) > pruneAge {
-			_ = os.RemoveAll(filepath.Join(root, d.name))
-			continue
-		}
-		kept++
-	}
+// lockNotTaken undoes takingLock when the backend certainly created no
+// lock (another lock was held).
+func (j *journal) lockNotTaken() error {
+	j.clearLock()
+	return j.save()
 }
 
-// copyFileSync copies src to dst durably.
-func copyFileSync(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", src, err)
-	}
-	defer in.Close()
-	b, err := io.ReadAll(in)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", src, err)
-	}
-	return writeFileSync(dst, b)
-}
+// setRoute records how a push is justified (RouteFence, RouteUnchanged,
+// RouteChosen).
+func (j *journal) setRoute(route string) { j.Route = route }
 
-// syncDir makes a rename in dir durable. Windows has no directory fsync
-// (FlushFileBuffers on a directory handle is refused): there NTFS's own
-// journal orders the rename, and this is a no-op.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+// setErrored records the secured errored.tfstate.
+func (j *journal) setErrored(sum *StateSummary) { j.Errored = sum }
+
+// setPushed records the state tf pushed (nil: none, or the push is undone
+// by the person's choice of the backend's state).
+func (j *journal) setPushed(sum *StateSummary) { j.Pushed = sum }
+
+// addKnown records a state object this recovery may push over.
+func (j *journal) addKnown(m StateMark) { j.Known = append(j.Known, m) }
+
+// setMade records what the failed run changed.
+func (j *journal) setMade(d *StateDiff) { j.Made = d }
+
+// setDropped records what a push a person chose removes from the backend.
+func (j *journal) setDropped(addrs []string) { j.Dropped = addrs }
+
+// setUnrecorded records the changes terraform reported that no state holds.
+func (j *journal) setUnrecorded(changes []tfout.Change) { j.Progress.Unrecorded = changes }
+
+// setGivenLockID records the lock a person named with --lock-id.
+func (j *journal) setGivenLockID(id string) { j.GivenLockID = id }

@@ -500,11 +500,11 @@ func lastOr(l []string, def string) string {
 
 // facts gathers the next steps' facts from this pass over the steps (st is
 // the stop, nil when the sequence finished).
-func (s *seqState) facts(st *stepStop, saved []string) nextFacts {
+func (s *pass) facts(st *stepStop, saved []string) nextFacts {
 	j := s.j
-	may, none := s.mayHoldLock()
+	may, none := mayHoldLock(s.j)
 	f := nextFacts{Tool: s.r.Flavor, Args: j.Args, VarNames: j.VarNames, Progress: j.Progress, Superseded: s.superseded != "",
-		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: s.knownOwnID(),
+		MayHoldLock: may, NotOurs: none, Saved: saved, ProvenID: j.LockID, Proven: j.done(StepProve), OwnID: knownOwnID(s.j),
 		Errored: j.Errored != nil, Pushed: j.Pushed != nil, Unlocked: j.done(StepUnlock), Renew: renewHint(s.env, j.Backend)}
 	if id := cmp.Or(f.ProvenID, f.OwnID); id != "" && s.seen != nil {
 		f.LockGone = true
@@ -535,27 +535,6 @@ func loginSummary(c tfout.Classification, tool string) string {
 		why += " (" + strings.Join(c.Shapes, ", ") + ")"
 	}
 	return tool + " failed at the backend before it changed anything: " + why + ". It reported no failed save and no lock left behind, so there is nothing to recover: log in again, then run the command again"
-}
-
-// noRecord is the outcome when tf cannot keep a journal of a failure: it
-// says everything there is now (nothing is pending), this run's lock ID
-// included, so that nothing is lost with the journal that was not written.
-func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath string) Outcome {
-	o := Outcome{Kind: NeedsPerson, Class: c, Summary: err.Error() + "; tf could not keep a record of this failure", Error: err.Error(),
-		Advice: adviceFor(c, r.Flavor, r.Env, Backend{})}
-	f := nextFacts{Tool: r.Flavor, NoRecord: err.Error()}
-	if fresh {
-		o.Saved = []string{errPath}
-		f.Errored, f.Saved = true, o.Saved
-	}
-	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
-		// terraform printed it in this run's own failure to release it.
-		o.LockID, o.Evidence = c.LockID, EvidencePrinted
-		f.OwnID = c.LockID
-	}
-	o.Next = nextSteps(f)
-	report(r, &o)
-	return o
 }
 
 // movedDataDir handles a checkout that moved (mv, a CI runner with another
@@ -639,3 +618,38 @@ func confirmSteps(lockID string) []string {
 // againSteps: nothing is wrong that a person must fix first; tf's own
 // command goes on (another tf was busy, or tf only showed what it would do).
 func againSteps() []string { return []string{"tf guard recover"} }
+
+// pendingFirstSteps: another tf's recovery became pending while this
+// command looked and asked; it goes first.
+func pendingFirstSteps() []string {
+	return []string{"tf guard recover   # continues that recovery; then run this one again"}
+}
+
+// otherCheckoutSteps: the pending recovery belongs to another checkout
+// sharing this data directory; it is finished there.
+func otherCheckoutSteps(dir string) []string {
+	return []string{"cd " + tfargs.Quote(dir) + " && tf guard recover"}
+}
+
+// takenLockSteps: tf could not release the lock it took for its own push.
+func takenLockSteps(tool, id string) []string {
+	return []string{"# release the lock tf took for its push once the cause above is fixed:", unlockCommand(tool, id)}
+}
+
+// otherDataDirSteps: a recovery pending in another data directory has not
+// secured this directory's errored.tfstate; its own command continues it
+// (explained: with the cause of its failure to secure the file).
+func otherDataDirSteps(dataDir string, explained bool) []string {
+	cmd := "TF_DATA_DIR=" + tfargs.Quote(dataDir) + " tf guard recover"
+	if explained {
+		cmd += "   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again"
+	}
+	return []string{cmd}
+}
+
+func lockFlag(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " --lock-id " + tfargs.Quote(id)
+}

@@ -229,3 +229,22 @@ func TestGitLabKeepsOutsideProjectDirByCopy(t *testing.T) {
 		t.Errorf("inside the project directory:\n%s", got)
 	}
 }
+
+// The next steps that used to be written where they were printed: now in
+// next.go, with the same words, and every path quoted for the shell.
+func TestNextForOtherPlaces(t *testing.T) {
+	for _, c := range []struct {
+		got  []string
+		want []string
+	}{
+		{otherCheckoutSteps("/home/me/my infra"), []string{"cd '/home/me/my infra' && tf guard recover"}},
+		{otherDataDirSteps("/d/.tf data", false), []string{"TF_DATA_DIR='/d/.tf data' tf guard recover"}},
+		{otherDataDirSteps("/d/data", true), []string{"TF_DATA_DIR=/d/data tf guard recover   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again"}},
+		{takenLockSteps("tofu", "abc-1"), []string{"# release the lock tf took for its push once the cause above is fixed:", "tofu force-unlock -force abc-1"}},
+		{pendingFirstSteps(), []string{"tf guard recover   # continues that recovery; then run this one again"}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("got  %q\nwant %q", c.got, c.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package recovery
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func rv2Run(dir string, w *world, rn runner, args []string, stderr string, start
 		rn = w
 	}
 	return Run{Dir: dir, Terraform: "terraform", Flavor: "terraform", Args: args, ExitCode: 1, Stderr: []byte(stderr),
-		Started: started, Ended: time.Now(), Observed: obs, Out: &bytes.Buffer{}, runner: rn,
+		Started: started, Ended: time.Now(), Observed: obs, Out: w.out, runner: rn,
 		backend: func(context.Context, Backend, []string) (backendReader, error) { return w, nil }}
 }
 
@@ -69,7 +70,7 @@ func TestObservedLockThatChangedHandsIsNotEvidence(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	who := whoAmI()
 	started := time.Now().Add(-5 * time.Minute)
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base"))
 	start := w.objectLocked()
 	ours := lockRec("11111111-1111-1111-1111-111111111111", who, started.Add(time.Second))
@@ -106,7 +107,8 @@ func TestManualStepsNeverNameAReplacementLockAsOurs(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	who := whoAmI()
 	started := time.Now().Add(-5 * time.Minute)
-	w := &world{failNext: map[string]string{"state pull": rv2PullExpired}}
+	w := newWorld(t)
+	w.failNext = map[string]string{"state pull": rv2PullExpired}
 	w.write(stateJSONFor("L", 1, "base"))
 	start := w.objectLocked()
 	ours := lockRec("11111111-1111-1111-1111-111111111111", who, started.Add(time.Second))
@@ -172,7 +174,8 @@ func TestLockIDCannotOverruleProofOfNoLock(t *testing.T) {
 func TestPendingRecoveryOfAnotherStateIsNeverOverwritten(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "a")
 	started := time.Now().Add(-time.Minute)
-	w := &world{failNext: map[string]string{"state pull": rv2PullExpired}}
+	w := newWorld(t)
+	w.failNext = map[string]string{"state pull": rv2PullExpired}
 	w.write(stateJSONFor("L", 1, "base"))
 	w.ddb = lockRec("11111111-1111-1111-1111-111111111111", whoAmI(), started.Add(time.Second))
 	release := "Error: Error releasing the state lock\n\nError message: failed to retrieve lock info for lock ID \"11111111-1111-1111-1111-111111111111\": Unable to retrieve item from DynamoDB table \"t\": operation error DynamoDB: GetItem, https response error StatusCode: 400, api error ExpiredTokenException: The security token included in the request is expired\n"
@@ -218,7 +221,7 @@ func TestPendingRecoveryOfAnotherStateIsNeverOverwritten(t *testing.T) {
 // before X existed, and the colleague's resource is gone from the state.
 func TestNamedLockDoesNotFenceAnOlderErroredFile(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 12, "base", "colleague"))
 	x := lockRec("33333333-3333-3333-3333-333333333333", whoAmI(), time.Now().Add(-time.Hour))
 	w.ddb = x
@@ -266,7 +269,7 @@ func (r *raceRunner) Run(ctx context.Context, c tfCall) ([]byte, []byte, error) 
 func TestUnchangedRoutePushesUnderItsOwnLock(t *testing.T) {
 	dir := rv2Dir(t, "", `"use_lockfile":true`, "k")
 	started := time.Now().Add(-time.Minute)
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base", "long"))
 	start := w.objectLocked()
 	obs := &Observation{Started: started.UTC(), TakesLock: false, StartState: &start, Locks: map[string]*KindWatch{lockFile: {Reads: 10}}}
@@ -287,7 +290,7 @@ func TestUnchangedRoutePushesUnderItsOwnLock(t *testing.T) {
 // fails on the lock the person had named.
 func TestKeepRemoteReleasesTheNamedLock(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 2, "base"))
 	x := lockRec("44444444-4444-4444-4444-444444444444", whoAmI(), time.Now().Add(-time.Hour))
 	w.ddb = x
@@ -331,7 +334,7 @@ func (c cancelReader) StateObject(ctx context.Context) (StateObject, error) {
 func TestInterruptDuringAReadIsReportedAsInterrupt(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	started := time.Now().Add(-time.Minute)
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base"))
 	id := "55555555-5555-5555-5555-555555555555"
 	w.ddb = lockRec(id, whoAmI(), started.Add(time.Second))
@@ -364,14 +367,14 @@ func TestInterruptDuringAReadIsReportedAsInterrupt(t *testing.T) {
 func TestNoStateStopAsksToReconcileBeforeUnlock(t *testing.T) {
 	dir := rv2Dir(t, "", `"dynamodb_table":"t"`, "k")
 	started := time.Now().Add(-time.Minute)
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base"))
 	id := "66666666-6666-6666-6666-666666666666"
 	w.ddb = lockRec(id, whoAmI(), started.Add(time.Second))
 	release := "Error: Error releasing the state lock\n\nError message: failed to retrieve lock info for lock ID \"" + id + "\": Unable to retrieve item from DynamoDB table \"t\": operation error DynamoDB: GetItem, https response error StatusCode: 400, api error ExpiredTokenException: The security token included in the request is expired\n"
 	r := rv2Run(dir, w, nil, []string{"apply"}, rv2Persist+release, started, nil)
 	buf := &bytes.Buffer{}
-	r.Out = buf
+	r.Out = io.MultiWriter(buf, w.out)
 	out := Recover(context.Background(), r)
 	next := strings.Join(out.Next, "\n")
 	if strings.Contains(next, "force-unlock") && !strings.Contains(next, "state push") && !strings.Contains(next, "import") {

@@ -32,6 +32,13 @@ type world struct {
 	// failNext makes the next call whose args start with the key fail with
 	// the value as stderr.
 	failNext map[string]string
+	// out is what the runs on this world printed; log is every call to
+	// terraform and to the backend, in order (the snapshot records both).
+	out *bytes.Buffer
+	log []string
+	// taken are the IDs of the locks tf asked to take (random; the
+	// snapshot numbers them).
+	taken []string
 }
 
 func (w *world) objectLocked() StateObject {
@@ -44,18 +51,22 @@ func (w *world) objectLocked() StateObject {
 func (w *world) ReadLocks(context.Context) (Locks, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.log = append(w.log, "backend: read locks")
 	return Locks{DynamoDB: w.ddb, Lockfile: w.lockfile}, nil
 }
 
 func (w *world) StateObject(context.Context) (StateObject, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.log = append(w.log, "backend: read state object")
 	return w.objectLocked(), nil
 }
 
 func (w *world) TakeLock(_ context.Context, info tfout.LockInfo) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.log = append(w.log, "backend: take lock "+info.ID+" ("+info.Operation+")")
+	w.taken = append(w.taken, info.ID)
 	if w.ddb != nil || w.lockfile != nil {
 		return errLockHeld
 	}
@@ -80,6 +91,7 @@ func (w *world) Run(_ context.Context, c tfCall) ([]byte, []byte, error) {
 	defer w.mu.Unlock()
 	call := strings.Join(c.Args, " ")
 	w.calls = append(w.calls, call)
+	w.log = append(w.log, "terraform "+call)
 	for prefix, stderr := range w.failNext {
 		if strings.HasPrefix(call, prefix) {
 			delete(w.failNext, prefix)
@@ -180,7 +192,7 @@ func runCell(t *testing.T, c cell) cellResult {
 	}
 	who := whoAmI()
 	started := time.Now().Add(-30 * time.Second)
-	w := &world{}
+	w := newWorld(t)
 	w.write(stateJSONFor("L", 1, "base", "long"))
 	startObj := w.objectLocked()
 
@@ -264,7 +276,7 @@ func runCell(t *testing.T, c cell) cellResult {
 		args = append(args, "-lock=false")
 	}
 	r := Run{Dir: dir, Terraform: "terraform", Flavor: "terraform", Args: args, ExitCode: 1, Stderr: []byte(stderr),
-		Started: started, Ended: time.Now(), Observed: obs, Out: &bytes.Buffer{}, runner: w,
+		Started: started, Ended: time.Now(), Observed: obs, Out: w.out, runner: w,
 		backend: func(context.Context, Backend, []string) (backendReader, error) { return w, nil }}
 	if c.evidence == "none" {
 		r.Observed = obs

@@ -32,7 +32,8 @@ func newWS(t *testing.T, lockCfg string) *ws {
 	if err := os.MkdirAll(filepath.Join(dir, ".terraform"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	x := &ws{t: t, dir: dir, w: &world{}, out: &bytes.Buffer{}, started: time.Now().Add(-time.Minute)}
+	w := newWorld(t)
+	x := &ws{t: t, dir: dir, w: w, out: w.out, started: time.Now().Add(-time.Minute)}
 	x.backend(`"bucket":"b","key":"k","region":"us-east-1",` + lockCfg)
 	return x
 }
@@ -357,7 +358,7 @@ func TestLockReaderUsesTheRunsContainerCredentials(t *testing.T) {
 // The watch keeps what it saw: the record, when it was first and last
 // seen, and what the last successful read found.
 func TestWatchRecordsSightings(t *testing.T) {
-	w := &world{}
+	w := newWorld(t)
 	wt := &Watch{obs: Observation{Locks: map[string]*KindWatch{lockDynamoDB: {}}}}
 	clock := time.Unix(100, 0)
 	now := func() time.Time { clock = clock.Add(time.Second); return clock }
@@ -492,7 +493,7 @@ func (panicReader) ReadLocks(context.Context) (Locks, error) { panic("boom") }
 // leaves a failure on record; it never ends tf (whose relays keep
 // terraform's output flowing) and leaves no evidence behind.
 func TestWatchPanicStopsOnlyTheWatch(t *testing.T) {
-	w := &world{}
+	w := newWorld(t)
 	w.ddb = lockRec("id-1", "u@h", time.Unix(100, 0))
 	wt := &Watch{done: make(chan struct{}), obs: Observation{Locks: map[string]*KindWatch{lockDynamoDB: {}}}}
 	ctx, cancel := context.WithCancel(context.Background())

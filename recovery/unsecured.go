@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/tfguard/tf/tfargs"
 )
 
 // errored.tfstate belongs to the working directory, while recoveries live
@@ -78,7 +76,7 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 	lk, err := lockRoot(ctx, m.Root, r.Out)
 	if err != nil {
 		o := Outcome{Kind: NeedsPerson, Summary: "a recovery pending in " + m.Root + " has not secured errored.tfstate yet, and tf cannot reach it: " + err.Error(),
-			Error: err.Error(), Saved: []string{filepath.Join(r.Dir, erroredFile)}, Next: []string{"TF_DATA_DIR=" + tfargs.Quote(filepath.Dir(m.Root)) + " tf guard recover"}}
+			Error: err.Error(), Saved: []string{filepath.Join(r.Dir, erroredFile)}, Next: otherDataDirSteps(filepath.Dir(m.Root), false)}
 		report(r, &o)
 		return o, true
 	}
@@ -88,16 +86,14 @@ func SecureShared(ctx context.Context, r Run) (Outcome, bool) {
 		_ = os.Remove(filepath.Join(r.Dir, unsecuredName)) // finished or given up since
 		return Outcome{}, false
 	}
-	s := newSeqState(r, j)
+	s := newPass(r, j)
 	if st := s.secureAhead(ctx); st != nil {
 		// Not Pending/RecoveryDir: the recovery is another data
 		// directory's; only its own command (printed) continues it.
 		o := Outcome{Kind: NeedsPerson, RetryOn: string(st.retry), Error: st.err.Error(),
 			Summary: fmt.Sprintf("the recovery pending in %s (data directory %s) could not secure this directory's errored.tfstate yet (%v); a run here could overwrite that file, so tf starts none until it is secured", j.dir(), filepath.Dir(m.Root), st.err),
 			Saved:   []string{filepath.Join(r.Dir, erroredFile)}}
-		o.Next = []string{
-			"TF_DATA_DIR=" + tfargs.Quote(filepath.Dir(m.Root)) + " tf guard recover   # continues that recovery, securing the file first, once the cause above is fixed; then run your command again",
-		}
+		o.Next = otherDataDirSteps(filepath.Dir(m.Root), true)
 		report(r, &o)
 		return o, true
 	}
