@@ -25,18 +25,23 @@ type StepRecord struct {
 // journal is the fsync'd record of one recovery; every step is written as
 // begun before it is taken.
 type journal struct {
-	Version   int                  `json:"version"`
-	Name      string               `json:"name"`
-	WorkDir   string               `json:"work_dir"`
-	Tool      string               `json:"tool"`
-	Args      []string             `json:"args"`
-	ExitCode  int                  `json:"exit_code"`
-	Started   time.Time            `json:"run_started"`
-	Ended     time.Time            `json:"run_ended"`
-	Class     tfout.Classification `json:"classification"`
-	Backend   Backend              `json:"backend"`
-	Who       string               `json:"who"`
-	Operation string               `json:"operation"`
+	Version int      `json:"version"`
+	Name    string   `json:"name"`
+	WorkDir string   `json:"work_dir"`
+	Tool    string   `json:"tool"`
+	Args    []string `json:"args"`
+	// TerraformArgs are the arguments terraform ran with, -var values
+	// hidden, when TF_CLI_ARGS or TF_CLI_ARGS_<command> added some (nil
+	// otherwise): what decides whether it took the lock. Args stay the
+	// person's own, for the commands tf prints.
+	TerraformArgs []string             `json:"terraform_args,omitempty"`
+	ExitCode      int                  `json:"exit_code"`
+	Started       time.Time            `json:"run_started"`
+	Ended         time.Time            `json:"run_ended"`
+	Class         tfout.Classification `json:"classification"`
+	Backend       Backend              `json:"backend"`
+	Who           string               `json:"who"`
+	Operation     string               `json:"operation"`
 	// Observed is what tf saw around the run (nil: nothing, e.g. a journal
 	// started by `tf guard recover`).
 	Observed *Observation `json:"observed,omitempty"`
@@ -286,3 +291,11 @@ func (j *journal) setUnrecorded(changes []tfout.Change) { j.Progress.Unrecorded 
 
 // setGivenLockID records the lock a person named with --lock-id.
 func (j *journal) setGivenLockID(id string) { j.GivenLockID = id }
+
+// ranWith are the arguments terraform ran with (see TerraformArgs).
+func (j *journal) ranWith() []string {
+	if j.TerraformArgs != nil {
+		return j.TerraformArgs
+	}
+	return j.Args
+}

@@ -52,7 +52,7 @@ func noRecord(r Run, c tfout.Classification, err error, fresh bool, errPath stri
 		o.Saved = []string{errPath}
 		f.Errored, f.Saved = true, o.Saved
 	}
-	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(r.Args).TakesLock() {
+	if c.ReleaseFailed && c.LockID != "" && tfargs.Parse(terraformArgs(r)).TakesLock() {
 		// terraform printed it in this run's own failure to release it.
 		o.LockID, o.Evidence = c.LockID, EvidencePrinted
 		f.OwnID = c.LockID

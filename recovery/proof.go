@@ -100,7 +100,7 @@ func judgeLocks(j *journal, now Locks) ownership {
 // acquired holds none, and a run whose terraform reported no failure to
 // release holds none. A person's --lock-id cannot overrule that proof.
 func mayHoldLock(j *journal) (bool, string) {
-	takes := tfargs.Parse(j.Args).TakesLock()
+	takes := tfargs.Parse(j.ranWith()).TakesLock()
 	if j.Observed != nil {
 		takes = j.Observed.TakesLock
 	}

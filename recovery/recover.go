@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
@@ -142,7 +144,11 @@ func openRunJournal(r Run, c tfout.Classification, b Backend, root, errPath stri
 	}
 	j.Tool, j.ExitCode, j.Started, j.Ended, j.Class, j.Backend = r.Flavor, r.ExitCode, r.Started, r.Ended, c, b
 	j.VarNames, j.Args = tfargs.Parse(r.Args).VarNames(), tfargs.Redact(r.Args)
-	j.Who, j.Operation, j.Observed = whoAmI(), tfargs.Parse(r.Args).LockOperation(), r.Observed
+	ran := terraformArgs(r)
+	if !slices.Equal(ran, r.Args) {
+		j.TerraformArgs = tfargs.Redact(ran)
+	}
+	j.Who, j.Operation, j.Observed = whoAmI(), tfargs.Parse(ran).LockOperation(), r.Observed
 	if r.Stdout != nil {
 		if p := tfout.ReadProgress(append(append([]byte{}, r.Stdout...), r.Stderr...)); p.PlanSeen || len(p.Done) > 0 || len(p.Cut) > 0 {
 			j.Progress = &p
@@ -215,4 +221,11 @@ func freshErrored(path string, started time.Time, obs *Observation) bool {
 		return false
 	}
 	return !now.ModTime.Before(started.Add(-time.Second))
+}
+
+// terraformArgs are the arguments terraform ran with: r.Args with
+// TF_CLI_ARGS and TF_CLI_ARGS_<command> from the run's environment, as
+// terraform merges them (a -lock=false may come from there).
+func terraformArgs(r Run) []string {
+	return tfargs.WithEnv(func(k string) string { return envlist.Get(r.Env, k) }, r.Args)
 }

@@ -235,7 +235,7 @@ func (s *pass) outcome(k Kind) Outcome {
 // has locking and the run did not turn it off (-lock=false).
 func (s *pass) runHeldLock() bool {
 	j := s.j
-	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.Args).TakesLock() {
+	if len(j.Backend.LockModes()) == 0 || !tfargs.Parse(j.ranWith()).TakesLock() {
 		return false
 	}
 	return j.Observed == nil || j.Observed.TakesLock
