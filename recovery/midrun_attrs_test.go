@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -101,5 +102,88 @@ func TestMidRunChangeWithoutTerraformsOutput(t *testing.T) {
 		"")
 	if o.Kind != NeedsPerson || !bytes.Contains(x.w.state, []byte(`"v2-colleague"`)) {
 		t.Fatalf("kind %s, want a stop that keeps the backend's state:\n%s", o.Kind, x.out)
+	}
+}
+
+// TestIsDataSource: a data source's address, also inside modules (whose
+// keys may hold dots), and not a managed resource in a module named data.
+func TestIsDataSource(t *testing.T) {
+	for a, want := range map[string]bool{
+		"data.aws_caller_identity.me":                   true,
+		"module.net.data.aws_vpc.main":                  true,
+		`module.m["a.data.b"].data.x.y[0]`:              true,
+		"module.m[2].module.n.data.x.y":                 true,
+		"module.data.aws_s3_bucket.b":                   false,
+		`module.m["data."].aws_s3_bucket.b`:             false,
+		"aws_s3_bucket.data":                            false,
+		"terraform_data.x":                              false,
+		`module.m["k\"].data.x"].aws_instance.web["a"]`: false,
+	} {
+		if got := isDataSource(a); got != want {
+			t.Errorf("isDataSource(%q) = %v, want %v", a, got, want)
+		}
+	}
+}
+
+// runWithOutput is a locked run that died at its final save, with the
+// watch having seen only the state it started from, and stdout as
+// terraform printed it.
+func runWithOutput(t *testing.T, start, errored []byte, stdout string) (*ws, Outcome) {
+	t.Helper()
+	x := newWS(t, `"dynamodb_table":"t"`)
+	x.w.write(start)
+	so := x.w.objectLocked()
+	x.errored(errored)
+	id := "aaaaaaaa-0000-4000-8000-0000000000ac"
+	x.lock(id)
+	r := x.run(saveExpired + fmt.Sprintf(ddbRelease, id))
+	r.Stdout = []byte(stdout)
+	r.Observed = &Observation{Started: x.started.UTC(), TakesLock: true, StartState: &so}
+	return x, Recover(context.Background(), r)
+}
+
+// TestMovedAndForgottenAreTheRunsOwn: an apply with moved blocks and a
+// removed block (destroy = false) takes addresses out of the state with no
+// "Destruction complete" line (recorded from terraform 1.11.4); they are the
+// run's own doing, so tf pushes, and does not say someone else recorded
+// them.
+func TestMovedAndForgottenAreTheRunsOwn(t *testing.T) {
+	stdout, err := os.ReadFile("../tfout/testdata/progress/tf1.11.4_moved_removed.stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, o := runWithOutput(t,
+		stateWithIDs("L", 1, "a", "ida", "x", "idx", "m", "idm"),
+		stateWithIDs("L", 2, "b", "ida", "m2", "idm2", "new", "idn"),
+		string(stdout))
+	if o.Kind != Recovered {
+		t.Fatalf("kind %s, want recovered:\n%s", o.Kind, x.out)
+	}
+	if strings.Contains(x.out.String(), "someone else") {
+		t.Errorf("the run's own moves are attributed to someone else:\n%s", x.out)
+	}
+	if !bytes.Contains(x.w.state, []byte(`"new"`)) || bytes.Contains(x.w.state, []byte(`"idx"`)) {
+		t.Errorf("errored.tfstate was not pushed:\n%s", x.w.state)
+	}
+}
+
+// TestMidRunRemovalByAnotherWriterIsNotUndone: while the run held its lock,
+// a colleague with -lock=false took an instance out of the state (state rm)
+// after the run's last save; errored.tfstate still records it, and the
+// run's output does not show it creating it: pushing would bring it back
+// (and a later plan without its configuration would destroy it). tf stops.
+func TestMidRunRemovalByAnotherWriterIsNotUndone(t *testing.T) {
+	stdout := "terraform_data.new: Creating...\nterraform_data.new: Creation complete after 0s [id=n]\n"
+	x, o := midRunChange(t,
+		stateWithIDs("L", 1, "base", "b", "shared", "s"),
+		stateWithIDs("L", 2, "base", "b"),
+		stateWithIDs("L", 3, "base", "b", "shared", "s", "new", "n"),
+		stdout)
+	out := x.out.String()
+	if o.Kind != NeedsPerson || bytes.Contains(x.w.state, []byte(`"shared"`)) {
+		t.Fatalf("kind %s, want a stop that leaves the colleague's removal:\n%s", o.Kind, out)
+	}
+	if !strings.Contains(out, "does not record terraform_data.shared, which errored.tfstate does, and terraform's output does not show this run creating or importing it") {
+		t.Errorf("the stop does not say why:\n%s", out)
 	}
 }

@@ -281,6 +281,12 @@ func runCell(t *testing.T, c cell) cellResult {
 	if c.evidence == "none" {
 		r.Observed = obs
 	}
+	if c.meantime == "run-saved" {
+		// What terraform printed after that save: the change the failed
+		// save lost (without it tf cannot tell the run's later changes
+		// from another writer's: TestMidRunChangeWithoutTerraformsOutput).
+		r.Stdout = []byte("terraform_data.new: Creating...\nterraform_data.new: Creation complete after 1s [id=n]\n")
+	}
 	out := Recover(context.Background(), r)
 	return cellResult{out: out, w: w, dir: dir, ourID: ourID, errored: errored, other: other}
 }

@@ -147,6 +147,20 @@ func (s *pass) recordWhatPushAdds(rem StateSummary, e *StateSummary, byRun, midR
 				strings.Join(missing, ", "), them, them))
 		}
 	}
+	if d := diffStates(rem, *e); midRun && len(d.OnlyErrored) > 0 {
+		// The same for an instance only errored.tfstate records: unless
+		// the run made it after its last save, someone else took it out of
+		// the state (state rm, a removed block) after or over that save.
+		if other := notAddedByRun(j.Progress, d.OnlyErrored); len(other) > 0 {
+			them := plural(len(other), "it", "them")
+			why := "terraform's output does not show this run creating or importing " + them
+			if j.Progress == nil {
+				why = noProgressLines
+			}
+			return s.drift(StepPush, fmt.Sprintf("the state object written while this run held its lock does not record %s, which errored.tfstate does, and %s: someone else (with -lock=false) may have removed %s from the state; pushing would put %s back",
+				strings.Join(other, ", "), why, them, them))
+		}
+	}
 	if d := diffStates(rem, *e); midRun && len(d.Changed) > 0 {
 		// A save of the run's own holds every instance the run did not
 		// touch as errored.tfstate does (both carry the plan's refresh):
@@ -156,7 +170,7 @@ func (s *pass) recordWhatPushAdds(rem StateSummary, e *StateSummary, byRun, midR
 			them := plural(len(other), "it", "them")
 			why := "terraform's output does not show this run changing " + them
 			if j.Progress == nil {
-				why = "tf did not read terraform's output, so it cannot tell this run's changes from someone else's"
+				why = noProgressLines
 			}
 			return s.drift(StepPush, fmt.Sprintf("the state object written while this run held its lock records %s differently from errored.tfstate, and %s: someone else (with -lock=false) may have written %s; pushing would undo that",
 				strings.Join(other, ", "), why, them))
@@ -289,7 +303,7 @@ func newLockID() string {
 func notChangedByRun(p *tfout.Progress, addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
-		if strings.HasPrefix(a, "data.") || strings.Contains(a, ".data.") {
+		if isDataSource(a) {
 			continue
 		}
 		if p != nil && (slices.ContainsFunc(p.Done, func(c tfout.Change) bool { return c.Address == a }) ||
@@ -304,12 +318,80 @@ func notChangedByRun(p *tfout.Progress, addrs []string) []string {
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not
 // show this run destroying.
+//
+// Data sources are left out (a plan drops one removed from the
+// configuration without a line, and nothing is lost with its record), and
+// so are the addresses the run's plan takes out of the state without a
+// destroy (Progress.Gone: moved, forgotten by a removed block, found
+// deleted outside terraform).
 func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
 	var out []string
 	for _, a := range addrs {
-		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) {
+		if isDataSource(a) {
+			continue
+		}
+		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) && !slices.Contains(p.Gone, a) {
 			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// notAddedByRun lists the managed-resource addresses terraform's output (p)
+// does not show this run bringing into the state: no create of theirs
+// completed, failed or was cut short, and the plan did not move or import
+// them there (Progress.Adopted).
+func notAddedByRun(p *tfout.Progress, addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if isDataSource(a) {
+			continue
+		}
+		created := tfout.Change{Address: a, Action: "create"}
+		if p != nil && (slices.Contains(p.Done, created) || slices.Contains(p.Cut, created) ||
+			slices.Contains(p.Failed, a) || slices.Contains(p.Adopted, a)) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// noProgressLines is why tf cannot tell a run's changes from another
+// writer's when it has none of terraform's progress lines.
+const noProgressLines = "tf has no progress lines of terraform's for this run (its output was not read, or held none), so it cannot tell this run's changes from someone else's"
+
+// isDataSource says whether a resource instance address (as statefile.go
+// writes it: module.NAME[KEY]. prefixes, then data.TYPE.NAME[KEY] for a
+// data source) is a data source's.
+func isDataSource(a string) bool {
+	for strings.HasPrefix(a, "module.") {
+		rest := a[len("module."):]
+		i := strings.IndexAny(rest, ".[")
+		if i < 0 {
+			return false
+		}
+		if rest[i] == '[' {
+			// A key: a number, or a quoted string that may hold dots
+			// and brackets.
+			j := i + 1
+			if j < len(rest) && rest[j] == '"' {
+				for j++; j < len(rest) && rest[j] != '"'; j++ {
+					if rest[j] == '\\' {
+						j++
+					}
+				}
+			}
+			k := strings.IndexByte(rest[j:], ']')
+			if k < 0 {
+				return false
+			}
+			i = j + k + 1
+		}
+		if i >= len(rest) || rest[i] != '.' {
+			return false
+		}
+		a = rest[i+1:]
+	}
+	return strings.HasPrefix(a, "data.")
 }

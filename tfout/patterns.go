@@ -38,6 +38,7 @@ type textPatterns struct {
 	// Apply progress (stdout): see Progress.
 	planLine, applyLine, completeLine, startLine, errorLine, errorHead *regexp.Regexp
 	actionsLine, plannedLine                                           *regexp.Regexp
+	movedLine, movedFromLine, forgetLine, deletedLine, importLine      *regexp.Regexp
 }
 
 // causeRule maps a text shape in a backend diagnostic to a cause.
@@ -188,6 +189,15 @@ func compileProgress(p *textPatterns) {
 	p.errorHead = regexp.MustCompile(`^Error: `)
 	p.actionsLine = regexp.MustCompile(`^Terraform will perform the following actions:`)
 	p.plannedLine = regexp.MustCompile(`^# ` + addr + ` (will be created|will be updated in-place|will be destroyed|must be replaced|will be replaced, as requested|is tainted, so must be replaced)\b`)
+	// What a plan takes out of the state or brings into it without a
+	// destroy or a create (see Progress.Gone and Adopted): moved blocks,
+	// removed blocks with destroy = false, objects refresh found deleted
+	// outside terraform, import blocks.
+	p.movedLine = regexp.MustCompile(`^# ` + addr + ` has moved to ` + addr)
+	p.movedFromLine = regexp.MustCompile(`^# \(moved from ` + addr + `\)`)
+	p.forgetLine = regexp.MustCompile(`^# ` + addr + ` will (?:no longer be managed by Terraform|be removed from Terraform state), but will not be destroyed`)
+	p.deletedLine = regexp.MustCompile(`^# ` + addr + ` has been deleted`)
+	p.importLine = regexp.MustCompile(`^# ` + addr + ` will be imported`)
 }
 
 // pushRefusal matches terraform's refusals of `state push` that no retry

@@ -17,6 +17,8 @@ var progressMarks = [][]byte{
 	[]byte(" complete after "),
 	[]byte("will be created"), []byte("will be updated in-place"), []byte("will be destroyed"),
 	[]byte("must be replaced"), []byte("will be replaced, as requested"),
+	[]byte(" has moved to "), []byte("(moved from "), []byte("will not be destroyed"), []byte(" has been deleted"),
+	[]byte(" will be imported"),
 }
 
 // errorHeadMark starts the first line of an unboxed (-no-color) error
@@ -31,6 +33,11 @@ func KeepProgressLine(l []byte) bool {
 		return true
 	}
 	for _, m := range progressMarks {
+		if bytes.Contains(l, m) {
+			return true
+		}
+	}
+	for _, m := range jsonUIMarks {
 		if bytes.Contains(l, m) {
 			return true
 		}
@@ -63,6 +70,13 @@ type Progress struct {
 	// Plan lists the changes the plan printed (a replacement is a destroy
 	// and a create), in its order; empty when no plan text was seen.
 	Plan []Change `json:"plan,omitempty"`
+	// Gone are addresses the run's plan takes out of the state without
+	// destroying anything (the old address of a moved object, an object a
+	// removed block forgets, one refresh found deleted outside terraform);
+	// Adopted are addresses it brings in without a create (a moved
+	// object's new address, an import).
+	Gone    []string `json:"gone,omitempty"`
+	Adopted []string `json:"adopted,omitempty"`
 	// Unrecorded are changes terraform reported complete that the state tf
 	// pushed does not show (an object created or updated that is not in
 	// it, one destroyed that still is): set when tf checks, see UnrecordedIn.
@@ -128,8 +142,13 @@ func ReadProgress(out []byte) Progress {
 	done := map[Change]bool{}
 	inPlan, afterError := false, false
 	var plan []Change
+	var js jsonProgress
+	lastPlanned := "" // the address of the last "# address will be ..." line
 	for _, l := range cleanLines(out) {
 		t := l.text
+		if js.readJSONLine(t) {
+			continue
+		}
 		if m := pt.errorLine.FindStringSubmatch(t); m != nil {
 			if !strings.HasPrefix(m[1], "provider[") && !slices.Contains(p.Failed, m[1]) {
 				p.Failed = append(p.Failed, m[1])
@@ -153,9 +172,13 @@ func ReadProgress(out []byte) Progress {
 			continue
 		}
 		if l.indent > 0 { // only the plan's "  # address will be ..." is indented
-			if m := pt.plannedLine.FindStringSubmatch(t); m != nil && inPlan {
-				plan = appendPlanned(plan, m[1], m[2])
+			if m := pt.plannedLine.FindStringSubmatch(t); m != nil {
+				lastPlanned = m[1]
+				if inPlan {
+					plan = appendPlanned(plan, m[1], m[2])
+				}
 			}
+			p.readGoneOrAdopted(pt, t, lastPlanned)
 			continue
 		}
 		if pt.actionsLine.MatchString(t) {
@@ -196,12 +219,70 @@ func ReadProgress(out []byte) Progress {
 			continue
 		}
 	}
+	// terraform -json: the same facts from its UI messages.
+	for _, a := range js.gone {
+		if !slices.Contains(p.Gone, a) {
+			p.Gone = append(p.Gone, a)
+		}
+	}
+	for _, a := range js.adopted {
+		if !slices.Contains(p.Adopted, a) {
+			p.Adopted = append(p.Adopted, a)
+		}
+	}
+	if js.planSeen {
+		p.PlanSeen, p.Planned = true, js.planned
+	}
+	p.ApplyComplete = p.ApplyComplete || js.applyComplete
+	for _, a := range js.failed {
+		if !slices.Contains(p.Failed, a) {
+			p.Failed = append(p.Failed, a)
+		}
+	}
+	for _, ch := range js.done {
+		if !done[ch] {
+			done[ch] = true
+			p.Done = append(p.Done, ch)
+		}
+	}
+	for _, ch := range js.started {
+		if !started[ch] {
+			started[ch] = true
+			order = append(order, ch)
+		}
+	}
 	for _, ch := range order {
 		if !done[ch] && !slices.Contains(p.Failed, ch.Address) {
 			p.Cut = append(p.Cut, ch)
 		}
 	}
 	return p
+}
+
+// readGoneOrAdopted reads one "# address ..." line of a plan or of its
+// "changed outside of Terraform" section for Gone and Adopted; last is the
+// address a "# (moved from ...)" line below it belongs to.
+func (p *Progress) readGoneOrAdopted(pt *textPatterns, t, last string) {
+	add := func(l *[]string, a string) {
+		if !slices.Contains(*l, a) {
+			*l = append(*l, a)
+		}
+	}
+	if m := pt.movedLine.FindStringSubmatch(t); m != nil {
+		add(&p.Gone, m[1])
+		add(&p.Adopted, m[2])
+	} else if m := pt.movedFromLine.FindStringSubmatch(t); m != nil {
+		add(&p.Gone, m[1])
+		if last != "" {
+			add(&p.Adopted, last)
+		}
+	} else if m := pt.forgetLine.FindStringSubmatch(t); m != nil {
+		add(&p.Gone, m[1])
+	} else if m := pt.deletedLine.FindStringSubmatch(t); m != nil {
+		add(&p.Gone, m[1])
+	} else if m := pt.importLine.FindStringSubmatch(t); m != nil {
+		add(&p.Adopted, m[1])
+	}
 }
 
 // appendPlanned adds one "# address <what>" line of the plan's list.
