@@ -113,7 +113,7 @@ func backendAWSConfig(ctx context.Context, b Backend, env []string) (aws.Config,
 	if len(b.ConfigFiles) > 0 {
 		configFiles = b.ConfigFiles
 		opts = append(opts, config.WithSharedConfigFiles(b.ConfigFiles))
-	} else if f := envlist.Get(env, envConfigFile); f != "" {
+	} else if f := envlist.First(env, envSharedConfigFile, envConfigFile); f != "" {
 		configFiles = []string{f}
 		opts = append(opts, config.WithSharedConfigFiles(configFiles))
 	}

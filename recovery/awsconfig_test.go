@@ -41,3 +41,38 @@ func TestBackendConfigErrorsNeverQuoteAValueOfTheAWSFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendReadsUseTheBackendsConfigFile: terraform's S3 backend takes
+// AWS_SHARED_CONFIG_FILE ahead of the SDK's AWS_CONFIG_FILE (and tf's GitHub
+// token renewal points it at its copy): recovery's reads of the lock and
+// the state object use the same profile definition, not another file's
+// profile of the same name.
+func TestBackendReadsUseTheBackendsConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, id string) string {
+		p := filepath.Join(dir, name)
+		body := "[profile p]\naws_access_key_id = " + id + "\naws_secret_access_key = s\n"
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	backends := write("backend-config", "AKIABACKENDFILE")
+	sdks := write("sdk-config", "AKIASDKFILE")
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + dir, "AWS_SHARED_CONFIG_FILE=" + backends, "AWS_CONFIG_FILE=" + sdks, "AWS_SHARED_CREDENTIALS_FILE=" + creds}
+	cfg, err := backendAWSConfig(context.Background(), Backend{Profile: "p"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessKeyID != "AKIABACKENDFILE" {
+		t.Errorf("recovery read profile p from %s, want the backend's %s", map[string]string{"AKIASDKFILE": sdks}[c.AccessKeyID], backends)
+	}
+}

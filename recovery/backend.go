@@ -28,20 +28,24 @@ import (
 
 // Environment variables recovery reads from the run's environment.
 const (
-	envProfile        = "AWS_PROFILE"
-	envRegion         = "AWS_REGION"
-	envDefaultRegion  = "AWS_DEFAULT_REGION"
-	envAccessKeyID    = "AWS_ACCESS_KEY_ID"
-	envSecretKey      = "AWS_SECRET_ACCESS_KEY"
-	envSessionToken   = "AWS_SESSION_TOKEN"
-	envConfigFile     = "AWS_CONFIG_FILE"
-	envCredsFile      = "AWS_SHARED_CREDENTIALS_FILE"
-	envEndpoint       = "AWS_ENDPOINT_URL"
-	envEndpointS3     = "AWS_ENDPOINT_URL_S3"
-	envEndpointDynamo = "AWS_ENDPOINT_URL_DYNAMODB"
-	envGitHubActions  = "GITHUB_ACTIONS"
-	envStepSummary    = "GITHUB_STEP_SUMMARY"
-	envCI             = "CI"
+	envProfile       = "AWS_PROFILE"
+	envRegion        = "AWS_REGION"
+	envDefaultRegion = "AWS_DEFAULT_REGION"
+	envAccessKeyID   = "AWS_ACCESS_KEY_ID"
+	envSecretKey     = "AWS_SECRET_ACCESS_KEY"
+	envSessionToken  = "AWS_SESSION_TOKEN"
+	envConfigFile    = "AWS_CONFIG_FILE"
+	// envSharedConfigFile is the S3 backend's own default for
+	// shared_config_files (terraform 1.11.4 backend.go), ahead of the SDK's
+	// AWS_CONFIG_FILE.
+	envSharedConfigFile = "AWS_SHARED_CONFIG_FILE"
+	envCredsFile        = "AWS_SHARED_CREDENTIALS_FILE"
+	envEndpoint         = "AWS_ENDPOINT_URL"
+	envEndpointS3       = "AWS_ENDPOINT_URL_S3"
+	envEndpointDynamo   = "AWS_ENDPOINT_URL_DYNAMODB"
+	envGitHubActions    = "GITHUB_ACTIONS"
+	envStepSummary      = "GITHUB_STEP_SUMMARY"
+	envCI               = "CI"
 )
 
 // Backend is the backend configuration terraform recorded in its data
@@ -141,6 +145,10 @@ func LoadBackend(dir string, env []string) (Backend, error) {
 	b.WorkspaceKeyPrefix = rec.String("workspace_key_prefix")
 	b.PathStyle = rec.Bool("use_path_style") || rec.Bool("force_path_style")
 	b.ConfigFiles, b.CredentialsFiles = rec.Strings("shared_config_files"), rec.Strings("shared_credentials_files")
+	if f := rec.String("shared_credentials_file"); f != "" && len(b.CredentialsFiles) == 0 {
+		// the older single-file setting; the list wins when both are set
+		b.CredentialsFiles = []string{f}
+	}
 	b.keys.id, b.keys.secret, b.keys.token = rec.String("access_key"), rec.String("secret_key"), rec.String("token")
 	if ar := rec.Map("assume_role"); ar != nil {
 		s := func(k string) string { v, _ := ar[k].(string); return v }
