@@ -7,15 +7,24 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/tfargs"
 )
+
+// terraformArgs are the arguments terraform runs with: the command line
+// with TF_CLI_ARGS and TF_CLI_ARGS_<command> merged as terraform merges
+// them (a CI job's TF_CLI_ARGS_apply="-auto-approve", or a plan file named
+// there).
+func terraformArgs(inv *Invocation) []string {
+	return tfargs.WithEnv(func(k string) string { return envlist.Get(inv.Env, k) }, inv.Args)
+}
 
 // savedPlan is the plan file of `apply PLANFILE`, "" for any other run.
 func savedPlan(inv *Invocation) string {
 	if len(inv.Command.Words) != 1 || inv.Command.Words[0] != "apply" {
 		return ""
 	}
-	p := tfargs.Parse(inv.Args).SavedPlan()
+	p := tfargs.Parse(terraformArgs(inv)).SavedPlan()
 	if p == "" {
 		return ""
 	}
@@ -34,7 +43,7 @@ func mayAskApproval(inv *Invocation) bool {
 	if len(inv.Command.Words) != 1 || (inv.Command.Words[0] != "apply" && inv.Command.Words[0] != "destroy") {
 		return false
 	}
-	if c := tfargs.Parse(inv.Args); c.Bool("auto-approve", false) || !c.Bool("input", true) {
+	if c := tfargs.Parse(terraformArgs(inv)); c.Bool("auto-approve", false) || !c.Bool("input", true) {
 		return false
 	}
 	return inv.Command.Words[0] == "destroy" || savedPlan(inv) == ""

@@ -13,9 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tfguard/tf/credguard"
-	"github.com/tfguard/tf/envlist"
 	"github.com/tfguard/tf/recovery"
-	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
 )
 
@@ -127,7 +125,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	if inv.Config.Recovery {
 		// Whether terraform takes the lock is read from the arguments it
 		// runs with: TF_CLI_ARGS and TF_CLI_ARGS_<command> may say -lock=false.
-		args := tfargs.WithEnv(func(k string) string { return envlist.Get(inv.Env, k) }, inv.Args)
+		args := terraformArgs(inv)
 		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, args, nil)
 		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, args, g.watch)
 		inv.owner = g.owner

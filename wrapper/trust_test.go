@@ -136,3 +136,24 @@ func TestUntrustedFileOnlyTightensLifetimeSettings(t *testing.T) {
 		t.Fatalf("raising: %s %q %v", c.Value("min_lifetime"), c.Untrusted, err)
 	}
 }
+
+// Arguments given through TF_CLI_ARGS_apply are terraform's: a CI job's
+// TF_CLI_ARGS_apply="-auto-approve" asks nothing, and a plan file named
+// there is the run's saved plan (its variables decide the credentials).
+func TestApplyArgumentsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "tfplan"), "plan")
+	inv := &Invocation{WorkDir: dir, Command: Command{Words: []string{"apply"}, Guarded: true}, Args: []string{"apply"},
+		Env: []string{"TF_CLI_ARGS_apply=-auto-approve"}}
+	if mayAskApproval(inv) {
+		t.Error("TF_CLI_ARGS_apply=-auto-approve: the apply asks nothing")
+	}
+	inv.Env = []string{"TF_CLI_ARGS_apply=tfplan"}
+	if p := savedPlan(inv); p != filepath.Join(dir, "tfplan") {
+		t.Errorf("TF_CLI_ARGS_apply=tfplan: savedPlan = %q", p)
+	}
+	inv.Env = []string{"TF_CLI_ARGS_plan=-auto-approve"}
+	if !mayAskApproval(inv) {
+		t.Error("TF_CLI_ARGS_plan is not apply's")
+	}
+}
