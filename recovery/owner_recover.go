@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ownerLock is what `tf guard recover` does with a held lock when no
@@ -41,6 +42,15 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	}
 	if mine == nil {
 		p("lock owner: no tf owner record here names lock %s (a lock taken by plain terraform, from another directory or machine, or by a run whose tf never saw its lock): tf only describes it", holder.ID)
+		if brec := backendOwner(ctx, r, b, rd, holder); brec != nil && !errored {
+			// Evidence from the backend, never proof: a person decides.
+			out := Outcome{Kind: NeedsPerson, Holder: holder,
+				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); tf cannot see that machine's processes and never releases a lock by its age: a person decides",
+					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now())),
+				Next: []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}}
+			report(r, &out)
+			return out, true
+		}
 		return Outcome{}, false
 	}
 	rec := *mine
@@ -51,13 +61,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		return Outcome{}, false
 	}
 	v := JudgeOwner(rec, observeHere(rec))
-	ci := ""
-	if rec.CI != "" {
-		ci = fmt.Sprintf(", %s run %s", rec.CI, rec.CIRunID)
-		if rec.CIAttempt != "" {
-			ci += " attempt " + rec.CIAttempt
-		}
-	}
+	ci := ciOfRecord(rec.CI, rec.CIRunID, rec.CIAttempt)
 	p("lock owner: tf's owner record %s: `%s %s` started %s on host %s (boot %s), tf PID %d, terraform PID %d%s",
 		rec.path, r.Flavor, rec.Command, rec.Started.Format("2006-01-02 15:04:05 MST"), rec.Host, rec.BootID, rec.TfPID, rec.TerraformPID, ci)
 	for _, e := range v.Evidence {
@@ -76,6 +80,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		if v.State == OwnerUnknown {
 			what = "cannot be proven dead from here"
 		}
+		backendOwner(ctx, r, b, rd, holder) // when it was last seen alive
 		p("lock owner: %s", v.State)
 		sayCut(r, cut, "that run")
 		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
@@ -180,4 +185,79 @@ func sayCut(r Run, cut []Change, who string) {
 			fmt.Fprintf(r.Out, "    %s (%s): the change may be half made; `%s plan` shows the difference\n", ch.Address, ch.Action, r.Flavor)
 		}
 	}
+}
+
+// ciOfRecord is ", <provider> run <ID> attempt <n>" ("" outside CI).
+func ciOfRecord(provider, run, attempt string) string {
+	if provider == "" {
+		return ""
+	}
+	ci := fmt.Sprintf(", %s run %s", provider, run)
+	if attempt != "" {
+		ci += " attempt " + attempt
+	}
+	return ci
+}
+
+// backendOwner reads the owner record kept in the backend next to the
+// state and says what it shows about holder's owner. It returns the record
+// only when it names holder's lock: a record for another lock is stale and
+// no evidence. Nothing here is proof; tf never acts on it.
+func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holder *LockInfo) *BackendOwner {
+	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
+	st, ok := rd.(ownerStore)
+	where := b.OwnerLocation()
+	if !ok || where == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
+	defer cancel()
+	rec, err := st.GetOwner(ctx)
+	switch {
+	case err != nil:
+		p("owner record in the backend (%s): cannot be read: %v", where, err)
+		return nil
+	case rec == nil:
+		p("owner record in the backend (%s): none (a run by plain terraform, with owner_record = local, or whose write the backend's policy denied)", where)
+		return nil
+	case rec.LockID != holder.ID:
+		p("owner record in the backend (%s): stale: it names lock %s, not the lock held (%s); not used as evidence", where, rec.LockID, holder.ID)
+		return nil
+	}
+	now := time.Now()
+	p("owner record in the backend (%s), written by tf for lock %s:", where, holder.ID)
+	p("  `%s %s` started %s on host %s%s", r.Flavor, rec.Command, rec.Started.Format("2006-01-02 15:04:05 MST"), rec.Host, ciOfRecord(rec.CI, rec.CIRunID, rec.CIAttempt))
+	if rec.CIJobURL != "" {
+		p("  CI job: %s", rec.CIJobURL)
+	}
+	if rec.Dir != "" {
+		p("  directory there: %s; tf PID %d (boot %s)", rec.Dir, rec.TfPID, rec.BootID)
+	}
+	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), OwnerHeartbeat)
+	if !rec.Ended.IsZero() {
+		p("  tf saw terraform end at %s (exit %d) without the lock released, and kept the lock for a recovery on that host (`tf guard recover` there)", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
+	}
+	if host := ownerHost(r.Env); rec.Host == host && rec.BootID != "" && rec.BootID == BootID() {
+		p("  that is this machine (same host and boot): tf's proof is the record kept in that directory; run `tf guard recover` there")
+	}
+	return rec
+}
+
+// agoText says how long before now t was, in whole seconds or minutes.
+func agoText(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "just now (the clocks of that host and this one differ)"
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	}
+	m := int(d / time.Minute)
+	if m < 60 {
+		return fmt.Sprintf("%d min ago", m)
+	}
+	return fmt.Sprintf("%dh%02dm ago", m/60, m%60)
 }

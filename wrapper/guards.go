@@ -164,7 +164,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 	}
 	if inv.Config.Recovery {
 		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, inv.Args, nil)
-		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, inv.Args, g.watch)
+		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, inv.Args, g.watch, inv.Config.OwnerRecord != OwnerRecordLocal)
 		inv.owner = g.owner
 	}
 	inv.stop = g.stop.watch(inv)
