@@ -44,9 +44,13 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		p("lock owner: no tf owner record here names lock %s (a lock taken by plain terraform, from another directory or machine, or by a run whose tf never saw its lock): tf only describes it", holder.ID)
 		if brec := backendOwner(ctx, r, b, rd, holder); brec != nil && !errored {
 			// Evidence from the backend, never proof: a person decides.
+			where := "tf cannot see that machine's processes"
+			if sameMachine(r, brec) {
+				where = "that run's proof is kept in its own directory, where `tf guard recover` can judge it"
+			}
 			out := Outcome{Kind: NeedsPerson, Holder: holder,
-				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); tf cannot see that machine's processes and never releases a lock by its age: a person decides",
-					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now())),
+				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); %s, and tf never releases a lock by its age: a person decides",
+					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now()), where),
 				Next: []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}}
 			report(r, &out)
 			return out, true
@@ -233,14 +237,28 @@ func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holde
 	if rec.Dir != "" {
 		p("  directory there: %s; tf PID %d (boot %s)", rec.Dir, rec.TfPID, rec.BootID)
 	}
-	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), OwnerHeartbeat)
+	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), everyText(OwnerHeartbeat))
 	if !rec.Ended.IsZero() {
 		p("  tf saw terraform end at %s (exit %d) without the lock released, and kept the lock for a recovery on that host (`tf guard recover` there)", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
 	}
-	if host := ownerHost(r.Env); rec.Host == host && rec.BootID != "" && rec.BootID == BootID() {
+	if sameMachine(r, rec) {
 		p("  that is this machine (same host and boot): tf's proof is the record kept in that directory; run `tf guard recover` there")
 	}
 	return rec
+}
+
+// sameMachine: the backend record was written on this machine since its
+// last boot.
+func sameMachine(r Run, rec *BackendOwner) bool {
+	return rec.Host == ownerHost(r.Env) && rec.BootID != "" && rec.BootID == BootID()
+}
+
+// everyText is an interval for people ("5 min").
+func everyText(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return d.String()
 }
 
 // agoText says how long before now t was, in whole seconds or minutes.
