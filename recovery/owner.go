@@ -270,7 +270,7 @@ func (o *OwnerWriter) backendRecord() BackendOwner {
 	r := o.rec
 	return BackendOwner{Tool: "tf", Run: newRunNonce(), LockID: r.LockID, Host: r.Host, Command: r.Command, Dir: r.Dir,
 		CI: r.CI, CIRunID: r.CIRunID, CIAttempt: r.CIAttempt, CIJobURL: o.ciURL,
-		TfPID: r.TfPID, BootID: r.BootID, PidNS: r.PidNS, Started: r.Started}
+		TfPID: r.TfPID, TfStart: r.TfStart, BootID: r.BootID, PidNS: r.PidNS, Started: r.Started}
 }
 
 // ownerHost is this machine's name as owner records give it.

@@ -79,6 +79,7 @@ type BackendOwner struct {
 	CIJobURL  string `json:"ci_job_url,omitempty"`
 	// TfPID, BootID, PidNS: only meaningful on Host.
 	TfPID    int       `json:"tf_pid"`
+	TfStart  uint64    `json:"tf_start,omitempty"`
 	BootID   string    `json:"boot_id,omitempty"`
 	PidNS    string    `json:"pid_ns,omitempty"`
 	Started  time.Time `json:"started"`
@@ -284,10 +285,11 @@ type backendHeart struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	// wrote: the first write succeeded (only then is there anything to
-	// rewrite or remove).
-	wrote bool
-	store ownerStore
+	// attempted: the first write was sent (it may have landed even if its
+	// answer never came: the end removes it all the same, conditionally);
+	// wrote: it succeeded; lost: the record became another run's.
+	attempted, wrote, lost bool
+	store                  ownerStore
 }
 
 func startBackendHeart(open func(ctx context.Context) (ownerStore, error), rec BackendOwner, every time.Duration) *backendHeart {
@@ -310,8 +312,10 @@ func (h *backendHeart) loop() {
 		return
 	}
 	h.rec.LastSeen = time.Now().UTC()
-	if h.call(func(ctx context.Context) error { return h.store.PutOwner(ctx, h.rec, true) }) != nil {
-		return // denied, or not ours: nothing more is written
+	h.attempted = true
+	if err := h.call(func(ctx context.Context) error { return h.store.PutOwner(ctx, h.rec, true) }); err != nil {
+		h.lost = errors.Is(err, errOwnerNotOurs)
+		return // denied, cut short by the end, or not ours: nothing more is written
 	}
 	h.wrote = true
 	for {
@@ -322,13 +326,13 @@ func (h *backendHeart) loop() {
 		}
 		h.rec.LastSeen = time.Now().UTC()
 		if errors.Is(h.call(func(ctx context.Context) error { return h.store.PutOwner(ctx, h.rec, false) }), errOwnerNotOurs) {
-			h.wrote = false // another run's now: leave it alone
+			h.lost = true // another run's now: leave it alone
 			return
 		}
 	}
 }
 
-// end stops the heartbeat and then, if this run wrote a record, removes it
+// end stops the heartbeat and then, if this run sent a record, removes it
 // (released: the run let go of its lock) or marks it ended with terraform's
 // exit code (the lock may be left for a person). Bounded by
 // ownerCallTimeout.
@@ -338,7 +342,7 @@ func (h *backendHeart) end(released bool, exitCode int) {
 	}
 	h.cancel()
 	<-h.done
-	if !h.wrote || h.store == nil {
+	if !h.attempted || h.lost || h.store == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ownerCallTimeout)

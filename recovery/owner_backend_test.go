@@ -24,13 +24,24 @@ type ownerWorld struct {
 	rec     *BackendOwner
 	denied  bool // a policy denies the record's writes
 	readErr error
-	puts    int
+	// hang: a write lands, and its answer never comes (until the caller
+	// gives up).
+	hang bool
+	puts int
 	dels    int
 }
 
-func (o *ownerWorld) PutOwner(_ context.Context, rec BackendOwner, first bool) error {
+func (o *ownerWorld) PutOwner(ctx context.Context, rec BackendOwner, first bool) error {
 	o.om.Lock()
 	defer o.om.Unlock()
+	if o.hang {
+		c := rec
+		o.rec, o.hang = &c, false
+		o.om.Unlock()
+		<-ctx.Done()
+		o.om.Lock()
+		return ctx.Err()
+	}
 	if o.denied {
 		return errors.New("AccessDenied")
 	}
@@ -118,6 +129,18 @@ func TestBackendOwnerHeartbeatAndRemoval(t *testing.T) {
 	h.end(false, 1)
 	if r := o.get(); r == nil || r.Ended.IsZero() || r.ExitCode != 1 {
 		t.Fatalf("kept record not marked ended: %+v", r)
+	}
+}
+
+// The run ends while its first write is in flight: the write may have
+// landed, so the end removes it all the same (conditioned on the run).
+func TestBackendOwnerFirstWriteCutShortIsRemoved(t *testing.T) {
+	o := &ownerWorld{world: &world{}, hang: true}
+	h := startBackendHeart(openOwner(o), BackendOwner{Tool: "tf", Run: "r1", LockID: ownerLockID}, time.Hour)
+	waitFor(t, "the write to land", func() bool { return o.get() != nil })
+	h.end(true, 0)
+	if r := o.get(); r != nil {
+		t.Fatalf("a record whose write was cut short by the end is left: %+v", r)
 	}
 }
 

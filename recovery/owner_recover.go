@@ -42,15 +42,13 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	}
 	if mine == nil {
 		p("lock owner: no tf owner record here names lock %s (a lock taken by plain terraform, from another directory or machine, or by a run whose tf never saw its lock): tf only describes it", holder.ID)
-		if brec := backendOwner(ctx, r, b, rd, holder); brec != nil && !errored {
-			// Evidence from the backend, never proof: a person decides.
-			where := "tf cannot see that machine's processes"
-			if sameMachine(r, brec) {
-				where = "that run's proof is kept in its own directory, where `tf guard recover` can judge it"
-			}
+		// Evidence from the backend, never proof: a person decides. A
+		// record from this machine (another directory) is only described:
+		// its proof is in that directory.
+		if brec := backendOwner(ctx, r, b, rd, holder, false); brec != nil && !errored && !sameMachine(r, brec) {
 			out := Outcome{Kind: NeedsPerson, Holder: holder,
-				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); %s, and tf never releases a lock by its age: a person decides",
-					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now()), where),
+				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); tf cannot see that machine's processes and never releases a lock by its age: a person decides",
+					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now())),
 				Next: []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}}
 			report(r, &out)
 			return out, true
@@ -84,7 +82,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		if v.State == OwnerUnknown {
 			what = "cannot be proven dead from here"
 		}
-		backendOwner(ctx, r, b, rd, holder) // when it was last seen alive
+		backendOwner(ctx, r, b, rd, holder, true) // when it was last seen alive
 		p("lock owner: %s", v.State)
 		sayCut(r, cut, "that run")
 		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
@@ -206,8 +204,9 @@ func ciOfRecord(provider, run, attempt string) string {
 // backendOwner reads the owner record kept in the backend next to the
 // state and says what it shows about holder's owner. It returns the record
 // only when it names holder's lock: a record for another lock is stale and
-// no evidence. Nothing here is proof; tf never acts on it.
-func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holder *LockInfo) *BackendOwner {
+// no evidence. Nothing here is proof; tf never acts on it. local: this
+// directory holds the run's local record (already judged above).
+func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holder *LockInfo, local bool) *BackendOwner {
 	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
 	st, ok := rd.(ownerStore)
 	where := b.OwnerLocation()
@@ -241,8 +240,15 @@ func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holde
 	if !rec.Ended.IsZero() {
 		p("  tf saw terraform end at %s (exit %d) without the lock released, and kept the lock for a recovery on that host (`tf guard recover` there)", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
 	}
-	if sameMachine(r, rec) {
+	if !local && sameMachine(r, rec) {
 		p("  that is this machine (same host and boot): tf's proof is the record kept in that directory; run `tf guard recover` there")
+		if rec.PidNS != "" && rec.PidNS == PidNamespace() && rec.TfStart != 0 {
+			if start, running, err := ProcStart(rec.TfPID); err == nil && running && start == rec.TfStart {
+				p("  that run's tf (PID %d) is running now (same start time): the run is alive", rec.TfPID)
+			} else if err == nil {
+				p("  no process PID %d with that run's tf start time is running now", rec.TfPID)
+			}
+		}
 	}
 	return rec
 }
