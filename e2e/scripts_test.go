@@ -684,9 +684,9 @@ func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// owner backend     wait (up to 20 s) for tf's owner record in the backend
-//                   and print it (JSON) as the command's stdout
-// ! owner backend   assert there is none now
+// cmdOwner: `owner backend` waits (up to 20 s) for tf's owner record in
+// the backend and prints it (JSON) as the command's stdout; `! owner
+// backend` asserts there is none now.
 func cmdOwner(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 || args[0] != "backend" {
 		ts.Fatalf("usage: [!] owner backend")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +30,7 @@ type ownerWorld struct {
 	// gives up).
 	hang bool
 	puts int
-	dels    int
+	dels int
 }
 
 func (o *ownerWorld) PutOwner(ctx context.Context, rec BackendOwner, first bool) error {
@@ -322,5 +324,29 @@ func TestS3OwnerObjectConditions(t *testing.T) {
 	keys, err := cl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tf-state")})
 	if err != nil || len(keys.Contents) != 0 {
 		t.Fatalf("objects left: %v %v", keys, err)
+	}
+}
+
+// A backend record written on this machine (same host and boot, another
+// directory): described with whether its tf runs, never answered with a
+// force-unlock command; the proof is in that run's directory.
+func TestBackendRecordFromThisMachineIsOnlyDescribed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("boot IDs are read from /proc")
+	}
+	host, _ := os.Hostname()
+	start, _, _ := ProcStart(os.Getpid())
+	o := &ownerWorld{world: &world{}, rec: &BackendOwner{Tool: "tf", Run: "r1", LockID: ownerLockID, Host: host, Command: "apply",
+		Dir: "/elsewhere", TfPID: os.Getpid(), TfStart: start, BootID: BootID(), PidNS: PidNamespace(), LastSeen: time.Now().UTC()}}
+	x, r := elsewhereRun(t, o)
+	out := RecoverCommand(context.Background(), r, CommandOptions{Yes: true})
+	text := x.out.String()
+	for _, want := range []string{"that is this machine (same host and boot)", "is running now (same start time): the run is alive"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if out.Kind != NeedsPerson || x.w.ddb == nil || len(x.w.calls) != 0 || strings.Contains(strings.Join(out.Next, "\n"), "force-unlock") {
+		t.Fatalf("%s %q calls %q\n%s", out.Kind, out.Next, x.w.calls, text)
 	}
 }
