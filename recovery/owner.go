@@ -237,7 +237,7 @@ func (o *OwnerWriter) follow() {
 			// this host (terraform writes user@host): another machine's run
 			// that took the state meanwhile keeps its own record.
 			if o.inBackend && o.watch.lockWho(id) == whoAmI() {
-				o.heart = startBackendHeart(o.openStore, o.backendRecord(), OwnerHeartbeat)
+				o.heart = startBackendHeart(o.openStore, o.backendRecord(), ownerHeartbeat)
 			}
 			o.mu.Unlock()
 			return

@@ -38,18 +38,18 @@ import (
 //     the state's key name, so this object is not a workspace.
 //
 // It is written only once tf saw this run's lock (so only by the run that
-// holds it), then rewritten every OwnerHeartbeat while terraform runs
+// holds it), then rewritten every ownerHeartbeat while terraform runs
 // ("last seen alive"), and removed when the run ends and released its
 // lock, conditioned on the record still being this run's (its Run nonce).
 // Every call is in the background with a deadline; a denied or failed
 // write costs the run nothing and is never reported during it.
 
-// OwnerHeartbeat is how often a running tf rewrites its backend record.
+// ownerHeartbeat is how often a running tf rewrites its backend record.
 // Five minutes: a person deciding whether a lock's owner is dead needs
 // minutes, not seconds, and every write to a versioned bucket is one more
 // version kept (a one-hour apply adds 13 small ones; terraform's own state
 // saves add far more).
-var OwnerHeartbeat = 5 * time.Minute
+const ownerHeartbeat = 5 * time.Minute
 
 // ownerCallTimeout bounds each backend call for the record; the last one
 // (the removal) runs after terraform has exited, so it is short.
@@ -276,7 +276,7 @@ func ciJobURL(env []string) string {
 }
 
 // backendHeart keeps one run's backend owner record: written once the lock
-// is known, rewritten every OwnerHeartbeat, removed or marked ended at the
+// is known, rewritten every ownerHeartbeat, removed or marked ended at the
 // end. All of it runs in its own goroutine; errors are kept, never printed.
 type backendHeart struct {
 	open   func(ctx context.Context) (ownerStore, error)
@@ -352,5 +352,6 @@ func (h *backendHeart) end(released bool, exitCode int) {
 		return
 	}
 	h.rec.Ended, h.rec.ExitCode = time.Now().UTC(), exitCode
+	h.rec.LastSeen = h.rec.Ended // tf was alive to see the end
 	_ = h.store.PutOwner(ctx, h.rec, false)
 }

@@ -217,6 +217,17 @@ func TestElsewhereLockShowsBackendEvidence(t *testing.T) {
 	}
 }
 
+func TestElsewhereLockEndedBackendRecord(t *testing.T) {
+	o := &ownerWorld{world: &world{}}
+	at := time.Now().Add(-3 * time.Minute).UTC()
+	o.rec = &BackendOwner{Tool: "tf", Run: "r1", LockID: ownerLockID, Host: "build-agent-7", Command: "apply", LastSeen: at, Ended: at, ExitCode: 1}
+	x, r := elsewhereRun(t, o)
+	RecoverCommand(context.Background(), r, CommandOptions{Show: true})
+	if want := "saw terraform end at " + at.Format("2006-01-02 15:04:05 MST") + " (exit 1)"; !strings.Contains(x.out.String(), want) {
+		t.Fatalf("output lacks %q:\n%s", want, x.out)
+	}
+}
+
 func TestElsewhereLockStaleOrMissingBackendRecord(t *testing.T) {
 	cases := map[string]struct {
 		rec  *BackendOwner

@@ -236,9 +236,9 @@ func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holde
 	if rec.Dir != "" {
 		p("  directory there: %s; tf PID %d (boot %s)", rec.Dir, rec.TfPID, rec.BootID)
 	}
-	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), everyText(OwnerHeartbeat))
+	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), everyText(ownerHeartbeat))
 	if !rec.Ended.IsZero() {
-		p("  tf saw terraform end at %s (exit %d) without the lock released, and kept the lock for a recovery on that host (`tf guard recover` there)", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
+		p("  tf on that host saw terraform end at %s (exit %d) with this lock possibly left, and reported on it there; `tf guard recover` in that directory shows what it left", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
 	}
 	if !local && sameMachine(r, rec) {
 		p("  that is this machine (same host and boot): tf's proof is the record kept in that directory; run `tf guard recover` there")
