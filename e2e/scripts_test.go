@@ -123,6 +123,7 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 		"identity":  cmdIdentity,
 		"fault":     cmdFault,
 		"github":    cmdGitHub,
+		"owner":     cmdOwner,
 	}
 }
 
@@ -772,9 +773,10 @@ func newUUID() string {
 //	fault reset OP[,OP...] [after D]   from then on, the connection is reset
 //	fault ... after D times N          only the first N such requests
 //	fault deny-source PREFIX           credentials from that ledger source get AccessDenied
+//	fault deny-resource SUB            requests whose S3 key or DynamoDB request contains SUB get AccessDenied
 //	fault clear                        no more injected failures
 func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
-	usage := "usage: fault expire-next OP N | fault deny|reset OP[,OP...] [after DURATION [times N]] | fault deny-source PREFIX | fault clear"
+	usage := "usage: fault expire-next OP N | fault deny|reset OP[,OP...] [after DURATION [times N]] | fault deny-source PREFIX | fault deny-resource SUB | fault clear"
 	if neg || len(args) == 0 {
 		ts.Fatalf("%s", usage)
 	}
@@ -784,6 +786,10 @@ func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 	case args[0] == "clear" && len(args) == 1:
 		for _, p := range proxies {
 			p.ClearFaults()
+		}
+	case args[0] == "deny-resource" && len(args) == 2:
+		for _, p := range proxies {
+			p.DenyResource(args[1])
 		}
 	case args[0] == "deny-source" && len(args) == 2:
 		for _, p := range proxies {
@@ -819,5 +825,33 @@ func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	default:
 		ts.Fatalf("%s", usage)
+	}
+}
+
+// cmdOwner: `owner backend` waits (up to 20 s) for tf's owner record in
+// the backend and prints it (JSON) as the command's stdout; `! owner
+// backend` asserts there is none now.
+func cmdOwner(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || args[0] != "backend" {
+		ts.Fatalf("usage: [!] owner backend")
+	}
+	s := state(ts)
+	r := s.mustRig(ts)
+	for i := 0; ; i++ {
+		raw, err := r.OwnerRecord(context.Background(), s.ws.Backend)
+		switch {
+		case err != nil && !errors.Is(err, rig.ErrNoObject):
+			ts.Fatalf("owner backend: %v", err)
+		case neg && err == nil:
+			ts.Fatalf("an owner record is in the backend: %s", raw)
+		case neg:
+			return
+		case err == nil:
+			fmt.Fprintf(ts.Stdout(), "%s\n", raw)
+			return
+		case i >= 200:
+			ts.Fatalf("no owner record in the backend after 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

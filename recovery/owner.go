@@ -3,6 +3,7 @@ package recovery
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -145,12 +146,20 @@ type OwnerWriter struct {
 	// madeRoot: the recovery root did not exist before this record, so a
 	// run that leaves nothing behind removes it again (if still empty).
 	madeRoot string
+	// The backend copy (owner_backend.go): kept when inBackend, started
+	// once the lock is known; openStore reaches the backend.
+	inBackend bool
+	openStore func(ctx context.Context) (ownerStore, error)
+	ciURL     string
+	heart     *backendHeart
 }
 
 // StartOwner writes the owner record of the run about to start in dir,
 // when its command takes the lock on an S3 backend (nil otherwise, or when
-// the record cannot be written: the run goes on without one).
-func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
+// the record cannot be written: the run goes on without one). inBackend:
+// also keep a copy next to the state in the backend once the run's lock is
+// known (owner_backend.go).
+func StartOwner(dir string, env, args []string, w *Watch, inBackend bool) *OwnerWriter {
 	if c := tfargs.Parse(args); !c.TakesLock() || c.LockWaits() {
 		return nil
 	}
@@ -166,13 +175,15 @@ func StartOwner(dir string, env, args []string, w *Watch) *OwnerWriter {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil
 	}
-	host, _ := os.Hostname()
+	host := ownerHost(env)
 	start, _, _ := ProcStart(os.Getpid())
 	rec := OwnerRecord{Host: host, BootID: BootID(), PidNS: PidNamespace(), TfPID: os.Getpid(), TfStart: start,
 		Dir: dir, State: b.String(), Command: tfargs.Parse(args).Name(), Started: time.Now().UTC()}
 	rec.CI, rec.CIRunID, rec.CIAttempt = ciOf(env)
 	rec.path = filepath.Join(root, fmt.Sprintf("%s%d.json", ownerPrefix, rec.TfPID))
-	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{}), madeRoot: madeRoot}
+	o := &OwnerWriter{rec: rec, watch: w, stop: make(chan struct{}), done: make(chan struct{}), madeRoot: madeRoot,
+		inBackend: inBackend && b.OwnerLocation() != "" && !testNoObserve(env), ciURL: ciJobURL(env),
+		openStore: func(ctx context.Context) (ownerStore, error) { return newAWSBackend(ctx, b, env) }}
 	if err := o.save(); err != nil {
 		return nil
 	}
@@ -213,6 +224,12 @@ func (o *OwnerWriter) follow() {
 			o.mu.Lock()
 			o.rec.LockID = id
 			_ = o.save()
+			// The backend copy only for a lock whose Who is this user on
+			// this host (terraform writes user@host): another machine's run
+			// that took the state meanwhile keeps its own record.
+			if o.inBackend && o.watch.lockWho(id) == whoAmI() {
+				o.heart = startBackendHeart(o.openStore, o.backendRecord(), ownerHeartbeat)
+			}
 			o.mu.Unlock()
 			return
 		}
@@ -222,6 +239,38 @@ func (o *OwnerWriter) follow() {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// lockWho is the Who of the lock record with ID id the watch saw ("" if
+// none).
+func (w *Watch) lockWho(id string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, kw := range w.obs.Locks {
+		for _, s := range kw.Sightings {
+			if s.Lock.Info.ID == id {
+				return s.Lock.Info.Who
+			}
+		}
+	}
+	return ""
+}
+
+// backendRecord is the backend copy of the record (o.mu held).
+func (o *OwnerWriter) backendRecord() BackendOwner {
+	r := o.rec
+	return BackendOwner{Tool: "tf", Run: newRunNonce(), LockID: r.LockID, Host: r.Host, Command: r.Command, Dir: r.Dir,
+		CI: r.CI, CIRunID: r.CIRunID, CIAttempt: r.CIAttempt, CIJobURL: o.ciURL,
+		TfPID: r.TfPID, TfStart: r.TfStart, BootID: r.BootID, PidNS: r.PidNS, Started: r.Started}
+}
+
+// ownerHost is this machine's name as owner records give it.
+func ownerHost(env []string) string {
+	if h := testHost(env); h != "" {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // lockTaken is the ID of the first lock record the watch saw that was
@@ -291,6 +340,7 @@ func (o *OwnerWriter) End(keep bool, exitCode int) {
 	<-o.done
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.heart.end(!keep, exitCode)
 	if o.prog != nil {
 		o.prog.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tfguard/tf/tfargs"
 	"github.com/tfguard/tf/tfout"
@@ -44,6 +45,17 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	}
 	if mine == nil {
 		p("lock owner: no tf owner record here names lock %s (a lock taken by plain terraform, from another directory or machine, or by a run whose tf never saw its lock): tf only describes it", holder.ID)
+		// Evidence from the backend, never proof: a person decides. A
+		// record from this machine (another directory) is only described:
+		// its proof is in that directory.
+		if brec := backendOwner(ctx, r, b, rd, holder, false); brec != nil && !errored && !sameMachine(r, brec) {
+			out := Outcome{Kind: NeedsPerson, Holder: holder,
+				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); tf cannot see that machine's processes and never releases a lock by its age: a person decides",
+					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now())),
+				Next: []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}}
+			report(r, &out)
+			return out, true
+		}
 		return Outcome{}, false
 	}
 	rec := *mine
@@ -54,13 +66,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		return Outcome{}, false
 	}
 	v := JudgeOwner(rec, observeHere(rec))
-	ci := ""
-	if rec.CI != "" {
-		ci = fmt.Sprintf(", %s run %s", rec.CI, rec.CIRunID)
-		if rec.CIAttempt != "" {
-			ci += " attempt " + rec.CIAttempt
-		}
-	}
+	ci := ciOfRecord(rec.CI, rec.CIRunID, rec.CIAttempt)
 	p("lock owner: tf's owner record %s: `%s %s` started %s on host %s (boot %s), tf PID %d, terraform PID %d%s",
 		rec.path, r.Flavor, rec.Command, rec.Started.Format("2006-01-02 15:04:05 MST"), rec.Host, rec.BootID, rec.TfPID, rec.TerraformPID, ci)
 	for _, e := range v.Evidence {
@@ -79,6 +85,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		if v.State == OwnerUnknown {
 			what = "cannot be proven dead from here"
 		}
+		backendOwner(ctx, r, b, rd, holder, true) // when it was last seen alive
 		p("lock owner: %s", v.State)
 		sayCut(r, cut, "that run")
 		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
@@ -183,4 +190,101 @@ func sayCut(r Run, cut []tfout.Change, who string) {
 			fmt.Fprintf(r.Out, "    %s (%s): the change may be half made; `%s plan` shows the difference\n", ch.Address, ch.Action, r.Flavor)
 		}
 	}
+}
+
+// ciOfRecord is ", <provider> run <ID> attempt <n>" ("" outside CI).
+func ciOfRecord(provider, run, attempt string) string {
+	if provider == "" {
+		return ""
+	}
+	ci := fmt.Sprintf(", %s run %s", provider, run)
+	if attempt != "" {
+		ci += " attempt " + attempt
+	}
+	return ci
+}
+
+// backendOwner reads the owner record kept in the backend next to the
+// state and says what it shows about holder's owner. It returns the record
+// only when it names holder's lock: a record for another lock is stale and
+// no evidence. Nothing here is proof; tf never acts on it. local: this
+// directory holds the run's local record (already judged above).
+func backendOwner(ctx context.Context, r Run, b Backend, rd backendReader, holder *tfout.LockInfo, local bool) *BackendOwner {
+	p := func(format string, a ...any) { fmt.Fprintf(r.Out, "tf: "+format+"\n", a...) }
+	st, ok := rd.(ownerStore)
+	where := b.OwnerLocation()
+	if !ok || where == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
+	defer cancel()
+	rec, err := st.GetOwner(ctx)
+	switch {
+	case err != nil:
+		p("owner record in the backend (%s): cannot be read: %v", where, err)
+		return nil
+	case rec == nil:
+		p("owner record in the backend (%s): none (a run by plain terraform, with owner_record = local, or whose write the backend's policy denied)", where)
+		return nil
+	case rec.LockID != holder.ID:
+		p("owner record in the backend (%s): stale: it names lock %s, not the lock held (%s); not used as evidence", where, rec.LockID, holder.ID)
+		return nil
+	}
+	now := time.Now()
+	p("owner record in the backend (%s), written by tf for lock %s:", where, holder.ID)
+	p("  `%s %s` started %s on host %s%s", r.Flavor, rec.Command, rec.Started.Format("2006-01-02 15:04:05 MST"), rec.Host, ciOfRecord(rec.CI, rec.CIRunID, rec.CIAttempt))
+	if rec.CIJobURL != "" {
+		p("  CI job: %s", rec.CIJobURL)
+	}
+	if rec.Dir != "" {
+		p("  directory there: %s; tf PID %d (boot %s)", rec.Dir, rec.TfPID, rec.BootID)
+	}
+	p("  last seen alive %s (%s; a running tf rewrites this record every %s)", agoText(rec.LastSeen, now), rec.LastSeen.Format("2006-01-02 15:04:05 MST"), everyText(ownerHeartbeat))
+	if !rec.Ended.IsZero() {
+		p("  tf on that host saw terraform end at %s (exit %d) with this lock possibly left, and reported on it there; `tf guard recover` in that directory shows what it left", rec.Ended.Format("2006-01-02 15:04:05 MST"), rec.ExitCode)
+	}
+	if !local && sameMachine(r, rec) {
+		p("  that is this machine (same host and boot): tf's proof is the record kept in that directory; run `tf guard recover` there")
+		if rec.PidNS != "" && rec.PidNS == PidNamespace() && rec.TfStart != 0 {
+			if start, running, err := ProcStart(rec.TfPID); err == nil && running && start == rec.TfStart {
+				p("  that run's tf (PID %d) is running now (same start time): the run is alive", rec.TfPID)
+			} else if err == nil {
+				p("  no process PID %d with that run's tf start time is running now", rec.TfPID)
+			}
+		}
+	}
+	return rec
+}
+
+// sameMachine: the backend record was written on this machine since its
+// last boot.
+func sameMachine(r Run, rec *BackendOwner) bool {
+	return rec.Host == ownerHost(r.Env) && rec.BootID != "" && rec.BootID == BootID()
+}
+
+// everyText is an interval for people ("5 min").
+func everyText(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return d.String()
+}
+
+// agoText says how long before now t was, in whole seconds or minutes.
+func agoText(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "just now (the clocks of that host and this one differ)"
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	}
+	m := int(d / time.Minute)
+	if m < 60 {
+		return fmt.Sprintf("%d min ago", m)
+	}
+	return fmt.Sprintf("%dh%02dm ago", m/60, m%60)
 }

@@ -25,6 +25,13 @@ const EnvTestNoObserve = "TFGUARD_TEST_NO_OBSERVE"
 // journaling that step as begun (tests send signals then).
 const EnvTestPauseAt = "TFGUARD_TEST_PAUSE_AT"
 
+// EnvTestHost: the host name tf writes in its owner records, so that one
+// machine can play another (e2e: a run on "machine A", its lock met by a
+// tf on "machine B").
+const EnvTestHost = "TFGUARD_TEST_HOST"
+
+func testHost(env []string) string { return envLookup(env, EnvTestHost) }
+
 func testHookAt(env []string, step string) {
 	if envlist.Get(env, EnvTestPauseAt) == step {
 		time.Sleep(3 * time.Second)
@@ -44,5 +51,5 @@ func testNoObserve(env []string) bool { return envlist.Get(env, EnvTestNoObserve
 // IsTestVariable says whether name is one of the test hooks above (the
 // wrapper must not reject them as unknown configuration).
 func IsTestVariable(name string) bool {
-	return name == EnvTestKillAt || name == EnvTestNoObserve || name == EnvTestPauseAt
+	return name == EnvTestKillAt || name == EnvTestNoObserve || name == EnvTestPauseAt || name == EnvTestHost
 }

@@ -49,6 +49,9 @@ const (
 	UnknownAllow  = "allow"
 	UnknownRefuse = "refuse"
 	UnknownQuiet  = "quiet"
+
+	OwnerRecordLocal   = "local"
+	OwnerRecordBackend = "backend"
 )
 
 // Config is tf's own configuration after all sources are merged
@@ -72,6 +75,10 @@ type Config struct {
 	// DirectStdout (read_stdout off): apply and destroy get the real stdout,
 	// and recovery's report cannot say which planned changes were made.
 	DirectStdout bool
+	// OwnerRecord: OwnerRecordBackend also keeps a run's owner record next
+	// to the state in the backend (recovery/owner_backend.go);
+	// OwnerRecordLocal keeps it on this machine only.
+	OwnerRecord string
 
 	// Untrusted are the warnings about lines of a working-directory file
 	// that were ignored, one per line: a restricted key in an untrusted
@@ -209,6 +216,10 @@ func configKeys() []configKey {
 			on, err := parseOnOff(v)
 			c.DirectStdout = !on
 			return err
+		}},
+		{"owner_record", OwnerRecordBackend, "local or backend: where a run that takes the state lock keeps its owner record (who holds the lock); backend also keeps a copy next to the state, for a tf on another machine that meets the lock", func(c *Config, v, _ string) error {
+			c.OwnerRecord = v
+			return oneOf(OwnerRecordLocal, OwnerRecordBackend)(v)
 		}},
 		{"report_file", "", "file recovery writes its report to; empty: none", func(c *Config, v, dir string) error {
 			c.ReportFile = resolvePath(v, dir)
@@ -526,7 +537,7 @@ func nearestKey(key string, names []string) string {
 // which every later login record carries, unknown lifetimes allowed), acts
 // later (a later or rarer SSO refresh), runs something else (a login
 // program, an install of a pinned terraform) or keeps less evidence
-// (read_stdout = off). The more careful values: login = never,
+// (read_stdout = off, owner_record = local). The more careful values: login = never,
 // install = never.
 func loosens(a, b Config) bool {
 	return b.MinLifetime < a.MinLifetime || b.SSOSessionLength > a.SSOSessionLength ||
@@ -534,6 +545,7 @@ func loosens(a, b Config) bool {
 		(a.UnknownLifetime == UnknownRefuse && b.UnknownLifetime != UnknownRefuse) ||
 		(a.UnknownLifetime == UnknownAllow && b.UnknownLifetime == UnknownQuiet) ||
 		(b.DirectStdout && !a.DirectStdout) ||
+		(b.OwnerRecord == OwnerRecordLocal && a.OwnerRecord != OwnerRecordLocal) ||
 		(b.Login != a.Login && b.Login != LoginNever) ||
 		(b.Install != a.Install && b.Install != InstallNever)
 }
@@ -580,6 +592,8 @@ func (c Config) Value(key string) string {
 		return c.ReportFile
 	case "read_stdout":
 		return onOff(!c.DirectStdout)
+	case "owner_record":
+		return c.OwnerRecord
 	case "preflight":
 		return onOff(c.Preflight)
 	case "min_lifetime":

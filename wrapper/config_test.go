@@ -29,7 +29,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{Flavor: "terraform", Install: "auto", Recovery: true, Preflight: true,
 		MinLifetime: 15 * time.Minute, SSOSessionLength: 8 * time.Hour, SSORefreshAhead: 15 * time.Minute,
-		SSORefreshEvery: time.Minute, Login: "native", CI: "auto", UnknownLifetime: "allow"}
+		SSORefreshEvery: time.Minute, Login: "native", CI: "auto", UnknownLifetime: "allow", OwnerRecord: "backend"}
 	got := c
 	got.Sources = nil
 	if !reflect.DeepEqual(got, want) {
@@ -319,5 +319,31 @@ func TestUntrustedFileCannotLoosenSessionLoginOrStdout(t *testing.T) {
 	c, err = LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
 	if err != nil || c.SSOSessionLength != time.Hour || c.Login != LoginNever || len(c.Untrusted) != 0 {
 		t.Fatalf("tightening: session %s login %s warnings %q err %v", c.SSOSessionLength, c.Login, c.Untrusted, err)
+	}
+}
+
+// owner_record: local or backend; a repository's .tfguard may keep the
+// record local only if the user's settings do (it keeps less evidence).
+func TestOwnerRecordSetting(t *testing.T) {
+	dir := t.TempDir()
+	user := filepath.Join(dir, "user", "config")
+	c, err := LoadConfig([]string{"TFGUARD_OWNER_RECORD=local"}, ConfigFiles{User: user})
+	if err != nil || c.OwnerRecord != OwnerRecordLocal || c.Value("owner_record") != "local" {
+		t.Fatalf("env local: %q %v", c.OwnerRecord, err)
+	}
+	_, err = LoadConfig([]string{"TFGUARD_OWNER_RECORD=s3"}, ConfigFiles{User: user})
+	if err == nil || !strings.Contains(err.Error(), `bad value "s3": must be one of local, backend`) {
+		t.Fatalf("bad value: %v", err)
+	}
+	wd := writeFile(t, filepath.Join(dir, "repo", ".tfguard"), "owner_record = local\n")
+	c, err = LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil || c.OwnerRecord != OwnerRecordBackend || len(c.Untrusted) != 1 || !strings.Contains(c.Untrusted[0], "owner_record = ") {
+		t.Fatalf("untrusted file turned the backend record off: %q %q %v", c.OwnerRecord, c.Untrusted, err)
+	}
+	writeFile(t, user, "owner_record = local\n")
+	wd = writeFile(t, filepath.Join(dir, "repo2", ".tfguard"), "owner_record = backend\n")
+	c, err = LoadConfig(nil, ConfigFiles{User: user, WorkDir: wd})
+	if err != nil || c.OwnerRecord != OwnerRecordBackend || len(c.Untrusted) != 0 {
+		t.Fatalf("untrusted file turning it on: %q %q %v", c.OwnerRecord, c.Untrusted, err)
 	}
 }

@@ -127,7 +127,7 @@ func (g *guards) Before(ctx context.Context, inv *Invocation) (err error) {
 		// runs with: TF_CLI_ARGS and TF_CLI_ARGS_<command> may say -lock=false.
 		args := terraformArgs(inv)
 		g.watch = recovery.StartWatch(inv.WorkDir, inv.Env, args, nil)
-		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, args, g.watch)
+		g.owner = recovery.StartOwner(inv.WorkDir, inv.Env, args, g.watch, inv.Config.OwnerRecord != OwnerRecordLocal)
 		inv.owner = g.owner
 	}
 	inv.stop = g.stop.watch(inv)

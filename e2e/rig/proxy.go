@@ -1,10 +1,12 @@
 package rig
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -71,6 +73,10 @@ type Proxy struct {
 	// get AccessDenied (as if the bucket/table policy only allowed the
 	// backend's assume_role role).
 	denySource []string
+	// denyResource: requests for a resource whose S3 key or DynamoDB
+	// request (its item key) contains one of these get AccessDenied, as
+	// from a policy scoped by resource ARN or dynamodb:LeadingKeys.
+	denyResource []string
 }
 
 // Fault is an injected failure.
@@ -105,7 +111,39 @@ func (p *Proxy) AddFault(op string, kind Fault, after time.Duration, n int) {
 func (p *Proxy) ClearFaults() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.faults, p.denySource = nil, nil
+	p.faults, p.denySource, p.denyResource = nil, nil, nil
+}
+
+// DenyResource makes requests whose S3 key or DynamoDB request body
+// contains sub get AccessDenied.
+func (p *Proxy) DenyResource(sub string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.denyResource = append(p.denyResource, sub)
+}
+
+// resourceDenied reads the request's target (the body of a DynamoDB
+// request is read and put back) against denyResource.
+func (p *Proxy) resourceDenied(r *http.Request) bool {
+	p.mu.Lock()
+	subs := append([]string(nil), p.denyResource...)
+	p.mu.Unlock()
+	if len(subs) == 0 {
+		return false
+	}
+	target := r.URL.Path
+	if p.service == ServiceDynamoDB && r.Body != nil {
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		target = string(body)
+	}
+	for _, sub := range subs {
+		if strings.Contains(target, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // FailNext makes the next n requests for op get the expired-token answer.
@@ -241,7 +279,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault := Fault("")
 	if outcome == Forwarded {
 		fault = p.takeFault(op)
-		if fault == "" && p.denied(key) {
+		if fault == "" && (p.denied(key) || p.resourceDenied(r)) {
 			fault = FaultDeny
 		}
 	}

@@ -224,3 +224,27 @@ func (r *Rig) putObject(ctx context.Context, bucket, key string, body []byte) er
 }
 
 func bytesReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
+
+// OwnerRecord reads tf's owner record kept in the backend for b's state:
+// the DynamoDB item "tfguard-owner:<bucket>/<key>" (attribute Owner) when
+// the mode uses a table, else the object "<key>.tfowner". ErrNoObject when
+// there is none.
+func (r *Rig) OwnerRecord(ctx context.Context, b Backend) ([]byte, error) {
+	if b.Mode.UsesDynamoDB() {
+		id := "tfguard-owner:" + b.LockPath()
+		out, err := r.ddbc.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(b.Table),
+			Key:            map[string]ddbtypes.AttributeValue{"LockID": &ddbtypes.AttributeValueMemberS{Value: id}},
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read DynamoDB item %s: %w", id, err)
+		}
+		v, ok := out.Item["Owner"].(*ddbtypes.AttributeValueMemberS)
+		if !ok {
+			return nil, fmt.Errorf("DynamoDB item %s: %w", id, ErrNoObject)
+		}
+		return []byte(v.Value), nil
+	}
+	return r.getObject(ctx, b.Bucket, b.StateKey()+".tfowner")
+}
