@@ -339,6 +339,31 @@ func pushCommand(tool, path string, lockFalse bool) string {
 	return tool + " state push " + tfargs.Quote(path)
 }
 
+// guardRecoverSteps is `tf guard recover` with flag (--yes, --show) to run
+// again; none for "".
+func guardRecoverSteps(flag string) []string {
+	if flag == "" {
+		return nil
+	}
+	return []string{"tf guard recover " + flag}
+}
+
+// afterDeadLockFreedSteps follow the release of a dead run's lock.
+func afterDeadLockFreedSteps(tool string) []string {
+	return []string{tool + " plan   # shows what the dead run left to do"}
+}
+
+// deadOwnerSteps are what a person runs on a lock whose owner tf cannot
+// prove dead from here (another machine, or a record that cannot tell),
+// once they know it is.
+func deadOwnerSteps(tool, id string) []string {
+	return []string{
+		"# only if that run is certainly dead (check the host or CI run above):",
+		unlockCommand(tool, id),
+		"# what that run did after its last save (terraform saves the state every 20 s) may exist without being in the state: check its log for resources it created before applying again",
+	}
+}
+
 func unlockCommand(tool, id string) string {
 	return tool + " force-unlock -force " + tfargs.Quote(id)
 }

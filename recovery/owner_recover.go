@@ -52,7 +52,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 			out := Outcome{Kind: NeedsPerson, Holder: holder,
 				Summary: fmt.Sprintf("lock %s belongs to a run of `%s %s` on host %s%s, last seen alive %s (evidence above); tf cannot see that machine's processes and never releases a lock by its age: a person decides",
 					holder.ID, r.Flavor, brec.Command, brec.Host, ciOfRecord(brec.CI, brec.CIRunID, brec.CIAttempt), agoText(brec.LastSeen, time.Now())),
-				Next: []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}}
+				Next: deadOwnerSteps(r.Flavor, holder.ID)}
 			report(r, &out)
 			return out, true
 		}
@@ -89,7 +89,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 		p("lock owner: %s", v.State)
 		sayCut(r, cut, "that run")
 		base.Summary = fmt.Sprintf("lock %s belongs to a run of `%s %s` that %s (evidence above); tf never releases a lock by its age: a person decides", holder.ID, r.Flavor, rec.Command, what)
-		base.Next = []string{"# only if that run is certainly dead (check the host or CI run above):", unlockCommand(r.Flavor, holder.ID)}
+		base.Next = deadOwnerSteps(r.Flavor, holder.ID)
 		report(r, &base)
 		return base, true
 	}
@@ -97,7 +97,7 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 	sayCut(r, cut, "the dead run")
 	if o.Show {
 		base.Summary = fmt.Sprintf("shown only (--show): the run that holds lock %s is dead; `tf guard recover --yes` secures what it left and releases the lock", holder.ID)
-		base.Next = []string{"tf guard recover --yes"}
+		base.Next = guardRecoverSteps("--yes")
 		report(r, &base)
 		return base, true
 	}
@@ -118,41 +118,41 @@ func ownerLock(ctx context.Context, r Run, o *CommandOptions, b Backend, rd back
 func freeDeadLock(ctx context.Context, r Run, o CommandOptions, b Backend, rd backendReader, held Locks, rec OwnerRecord) Outcome {
 	id := held.All()[0].ID
 	out := Outcome{Kind: NeedsPerson, Backend: &b, Holder: held.All()[0]}
-	fail := func(summary string, next ...string) Outcome {
-		out.Summary, out.Next = summary, next
+	fail := func(summary string, flag string) Outcome {
+		out.Summary, out.Next = summary, guardRecoverSteps(flag)
 		report(r, &out)
 		return out
 	}
 	fmt.Fprintf(r.Out, "tf: will:\n    release lock %s of the dead run (%s force-unlock with its ID, after reading the lock again)\n", id, r.Flavor)
 	if !o.Yes {
 		if !r.Interactive || r.In == nil {
-			return fail("not confirmed: no terminal to ask; re-run with --yes", "tf guard recover --yes")
+			return fail("not confirmed: no terminal to ask; re-run with --yes", "--yes")
 		}
 		fmt.Fprint(r.Out, "tf: go ahead? Only 'yes' will be accepted: ")
 		line, _ := bufio.NewReader(r.In).ReadString('\n')
 		if strings.TrimSpace(line) != "yes" {
-			return fail("not confirmed; nothing was changed")
+			return fail("not confirmed; nothing was changed", "")
 		}
 	}
 	lk, err := lockRoot(ctx, RecoveryRoot(r.Dir, r.Env), r.Out)
 	if err != nil {
-		return fail(err.Error())
+		return fail(err.Error(), "")
 	}
 	defer lk.unlock()
 	again, err := rd.ReadLocks(ctx)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot read the lock records again: %v; nothing was released", err), "tf guard recover --yes")
+		return fail(fmt.Sprintf("cannot read the lock records again: %v; nothing was released", err), "--yes")
 	}
 	for _, k := range []string{"dynamodb", "lockfile"} {
 		before, now := held.Kind(k), again.Kind(k)
 		if (before == nil) != (now == nil) || (before != nil && !before.Same(now)) {
-			return fail(fmt.Sprintf("the lock changed since tf read it (%s record); nothing was released", k), "tf guard recover --show")
+			return fail(fmt.Sprintf("the lock changed since tf read it (%s record); nothing was released", k), "--show")
 		}
 	}
 	_, errb, uerr := r.runner.Run(ctx, buildUnlock(r.Terraform, r.Dir, r.Env, id))
 	after, err := rd.ReadLocks(ctx)
 	if err != nil {
-		return fail(fmt.Sprintf("%s force-unlock ran, but the lock records cannot be read to check: %v", r.Flavor, err), "tf guard recover --show")
+		return fail(fmt.Sprintf("%s force-unlock ran, but the lock records cannot be read to check: %v", r.Flavor, err), "--show")
 	}
 	for _, l := range after.All() {
 		if l.ID == id {
@@ -160,14 +160,14 @@ func freeDeadLock(ctx context.Context, r Run, o CommandOptions, b Backend, rd ba
 			if uerr != nil {
 				msg += fmt.Sprintf(": %s force-unlock failed: %s", r.Flavor, lastLines(errb, 4))
 			}
-			return fail(msg, "tf guard recover --yes")
+			return fail(msg, "--yes")
 		}
 	}
 	removeOwner(rec.path)
 	out.Kind, out.Holder = Recovered, nil
 	out.Did = []string{fmt.Sprintf("released lock %s: its owner (tf PID %d, terraform PID %d, %s) is dead on this machine", id, rec.TfPID, rec.TerraformPID, rec.Command)}
 	out.Summary = "the dead run's lock is released; the state is what that run last saved (terraform saves during an apply)"
-	out.Next = []string{r.Flavor + " plan   # shows what the dead run left to do"}
+	out.Next = afterDeadLockFreedSteps(r.Flavor)
 	report(r, &out)
 	return out
 }
