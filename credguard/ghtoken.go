@@ -123,7 +123,11 @@ type tokenCopy struct {
 	envVar   bool
 	profiles []string
 
-	exp, fetched time.Time // of the token in the copy
+	// exp: the held token's exp claim (GitHub's clock); fetched: when tf
+	// got it, on the local clock; life: how long it lives (exp - iat), so
+	// that renewals are timed on the local clock alone, whatever its skew.
+	exp, fetched time.Time
+	life         time.Duration
 	failures     int
 	nextTry      time.Time
 	warned       bool
@@ -437,21 +441,43 @@ func (r *TokenRenewer) refresh(ctx context.Context, t *tokenCopy) error {
 	}
 	r.mu.Lock()
 	t.exp, t.fetched = c.Exp, r.o.now()
-	if !c.Iat.IsZero() && c.Iat.Before(t.fetched) {
-		t.fetched = c.Iat
-	}
+	t.life = tokenLife(c, t.fetched)
 	r.fetches++
 	r.mu.Unlock()
 	return nil
 }
 
+// minRenewGap is the least time between two fetches for one copy after a
+// fetch that worked: a token of no usable life is not asked for again and
+// again.
+const minRenewGap = time.Second
+
+// tokenLife is how long a token fetched at fetched (local clock) lives:
+// exp - iat, both GitHub's, so a skewed local clock does not shorten it;
+// without iat, exp - fetched is all there is.
+func tokenLife(c tokenClaims, fetched time.Time) time.Duration {
+	if !c.Iat.IsZero() {
+		return c.Exp.Sub(c.Iat)
+	}
+	return c.Exp.Sub(fetched)
+}
+
+// heldUntil is when the held token ends, on the local clock.
+func (t *tokenCopy) heldUntil() time.Time { return t.fetched.Add(t.life) }
+
 // due is when t's token is replaced: renewBefore its end (a third of its
-// life for GitHub's 5-minute tokens), or the next try after a failure.
+// life for GitHub's 5-minute tokens), counted on the local clock from the
+// fetch, never sooner than minRenewGap after it; or the next try after a
+// failure.
 func (t *tokenCopy) due() time.Time {
 	if !t.nextTry.IsZero() {
 		return t.nextTry
 	}
-	return t.exp.Add(-renewBefore(t.exp.Sub(t.fetched)))
+	at := t.heldUntil().Add(-renewBefore(t.life))
+	if earliest := t.fetched.Add(minRenewGap); at.Before(earliest) {
+		return earliest
+	}
+	return at
 }
 
 // loop renews each copy when it is due until Close. A failure is said
@@ -497,7 +523,7 @@ func (r *TokenRenewer) loop() {
 		}
 		next.failures++
 		now := r.o.now()
-		left := next.exp.Sub(now)
+		left := next.heldUntil().Sub(now)
 		if left <= 0 {
 			left = 4 * maxRenewBackoff // expired: no hurry left, keep the usual pauses
 		}

@@ -335,3 +335,56 @@ func TestGitHubTokenNamedInTheConfigurationIsNotRenewed(t *testing.T) {
 		t.Fatalf("entry: %+v", e)
 	}
 }
+
+// The runner's clock is 250 s ahead of GitHub's: each token tf gets (5
+// minutes of life) looks, on the local clock, as if it had only 50 s left,
+// less than the third of its life before its end at which it is renewed.
+// Renewals are timed from the fetch on the local clock, so tf does not ask
+// GitHub again at once; it used to ask in a loop (632 requests in 2 s).
+func TestTokenRenewalWithClockAheadDoesNotHammerGitHub(t *testing.T) {
+	dir := t.TempDir()
+	gh := startGHTokens(t, 5*time.Minute)
+	userFile := filepath.Join(dir, "gh-token")
+	writeFile(t, userFile, githubJWT("sts.amazonaws.com", time.Now(), time.Now().Add(5*time.Minute)))
+	env := append(gh.env(), "HOME="+dir, EnvWebIdentityTokenFile+"="+userFile, EnvRoleARN+"=arn:aws:iam::1:role/deploy", EnvConfigFile+"="+filepath.Join(dir, "none"))
+	ahead := func() time.Time { return time.Now().Add(250 * time.Second) }
+	r, err := StartTokenRenewal(context.Background(), Options{Env: env, Dir: dir, Now: ahead})
+	if err != nil || r == nil {
+		t.Fatalf("StartTokenRenewal: %v, %v", r, err)
+	}
+	defer r.Close()
+	time.Sleep(2 * time.Second)
+	if n := gh.served.Load(); n != 1 || r.Fetches() != 1 {
+		t.Fatalf("GitHub was asked for %d ID tokens in 2 s (renewer counted %d): want the first one only", n, r.Fetches())
+	}
+}
+
+// due: a third of the token's life before its end, counted from the
+// fetch on the local clock whatever the claims say of that clock; never
+// sooner than minRenewGap after the fetch; the next try after a failure.
+func TestTokenCopyDue(t *testing.T) {
+	fetched := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	claims := func(iat, exp time.Time) tokenClaims { return tokenClaims{Iat: iat, Exp: exp} }
+	ghNow := fetched.Add(-250 * time.Second) // GitHub's clock, behind the local one
+	for _, tc := range []struct {
+		name  string
+		c     tokenClaims
+		retry time.Time
+		want  time.Time
+	}{
+		{"clocks agree", claims(fetched, fetched.Add(5*time.Minute)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"local clock 250s ahead", claims(ghNow, ghNow.Add(5*time.Minute)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"local clock 250s behind", claims(fetched.Add(250*time.Second), fetched.Add(550*time.Second)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"no iat", tokenClaims{Exp: fetched.Add(3 * time.Minute)}, time.Time{}, fetched.Add(2 * time.Minute)},
+		{"no life", claims(fetched, fetched), time.Time{}, fetched.Add(minRenewGap)},
+		{"exp before iat", claims(fetched, fetched.Add(-time.Minute)), time.Time{}, fetched.Add(minRenewGap)},
+		{"a failure's next try", claims(fetched, fetched.Add(5*time.Minute)), fetched.Add(3 * time.Second), fetched.Add(3 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &tokenCopy{exp: tc.c.Exp, fetched: fetched, life: tokenLife(tc.c, fetched), nextTry: tc.retry}
+			if got := c.due(); !got.Equal(tc.want) {
+				t.Fatalf("due %s, want %s", got.Format(time.RFC3339), tc.want.Format(time.RFC3339))
+			}
+		})
+	}
+}
