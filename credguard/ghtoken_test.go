@@ -262,7 +262,8 @@ func TestGitHubTokenWithoutIDTokenPermission(t *testing.T) {
 		t.Fatalf("preflight: %v", err)
 	}
 	e := rep.Entries[0]
-	if e.Verdict != VerdictWarn || !strings.Contains(e.Detail, "issued by GitHub Actions") || !strings.Contains(e.Detail, "permissions: id-token: write") {
+	if e.Verdict != VerdictWarn || !strings.Contains(e.Detail, "issued by GitHub Actions") || !strings.Contains(e.Detail, "permissions: id-token: write") ||
+		!strings.Contains(e.Detail, "tf then keeps a fresh copy of the token for terraform as long as the job can request ID tokens") || strings.Contains(e.Detail, "whole run") {
 		t.Fatalf("entry: %+v", e)
 	}
 	if _, _, ok := rep.RenewalEnd(); ok {

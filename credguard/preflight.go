@@ -358,7 +358,7 @@ func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 		fix = fmt.Sprintf("they came from aws-vault profile %q: run under `aws-vault exec --ecs-server %s -- tf ...` so that aws-vault serves renewable credentials, or start a new aws-vault session", p, p)
 	case o.inGitHubActions():
 		fix = "in GitHub Actions, have aws-actions/configure-aws-credentials issue them for longer (`role-duration-seconds`, up to the role's maximum session duration), " +
-			"or set github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) so that tf renews the role's credentials during the run"
+			"or set github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) so that tf renews the role's credentials as long as the job can request ID tokens"
 	case p != "":
 		fix = fmt.Sprintf("unset %s, %s and %s so that terraform uses profile %q (which it can refresh), or export fresh keys", EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, p)
 	}
