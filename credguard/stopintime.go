@@ -17,8 +17,9 @@ import (
 // with GitHub ID tokens (tf's GitHub OIDC endpoint, a renewed token file)
 // when the job's ID token request token says until when. Credentials
 // renewed with no known end (an SSO session of unknown end, a web identity
-// file's own writer, credential_process, static keys) set none. ok is false when no credential has such an end. who names the
-// credential that ends first.
+// file's own writer, credential_process, static keys) set none. ok is
+// false when no credential has such an end. who names the credential that
+// ends first.
 func (r Report) RenewalEnd() (end time.Time, who string, ok bool) {
 	for _, e := range r.Entries {
 		t := e.renewalEnd()

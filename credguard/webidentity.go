@@ -83,7 +83,7 @@ func evaluateIDTokenRenewal(o Options, e Entry, required time.Duration, what, wh
 	e.Verdict, e.Detail = VerdictOK, what+" "+idTokensText(e.RenewableUntil, now)
 	if e.LastsKnown && e.Lasts < required {
 		e.Verdict = VerdictWarn
-		e.Detail += "; the run needs " + human(required) + ", and past that tf cannot get fresh ID tokens: terraform goes on only while the role credentials it holds last"
+		e.Detail += "; the run needs " + human(required) + ", and after that end tf cannot get fresh ID tokens (terraform goes on only while the role credentials it holds last)"
 	}
 	if why != "" {
 		e.Detail += ": " + why
