@@ -179,7 +179,7 @@ func validUntil(e Entry, now time.Time) string {
 			return "no expiry"
 		}
 		if e.Kind == KindGitHubOIDC || renewedByTF(e.Credential) {
-			return "renewed by tf"
+			return "renewed by tf (end unknown)"
 		}
 		if notLoggedIn(e) {
 			return "not logged in"

@@ -22,7 +22,7 @@ func TestCIRefusalAdviceFitsTheJob(t *testing.T) {
 		env       []string
 		want, not []string
 	}{
-		{"github actions", []string{"GITHUB_ACTIONS=true"}, []string{"role-duration-seconds", "github_oidc_role", "id-token: write"}, []string{"export-credentials"}},
+		{"github actions", []string{"GITHUB_ACTIONS=true"}, []string{"role-duration-seconds", "github_oidc_role", "id-token: write", "renews the role's credentials as long as the job can request ID tokens"}, []string{"export-credentials"}},
 		{"other ci", nil, []string{"issued for longer"}, []string{"export-credentials", "role-duration-seconds"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,8 +72,13 @@ type Credential struct {
 	GitHubToken   bool   `json:"token_from_github,omitempty"`
 	TokenAudience string `json:"token_audience,omitempty"`
 	// RenewedFrom: TokenFile is tf's copy of this file, which tf keeps
-	// filled with fresh GitHub ID tokens for the whole run (TokenRenewer).
+	// filled with fresh GitHub ID tokens while the job can request them
+	// (TokenRenewer).
 	RenewedFrom string `json:"renewed_from,omitempty"`
+	// RenewableUntil: for a credential tf renews with GitHub ID tokens (a
+	// renewed token file, tf's GitHub OIDC endpoint), when the job can no
+	// longer request them; zero when that is not known.
+	RenewableUntil time.Time `json:"renewable_until,omitzero"`
 	// Source is the credential this one is made from (assume-role).
 	Source *Credential `json:"source,omitempty"`
 	// Notes say what was assumed or skipped.
@@ -106,9 +111,15 @@ func (c Credential) lastsUntil() time.Time {
 	case KindWebIdentity:
 		// The token's exp is not when the credentials end: role
 		// credentials got with it last their session past it, and the file
-		// may be renewed by its writer (or by tf). evaluateWebIdentity
-		// judges it; a role chained on it has no known end either.
+		// may be renewed by its writer. evaluateWebIdentity judges it; a
+		// role chained on it has no known end either. A file tf renews
+		// lasts while the job can request ID tokens.
+		if c.RenewedFrom != "" {
+			return c.RenewableUntil
+		}
 		return time.Time{}
+	case KindGitHubOIDC:
+		return c.RenewableUntil
 	}
 	if c.Expires && !c.Refreshable {
 		return c.ValidUntil
@@ -264,6 +275,7 @@ func webIdentity(o Options, c Credential, file, role string) Credential {
 	}
 	if src, ok := o.renewedFrom(file); ok {
 		c.RenewedFrom, c.Refreshable = src, true
+		c.RenewableUntil, _ = o.idTokensUntil()
 		if exp, ok := jwtExpiry(tok); ok {
 			c.Expires, c.ValidUntil = true, exp
 		}

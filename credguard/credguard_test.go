@@ -578,7 +578,8 @@ func TestSSORefusalInCIDoesNotAskForALogin(t *testing.T) {
 	e = newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso", "GITHUB_ACTIONS=true")
 	o = e.opts
 	o.CI = true
-	if _, err = Preflight(context.Background(), o); err == nil || !strings.Contains(err.Error(), "github_oidc_role") || strings.Contains(err.Error(), "tf guard login") {
+	if _, err = Preflight(context.Background(), o); err == nil || !strings.Contains(err.Error(), "github_oidc_role") || strings.Contains(err.Error(), "tf guard login") ||
+		!strings.Contains(err.Error(), "lets tf renew them as long as the job can request ID tokens") || strings.Contains(err.Error(), "renew them during the run") {
 		t.Fatalf("GitHub Actions: got %v", err)
 	}
 	e = newEnv(t, fakeaws.Options{}, "AWS_PROFILE=sso")

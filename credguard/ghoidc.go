@@ -47,7 +47,7 @@ const (
 )
 
 // KindGitHubOIDC is a credential tf's own GitHub OIDC endpoint serves:
-// renewed by tf for the whole run.
+// renewed by tf while the job can request ID tokens.
 const KindGitHubOIDC Kind = "github-oidc"
 
 // servedByGitHubOIDC: with tf's endpoint in terraform's environment (see
@@ -66,6 +66,7 @@ func servedByGitHubOIDC(o Options, c Credential) Credential {
 		users := c.UsedBy
 		c = Credential{Name: "GitHub OIDC endpoint (tf)", Kind: KindGitHubOIDC, UsedBy: users, Refreshable: true, RoleARN: o.Config.GitHubOIDCRole,
 			Notes: []string{"tf exchanges a fresh GitHub ID token for new role credentials before the held ones end"}}
+		c.RenewableUntil, _ = o.idTokensUntil()
 	}
 	return c
 }

@@ -214,7 +214,42 @@ func TestPreflightJudgesTheGitHubOIDCEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Entries) != 1 || r.Entries[0].Kind != KindGitHubOIDC || r.Entries[0].Verdict != VerdictOK {
+	if len(r.Entries) != 1 || r.Entries[0].Kind != KindGitHubOIDC || r.Entries[0].Verdict != VerdictOK ||
+		r.Entries[0].Detail != "renewed by tf's GitHub OIDC endpoint as long as the job can request ID tokens (tf cannot tell until when)" {
 		t.Fatalf("judged %+v", r.Entries)
+	}
+	if end, who, ok := r.RenewalEnd(); ok {
+		t.Fatalf("an end (%s, %s) without one known", end, who)
+	}
+}
+
+// A request token that is a JWT with exp bounds tf's endpoint too: the
+// verdict names that end, and stop in time gets it.
+func TestGitHubOIDCEndpointEndsWithTheRequestToken(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeaws.Options{})
+	e.writeTF("main.tf", "resource \"aws_s3_bucket\" \"b\" {}\n")
+	reqEnd := time.Now().Add(90 * time.Minute).Truncate(time.Second)
+	req := jwt(reqEnd)
+	var served atomic.Int32
+	gh := fakeGitHubIDTokens(t, req, &served)
+	o := e.opts
+	o.Env = append(append([]string{}, o.Env...), EnvActionsIDTokenURL+"="+gh.URL+"/token?api-version=2.0", EnvActionsIDTokenToken+"="+req, EnvRegion+"=us-east-1")
+	s, err := StartGitHubOIDC(ctx, o, "arn:aws:iam::123456789012:role/CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o.Env, o.GitHubOIDCURL, o.CI = s.Env(o.Env), s.URL, true
+	r, err := Preflight(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "renewed by tf's GitHub OIDC endpoint until " + reqEnd.UTC().Format("15:04:05 UTC")
+	if len(r.Entries) != 1 || r.Entries[0].Kind != KindGitHubOIDC || r.Entries[0].Verdict != VerdictOK || !strings.HasPrefix(r.Entries[0].Detail, want) {
+		t.Fatalf("judged %+v", r.Entries)
+	}
+	if end, _, ok := r.RenewalEnd(); !ok || !end.Equal(reqEnd) {
+		t.Fatalf("stop in time's end %s %v, want %s", end, ok, reqEnd)
 	}
 }

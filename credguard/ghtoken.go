@@ -75,6 +75,31 @@ func (o Options) canRequestIDTokens() bool {
 	return o.getenv(EnvActionsIDTokenURL) != "" && o.getenv(EnvActionsIDTokenToken) != ""
 }
 
+// idTokensUntil is when this job can no longer request ID tokens: GitHub
+// answers only while its ACTIONS_ID_TOKEN_REQUEST_TOKEN is valid (about
+// the job's 6 hours). That token is decoded, never verified or printed;
+// ok is false when it is not a JWT with an exp claim.
+func (o Options) idTokensUntil() (time.Time, bool) {
+	c, ok := readClaims(o.getenv(EnvActionsIDTokenToken))
+	if !ok || c.Exp.IsZero() {
+		return time.Time{}, false
+	}
+	return c.Exp, true
+}
+
+// idTokensText says how long tf can get fresh ID tokens, for a sentence
+// like "tf renews it ...": until the request token's end when it is known,
+// else as long as the job can request them, never "for the whole run".
+func idTokensText(until, now time.Time) string {
+	if until.IsZero() {
+		return "as long as the job can request ID tokens (tf cannot tell until when)"
+	}
+	if !until.After(now) {
+		return "no longer: this job's ID token request token expired at " + until.UTC().Format("15:04:05 UTC")
+	}
+	return "until " + until.UTC().Format("15:04:05 UTC") + " (" + human(until.Sub(now)) + "), when this job's ID token request token expires"
+}
+
 // renewedFrom is the user's token file whose copy tf keeps fresh at path.
 func (o Options) renewedFrom(path string) (string, bool) {
 	src, ok := o.RenewedTokens[path]
@@ -119,11 +144,15 @@ type TokenRenewer struct {
 type tokenCopy struct {
 	src, copy, aud string
 	// envVar: AWS_WEB_IDENTITY_TOKEN_FILE names it; profiles: the config
-	// file profiles that name it.
+	// file profiles that name it ("profile NAME of AWS_CONFIG_FILE").
 	envVar   bool
 	profiles []string
 
-	exp, fetched time.Time // of the token in the copy
+	// exp: the held token's exp claim (GitHub's clock); fetched: when tf
+	// got it, on the local clock; life: how long it lives (exp - iat), so
+	// that renewals are timed on the local clock alone, whatever its skew.
+	exp, fetched time.Time
+	life         time.Duration
 	failures     int
 	nextTry      time.Time
 	warned       bool
@@ -192,7 +221,11 @@ func StartTokenRenewal(ctx context.Context, o Options) (*TokenRenewer, error) {
 		if ref.configVar == "" {
 			t.envVar = true
 		} else if ref.profile != "" {
-			t.profiles = append(t.profiles, ref.profile)
+			of := ref.configVar
+			if o.getenv(ref.configVar) == "" {
+				of += " (unset: ~/.aws/config)"
+			}
+			t.profiles = append(t.profiles, "profile "+ref.profile+" of "+of)
 		}
 	}
 	if len(r.files) == 0 {
@@ -368,25 +401,30 @@ func (r *TokenRenewer) Env(base []string) []string {
 	return out
 }
 
-// Describe says, one line per file, what tf does for terraform.
+// Describe says, one line per file, what tf did for terraform: where
+// terraform finds the file through AWS_WEB_IDENTITY_TOKEN_FILE or a
+// profile in the config file tf points it at, it finds tf's copy. It does
+// not say terraform uses it: keys in the environment or the configuration
+// come first, a file named in the configuration is read as it is, and
+// which profile terraform uses is its own choice (the preflight judges
+// what terraform really uses).
 func (r *TokenRenewer) Describe() []string {
+	until, _ := r.o.idTokensUntil()
 	var out []string
 	for _, t := range r.files {
 		var where []string
 		if t.envVar {
 			where = append(where, EnvWebIdentityTokenFile)
 		}
-		for _, p := range t.profiles {
-			where = append(where, "profile "+p)
-		}
+		where = append(where, t.profiles...)
 		exp := "its expiry cannot be read"
 		if b, err := os.ReadFile(t.src); err == nil {
 			if c, ok := readClaims(string(b)); ok && !c.Exp.IsZero() {
 				exp = "it expires at " + c.Exp.UTC().Format("15:04:05 UTC")
 			}
 		}
-		out = append(out, fmt.Sprintf("the web identity token in %s (%s) was issued by GitHub Actions (%s): terraform reads tf's copy of that file instead, which tf refills with a fresh ID token (audience %s) before each one expires, as long as the job can request ID tokens; your file is not changed",
-			t.src, strings.Join(where, ", "), exp, t.aud))
+		out = append(out, fmt.Sprintf("the web identity token in %s was issued by GitHub Actions (%s): where terraform finds this file through %s, it now finds tf's copy, which tf refills with a fresh ID token (audience %s) before each one expires, %s; your files are not changed",
+			t.src, exp, strings.Join(where, " or "), t.aud, idTokensText(until, r.o.now())))
 	}
 	return out
 }
@@ -437,21 +475,43 @@ func (r *TokenRenewer) refresh(ctx context.Context, t *tokenCopy) error {
 	}
 	r.mu.Lock()
 	t.exp, t.fetched = c.Exp, r.o.now()
-	if !c.Iat.IsZero() && c.Iat.Before(t.fetched) {
-		t.fetched = c.Iat
-	}
+	t.life = tokenLife(c, t.fetched)
 	r.fetches++
 	r.mu.Unlock()
 	return nil
 }
 
+// minRenewGap is the least time between two fetches for one copy after a
+// fetch that worked: a token of no usable life is not asked for again and
+// again.
+const minRenewGap = time.Second
+
+// tokenLife is how long a token fetched at fetched (local clock) lives:
+// exp - iat, both GitHub's, so a skewed local clock does not shorten it;
+// without iat, exp - fetched is all there is.
+func tokenLife(c tokenClaims, fetched time.Time) time.Duration {
+	if !c.Iat.IsZero() {
+		return c.Exp.Sub(c.Iat)
+	}
+	return c.Exp.Sub(fetched)
+}
+
+// heldUntil is when the held token ends, on the local clock.
+func (t *tokenCopy) heldUntil() time.Time { return t.fetched.Add(t.life) }
+
 // due is when t's token is replaced: renewBefore its end (a third of its
-// life for GitHub's 5-minute tokens), or the next try after a failure.
+// life for GitHub's 5-minute tokens), counted on the local clock from the
+// fetch, never sooner than minRenewGap after it; or the next try after a
+// failure.
 func (t *tokenCopy) due() time.Time {
 	if !t.nextTry.IsZero() {
 		return t.nextTry
 	}
-	return t.exp.Add(-renewBefore(t.exp.Sub(t.fetched)))
+	at := t.heldUntil().Add(-renewBefore(t.life))
+	if earliest := t.fetched.Add(minRenewGap); at.Before(earliest) {
+		return earliest
+	}
+	return at
 }
 
 // loop renews each copy when it is due until Close. A failure is said
@@ -497,7 +557,7 @@ func (r *TokenRenewer) loop() {
 		}
 		next.failures++
 		now := r.o.now()
-		left := next.exp.Sub(now)
+		left := next.heldUntil().Sub(now)
 		if left <= 0 {
 			left = 4 * maxRenewBackoff // expired: no hurry left, keep the usual pauses
 		}

@@ -31,6 +31,7 @@ func githubJWT(aud string, iat, exp time.Time) string {
 // token for the audience asked, living life; it keeps what it issued.
 type ghTokens struct {
 	srv    *httptest.Server
+	req    string // the job's request token
 	served atomic.Int32
 	mu     sync.Mutex
 	issued []string
@@ -38,10 +39,15 @@ type ghTokens struct {
 }
 
 func startGHTokens(t *testing.T, life time.Duration) *ghTokens {
-	g := &ghTokens{}
+	return startGHTokensFor(t, life, "gh-request-token")
+}
+
+// startGHTokensFor: the same, for a job whose request token is req.
+func startGHTokensFor(t *testing.T, life time.Duration, req string) *ghTokens {
+	g := &ghTokens{req: req}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		aud := r.URL.Query().Get("audience")
-		if r.Header.Get("Authorization") != "bearer gh-request-token" || r.URL.Query().Get("api-version") == "" {
+		if r.Header.Get("Authorization") != "bearer "+g.req || r.URL.Query().Get("api-version") == "" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -61,7 +67,7 @@ func startGHTokens(t *testing.T, life time.Duration) *ghTokens {
 }
 
 func (g *ghTokens) env() []string {
-	return []string{EnvActionsIDTokenURL + "=" + g.srv.URL + "/token?api-version=2.0", EnvActionsIDTokenToken + "=gh-request-token", "GITHUB_ACTIONS=true"}
+	return []string{EnvActionsIDTokenURL + "=" + g.srv.URL + "/token?api-version=2.0", EnvActionsIDTokenToken + "=" + g.req, "GITHUB_ACTIONS=true"}
 }
 
 // withProcessEnv makes env the process environment terraform's SDK would
@@ -203,7 +209,9 @@ func TestGitHubTokenRoleChainRenewedByTF(t *testing.T) {
 	if b, _ := os.ReadFile(cfgFile); string(b) != cfgText {
 		t.Fatalf("the user's config file was written: %q", b)
 	}
-	if d := r.Describe(); len(d) != 1 || !strings.Contains(d[0], userFile+" (profile gh)") || !strings.Contains(d[0], "audience sts.amazonaws.com") {
+	if d := r.Describe(); len(d) != 1 || !strings.Contains(d[0], userFile+" was issued by GitHub Actions") ||
+		!strings.Contains(d[0], "where terraform finds this file through profile gh of AWS_CONFIG_FILE, it now finds tf's copy") ||
+		!strings.Contains(d[0], "audience sts.amazonaws.com") || !strings.Contains(d[0], "as long as the job can request ID tokens") {
 		t.Fatalf("Describe: %q", d)
 	}
 
@@ -214,7 +222,7 @@ func TestGitHubTokenRoleChainRenewedByTF(t *testing.T) {
 		t.Fatalf("preflight refused: %v", err)
 	}
 	if len(rep.Entries) != 1 || rep.Entries[0].Kind != KindAssumeRole || rep.Entries[0].Verdict != VerdictOK ||
-		!strings.Contains(rep.Entries[0].Detail, "renewed by tf for the whole run: the token in "+userFile) || len(rep.Warnings()) != 0 {
+		!strings.Contains(rep.Entries[0].Detail, "renewed by tf as long as the job can request ID tokens (tf cannot tell until when): the token in "+userFile) || len(rep.Warnings()) != 0 {
 		t.Fatalf("report: %+v, warnings %q", rep.Entries, rep.Warnings())
 	}
 	if end, who, ok := rep.RenewalEnd(); ok {
@@ -254,7 +262,8 @@ func TestGitHubTokenWithoutIDTokenPermission(t *testing.T) {
 		t.Fatalf("preflight: %v", err)
 	}
 	e := rep.Entries[0]
-	if e.Verdict != VerdictWarn || !strings.Contains(e.Detail, "issued by GitHub Actions") || !strings.Contains(e.Detail, "permissions: id-token: write") {
+	if e.Verdict != VerdictWarn || !strings.Contains(e.Detail, "issued by GitHub Actions") || !strings.Contains(e.Detail, "permissions: id-token: write") ||
+		!strings.Contains(e.Detail, "tf then keeps a fresh copy of the token for terraform as long as the job can request ID tokens") || strings.Contains(e.Detail, "whole run") {
 		t.Fatalf("entry: %+v", e)
 	}
 	if _, _, ok := rep.RenewalEnd(); ok {
@@ -333,5 +342,114 @@ func TestGitHubTokenNamedInTheConfigurationIsNotRenewed(t *testing.T) {
 	e := rep.Entries[0]
 	if e.Verdict != VerdictWarn || e.RenewedFrom != "" || !strings.Contains(e.Detail, "named in the configuration") || !strings.Contains(e.Detail, "fix: name it through "+EnvWebIdentityTokenFile) {
 		t.Fatalf("entry: %+v", e)
+	}
+}
+
+// The runner's clock is 250 s ahead of GitHub's: each token tf gets (5
+// minutes of life) looks, on the local clock, as if it had only 50 s left,
+// less than the third of its life before its end at which it is renewed.
+// Renewals are timed from the fetch on the local clock, so tf does not ask
+// GitHub again at once; it used to ask in a loop (632 requests in 2 s).
+func TestTokenRenewalWithClockAheadDoesNotHammerGitHub(t *testing.T) {
+	dir := t.TempDir()
+	gh := startGHTokens(t, 5*time.Minute)
+	userFile := filepath.Join(dir, "gh-token")
+	writeFile(t, userFile, githubJWT("sts.amazonaws.com", time.Now(), time.Now().Add(5*time.Minute)))
+	env := append(gh.env(), "HOME="+dir, EnvWebIdentityTokenFile+"="+userFile, EnvRoleARN+"=arn:aws:iam::1:role/deploy", EnvConfigFile+"="+filepath.Join(dir, "none"))
+	ahead := func() time.Time { return time.Now().Add(250 * time.Second) }
+	r, err := StartTokenRenewal(context.Background(), Options{Env: env, Dir: dir, Now: ahead})
+	if err != nil || r == nil {
+		t.Fatalf("StartTokenRenewal: %v, %v", r, err)
+	}
+	defer r.Close()
+	time.Sleep(2 * time.Second)
+	if n := gh.served.Load(); n != 1 || r.Fetches() != 1 {
+		t.Fatalf("GitHub was asked for %d ID tokens in 2 s (renewer counted %d): want the first one only", n, r.Fetches())
+	}
+}
+
+// due: a third of the token's life before its end, counted from the
+// fetch on the local clock whatever the claims say of that clock; never
+// sooner than minRenewGap after the fetch; the next try after a failure.
+func TestTokenCopyDue(t *testing.T) {
+	fetched := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	claims := func(iat, exp time.Time) tokenClaims { return tokenClaims{Iat: iat, Exp: exp} }
+	ghNow := fetched.Add(-250 * time.Second) // GitHub's clock, behind the local one
+	for _, tc := range []struct {
+		name  string
+		c     tokenClaims
+		retry time.Time
+		want  time.Time
+	}{
+		{"clocks agree", claims(fetched, fetched.Add(5*time.Minute)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"local clock 250s ahead", claims(ghNow, ghNow.Add(5*time.Minute)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"local clock 250s behind", claims(fetched.Add(250*time.Second), fetched.Add(550*time.Second)), time.Time{}, fetched.Add(200 * time.Second)},
+		{"no iat", tokenClaims{Exp: fetched.Add(3 * time.Minute)}, time.Time{}, fetched.Add(2 * time.Minute)},
+		{"no life", claims(fetched, fetched), time.Time{}, fetched.Add(minRenewGap)},
+		{"exp before iat", claims(fetched, fetched.Add(-time.Minute)), time.Time{}, fetched.Add(minRenewGap)},
+		{"a failure's next try", claims(fetched, fetched.Add(5*time.Minute)), fetched.Add(3 * time.Second), fetched.Add(3 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &tokenCopy{exp: tc.c.Exp, fetched: fetched, life: tokenLife(tc.c, fetched), nextTry: tc.retry}
+			if got := c.due(); !got.Equal(tc.want) {
+				t.Fatalf("due %s, want %s", got.Format(time.RFC3339), tc.want.Format(time.RFC3339))
+			}
+		})
+	}
+}
+
+// GitHub answers ID token requests only while the job's request token is
+// valid. When that token is a JWT with exp, tf says it renews the file
+// until then, the verdict has that end (a warning when the run needs
+// longer), and stop in time gets it as the renewal end; the request token
+// is never shown. Nowhere does tf say "for the whole run".
+func TestGitHubTokenRenewalEndsWithTheRequestToken(t *testing.T) {
+	dir := t.TempDir()
+	reqEnd := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	req := jwt(reqEnd)
+	gh := startGHTokensFor(t, 5*time.Minute, req)
+	userFile := filepath.Join(dir, "gh-token")
+	writeFile(t, userFile, githubJWT("sts.amazonaws.com", time.Now(), time.Now().Add(5*time.Minute)))
+	base := append(gh.env(), "HOME="+dir, EnvWebIdentityTokenFile+"="+userFile, EnvRoleARN+"=arn:aws:iam::1:role/deploy",
+		EnvConfigFile+"="+filepath.Join(dir, "none"), "CI=true")
+	r, err := StartTokenRenewal(context.Background(), Options{Env: base, Dir: dir})
+	if err != nil || r == nil {
+		t.Fatalf("StartTokenRenewal: %v, %v", r, err)
+	}
+	defer r.Close()
+	at := reqEnd.UTC().Format("15:04:05 UTC")
+	secret := strings.Split(req, ".")[1]
+	d := strings.Join(r.Describe(), "\n")
+	if !strings.Contains(d, "where terraform finds this file through "+EnvWebIdentityTokenFile+", it now finds tf's copy") ||
+		!strings.Contains(d, "until "+at) || !strings.Contains(d, "when this job's ID token request token expires") ||
+		strings.Contains(d, "whole run") || strings.Contains(d, secret) {
+		t.Fatalf("Describe: %q", d)
+	}
+	for _, tc := range []struct {
+		need    time.Duration
+		verdict Verdict
+	}{{time.Hour, VerdictOK}, {3 * time.Hour, VerdictWarn}} {
+		o := Options{Env: r.Env(base), Dir: dir, Command: "apply", CI: true, StateDir: filepath.Join(dir, "state"),
+			Config: Config{MinLifetime: tc.need}, RenewedTokens: r.Copies()}
+		rep, err := Preflight(context.Background(), o)
+		if err != nil {
+			t.Fatalf("need %s: preflight refused: %v", tc.need, err)
+		}
+		if len(rep.Entries) != 1 {
+			t.Fatalf("entries: %+v", rep.Entries)
+		}
+		e := rep.Entries[0]
+		if e.Verdict != tc.verdict || !e.LastsKnown || !strings.HasPrefix(e.Detail, "renewed by tf until "+at) ||
+			!strings.Contains(e.Detail, "the token in "+userFile) || strings.Contains(e.Detail, "whole run") {
+			t.Fatalf("need %s: entry %+v", tc.need, e)
+		}
+		if end, _, ok := rep.RenewalEnd(); !ok || !end.Equal(reqEnd) {
+			t.Fatalf("need %s: stop in time's end %s %v, want %s", tc.need, end, ok, reqEnd)
+		}
+		var check bytes.Buffer
+		Check(context.Background(), o, &check, false)
+		if strings.Contains(check.String(), secret) || !strings.Contains(check.String(), reqEnd.UTC().Format("2006-01-02 15:04 UTC")) {
+			t.Fatalf("check:\n%s", check.String())
+		}
 	}
 }

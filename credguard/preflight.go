@@ -303,7 +303,7 @@ func judge(ctx context.Context, o Options, c Credential, required time.Duration,
 	case KindStatic:
 		e.Verdict, e.Detail = VerdictOK, "static keys do not expire"
 	case KindGitHubOIDC:
-		e.Verdict, e.Detail = VerdictOK, "renewed by tf's GitHub OIDC endpoint for the whole run"
+		e = evaluateIDTokenRenewal(o, e, required, "renewed by tf's GitHub OIDC endpoint", "")
 	case KindProcess:
 		e.Verdict, e.Detail = VerdictUnknown, "lifetime unknown: credential_process (granted, aws-vault, ...) renews its credentials itself, for as long as it can; tf cannot see how long (unknown_lifetime = quiet in your tf config acknowledges it)"
 	case KindWebIdentity:
@@ -358,7 +358,7 @@ func evaluateEnv(o Options, e Entry, required time.Duration) Entry {
 		fix = fmt.Sprintf("they came from aws-vault profile %q: run under `aws-vault exec --ecs-server %s -- tf ...` so that aws-vault serves renewable credentials, or start a new aws-vault session", p, p)
 	case o.inGitHubActions():
 		fix = "in GitHub Actions, have aws-actions/configure-aws-credentials issue them for longer (`role-duration-seconds`, up to the role's maximum session duration), " +
-			"or set github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) so that tf renews the role's credentials during the run"
+			"or set github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) so that tf renews the role's credentials as long as the job can request ID tokens"
 	case p != "":
 		fix = fmt.Sprintf("unset %s, %s and %s so that terraform uses profile %q (which it can refresh), or export fresh keys", EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, p)
 	}
@@ -530,7 +530,7 @@ func ssoLoginCommand(c Credential) string {
 func ciLoginText(o Options, c Credential) string {
 	way := "give the job role credentials made for CI that last the run"
 	if o.inGitHubActions() {
-		way = "give the job credentials made for CI: github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) lets tf renew them during the run"
+		way = "give the job credentials made for CI: github_oidc_role (TFGUARD_GITHUB_OIDC_ROLE, with `permissions: id-token: write`) lets tf renew them as long as the job can request ID tokens"
 	}
 	return "in CI nobody can log in to IAM Identity Center (a login needs a person at a browser): " + way +
 		"; or, on a runner a person can reach, run `" + ssoLoginCommand(c) + "` there before the job"

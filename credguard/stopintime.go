@@ -13,11 +13,13 @@ import (
 // working credentials without a person, among the credentials the
 // preflight judged: exported session keys with a known expiry, a legacy SSO
 // token, an SSO session whose end tf recorded, an `aws login` session
-// without a refresh token, a role whose source ends. Credentials that tf or
-// the SDK renew with no end in sight (an SSO session of unknown end, tf's
-// GitHub OIDC endpoint, web identity, credential_process, static keys) set
-// none. ok is false when no credential has such an end. who names the
-// credential that ends first.
+// without a refresh token, a role whose source ends, and what tf renews
+// with GitHub ID tokens (tf's GitHub OIDC endpoint, a renewed token file)
+// when the job's ID token request token says until when. Credentials
+// renewed with no known end (an SSO session of unknown end, a web identity
+// file's own writer, credential_process, static keys) set none. ok is
+// false when no credential has such an end. who names the credential that
+// ends first.
 func (r Report) RenewalEnd() (end time.Time, who string, ok bool) {
 	for _, e := range r.Entries {
 		t := e.renewalEnd()
@@ -35,10 +37,9 @@ func (r Report) RenewalEnd() (end time.Time, who string, ok bool) {
 func (e Entry) renewalEnd() time.Time {
 	c := e.Credential
 	switch c.Kind {
-	case KindGitHubOIDC, KindWebIdentity, KindProcess:
-		// Renewed by tf's endpoint, by the token file's writer (or tf's
-		// renewed copy of a GitHub ID token), by the process itself: the
-		// SDK asks again when they expire.
+	case KindProcess:
+		// Renewed by the process itself: the SDK asks again when they
+		// expire. (Web identity and tf's GitHub OIDC endpoint: lastsUntil.)
 		return time.Time{}
 	}
 	if end := c.lastsUntil(); !end.IsZero() {

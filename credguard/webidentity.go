@@ -13,7 +13,7 @@ const defaultRoleSession = time.Hour
 // the token's exp or one role session after the start, whichever is
 // later; past that only a token file that its writer renews helps. A file
 // terraform reads from tf's renewed copy (GitHub ID tokens, TokenRenewer)
-// lasts the run.
+// lasts while the job can request ID tokens.
 func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	now := o.now()
 	if e.Err != "" {
@@ -25,14 +25,12 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 		return e
 	}
 	if e.RenewedFrom != "" {
-		e.Lasts, e.LastsKnown = 0, false
 		aud := ""
 		if e.TokenAudience != "" {
 			aud = " (audience " + e.TokenAudience + ")"
 		}
-		e.Verdict, e.Detail = VerdictOK, "renewed by tf for the whole run: the token in "+e.RenewedFrom+" was issued by GitHub Actions; "+
-			"terraform reads tf's copy of that file ("+e.TokenFile+"), which tf refills with a fresh ID token"+aud+" before each one expires, so the SDK can assume "+e.RoleARN+" again whenever its role credentials end"
-		return e
+		return evaluateIDTokenRenewal(o, e, required, "renewed by tf", "the token in "+e.RenewedFrom+" was issued by GitHub Actions; "+
+			"terraform reads tf's copy of that file ("+e.TokenFile+"), which tf refills with a fresh ID token"+aud+" before each one expires, so the SDK can assume "+e.RoleARN+" again whenever its role credentials end")
 	}
 	session := e.RoleDuration
 	if session <= 0 {
@@ -69,13 +67,37 @@ func evaluateWebIdentity(o Options, e Entry, required time.Duration) Entry {
 	return e
 }
 
+// evaluateIDTokenRenewal judges a credential tf renews with GitHub ID
+// tokens (what: "renewed by tf ..."; why, when not empty, follows): it
+// lasts while the job can request ID tokens, until the request token's exp
+// when that is known (e.Lasts, from RenewableUntil; stop in time stops the
+// run before it), else for a time tf cannot tell. A known end before the
+// run's need is a warning: the role credentials terraform holds then still
+// last their session, but tf cannot renew them.
+func evaluateIDTokenRenewal(o Options, e Entry, required time.Duration, what, why string) Entry {
+	now := o.now()
+	e.Lasts, e.LastsKnown = 0, false
+	if !e.RenewableUntil.IsZero() {
+		e.Lasts, e.LastsKnown = e.RenewableUntil.Sub(now), true
+	}
+	e.Verdict, e.Detail = VerdictOK, what+" "+idTokensText(e.RenewableUntil, now)
+	if e.LastsKnown && e.Lasts < required {
+		e.Verdict = VerdictWarn
+		e.Detail += "; the run needs " + human(required) + ", and after that end tf cannot get fresh ID tokens (terraform goes on only while the role credentials it holds last)"
+	}
+	if why != "" {
+		e.Detail += ": " + why
+	}
+	return e
+}
+
 // githubTokenFix says what lets tf renew a GitHub-issued token file that it
 // does not renew in this run.
 func githubTokenFix(o Options, e Entry) string {
 	switch {
 	case !o.canRequestIDTokens():
 		return "fix: give the job `permissions: id-token: write` (and, in a container, pass " + EnvActionsIDTokenURL + " and " + EnvActionsIDTokenToken +
-			" to tf): tf then keeps a fresh copy of the token for terraform for the whole run"
+			" to tf): tf then keeps a fresh copy of the token for terraform as long as the job can request ID tokens"
 	case o.isRenewedSource(e.TokenFile):
 		return "tf keeps a fresh copy of this file, but terraform reads the file itself here (named in the configuration: shared_config_files or assume_role_with_web_identity); " +
 			"fix: name it through " + EnvWebIdentityTokenFile + " or a profile in " + EnvConfigFile + " (or ~/.aws/config), where tf points terraform at its copy"

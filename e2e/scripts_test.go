@@ -170,6 +170,7 @@ type fakeIDTokens struct {
 	issued  []string
 	fetched int             // tokens fetched over HTTP (by tf)
 	byHTTP  map[string]bool // those tokens
+	req     string          // the job's request token, the bearer it accepts
 }
 
 func (g *fakeIDTokens) token(aud string) string {
@@ -189,10 +190,17 @@ func (g *fakeIDTokens) token(aud string) string {
 func (g *fakeIDTokens) secrets() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]string(nil), g.issued...)
+	out := append([]string(nil), g.issued...)
+	if g.req != "" {
+		out = append(out, g.req) // the job's request token, and its claims
+		if parts := strings.Split(g.req, "."); len(parts) == 3 {
+			out = append(out, parts[1])
+		}
+	}
+	return out
 }
 
-// github token [-life D] [-role D] [-no-id-token] [-profile NAME]
+// github token [-life D] [-role D] [-no-id-token] [-profile NAME] [-request-ends D]
 //
 //	make this a GitHub Actions job whose terraform assumes a role with a web
 //	identity token file issued by GitHub: $WORK/gh-token holds a fresh ID
@@ -201,7 +209,9 @@ func (g *fakeIDTokens) secrets() []string {
 //	and AWS_ROLE_ARN name it; role credentials live -role (default 5s);
 //	env keys and AWS_PROFILE are unset (with -profile, AWS_PROFILE=NAME and
 //	the two variables unset: the profile names the file). Unless
-//	-no-id-token, the job may request ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN).
+//	-no-id-token, the job may request ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN);
+//	the request token is opaque, or with -request-ends a JWT whose exp is
+//	that far from now (as GitHub's: the job can request ID tokens until then).
 //
 // github fetched [-used-by-terraform] N|>=N   count the ID tokens fetched
 // from the fake service (by tf), or terraform's AssumeRoleWithWebIdentity
@@ -245,12 +255,22 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 	role := fs.Duration("role", 5*time.Second, "role credential lifetime")
 	noIDToken := fs.Bool("no-id-token", false, "the job cannot request ID tokens")
 	profile := fs.String("profile", "", "terraform uses this profile (whose web_identity_token_file names the file) instead of the variables")
+	requestEnds := fs.Duration("request-ends", 0, "the request token is a JWT ending this far from now")
 	ts.Check(fs.Parse(args[1:]))
+	req := "gh-request-token"
+	if *requestEnds > 0 {
+		enc := base64.RawURLEncoding.EncodeToString
+		req = enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
+			enc([]byte(fmt.Sprintf(`{"aud":"vso:job","exp":%d}`, time.Now().Add(*requestEnds).Unix()))) + ".c2lnbmF0dXJl"
+	}
 	if s.gh == nil {
 		g := &fakeIDTokens{byHTTP: map[string]bool{}}
 		g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			aud := req.URL.Query().Get("audience")
-			if req.Header.Get("Authorization") != "bearer gh-request-token" || aud == "" {
+			g.mu.Lock()
+			want := "bearer " + g.req
+			g.mu.Unlock()
+			if req.Header.Get("Authorization") != want || aud == "" {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
@@ -265,7 +285,7 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 		s.gh = g
 	}
 	s.gh.mu.Lock()
-	s.gh.life = *life
+	s.gh.life, s.gh.req = *life, req
 	s.gh.mu.Unlock()
 	r.Identity.SetRoleCredentialLifetime(*role)
 	file := ts.MkAbs("gh-token")
@@ -283,7 +303,7 @@ func cmdGitHubToken(ts *testscript.TestScript, args []string) {
 		ts.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/Deploy")
 	}
 	ts.Setenv("GITHUB_ACTIONS", "true")
-	url, tok := s.gh.srv.URL+"/token?api-version=2.0", "gh-request-token"
+	url, tok := s.gh.srv.URL+"/token?api-version=2.0", req
 	if *noIDToken {
 		url, tok = "", ""
 	}
