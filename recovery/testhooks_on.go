@@ -30,7 +30,7 @@ const EnvTestPauseAt = "TFGUARD_TEST_PAUSE_AT"
 // tf on "machine B").
 const EnvTestHost = "TFGUARD_TEST_HOST"
 
-func testHost(env []string) string { return envLookup(env, EnvTestHost) }
+func testHost(env []string) string { return envlist.Get(env, EnvTestHost) }
 
 func testHookAt(env []string, step string) {
 	if envlist.Get(env, EnvTestPauseAt) == step {
