@@ -2,6 +2,7 @@ package rig
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -251,6 +252,11 @@ func NewProxy(service Service, target *url.URL, creds Checker) *Proxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
+			// A client that gives up (tf's bounded background calls do)
+			// must not abort the request to the service behind: dynalite's
+			// node process dies of an aborted connection, and the rig's
+			// other clients with it. AWS answers either way.
+			pr.Out = pr.Out.WithContext(context.WithoutCancel(pr.In.Context()))
 		},
 	}
 	if service == ServiceS3 {
@@ -305,6 +311,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.record(Request{Service: p.service, Op: op, AccessKeyID: key, Outcome: outcome})
 	if outcome == Forwarded {
+		if p.service == ServiceDynamoDB && r.Body != nil {
+			// The whole request first: dynalite's node process dies of a
+			// request whose body stops midway (a client that gives up), and
+			// the rig's other clients with it. AWS answers either way.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		p.rp.ServeHTTP(w, r)
 		return
 	}
