@@ -301,19 +301,10 @@ func newLockID() string {
 // again without a change line, and nothing is lost when their record is
 // replaced.
 func notChangedByRun(p *tfout.Progress, addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		if isDataSource(a) {
-			continue
-		}
-		if p != nil && (slices.ContainsFunc(p.Done, func(c tfout.Change) bool { return c.Address == a }) ||
-			slices.ContainsFunc(p.Cut, func(c tfout.Change) bool { return c.Address == a }) ||
-			slices.Contains(p.Failed, a)) {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
+	return notShownByRun(p, addrs, func(a string) bool {
+		touched := func(c tfout.Change) bool { return c.Address == a }
+		return slices.ContainsFunc(p.Done, touched) || slices.ContainsFunc(p.Cut, touched) || slices.Contains(p.Failed, a)
+	})
 }
 
 // notDestroyedByRun lists the addresses terraform's output (p) does not
@@ -325,16 +316,9 @@ func notChangedByRun(p *tfout.Progress, addrs []string) []string {
 // destroy (Progress.Gone: moved, forgotten by a removed block, found
 // deleted outside terraform).
 func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		if isDataSource(a) {
-			continue
-		}
-		if p == nil || !slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) && !slices.Contains(p.Gone, a) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return notShownByRun(p, addrs, func(a string) bool {
+		return slices.Contains(p.Done, tfout.Change{Address: a, Action: "destroy"}) || slices.Contains(p.Gone, a)
+	})
 }
 
 // notAddedByRun lists the managed-resource addresses terraform's output (p)
@@ -342,14 +326,20 @@ func notDestroyedByRun(p *tfout.Progress, addrs []string) []string {
 // completed, failed or was cut short, and the plan did not move or import
 // them there (Progress.Adopted).
 func notAddedByRun(p *tfout.Progress, addrs []string) []string {
+	return notShownByRun(p, addrs, func(a string) bool {
+		created := tfout.Change{Address: a, Action: "create"}
+		return slices.Contains(p.Done, created) || slices.Contains(p.Cut, created) ||
+			slices.Contains(p.Failed, a) || slices.Contains(p.Adopted, a)
+	})
+}
+
+// notShownByRun lists the managed-resource addresses of addrs for which
+// shown (asked only with progress lines to ask of) is false; without
+// progress lines, none is shown. Data sources are always left out.
+func notShownByRun(p *tfout.Progress, addrs []string, shown func(address string) bool) []string {
 	var out []string
 	for _, a := range addrs {
-		if isDataSource(a) {
-			continue
-		}
-		created := tfout.Change{Address: a, Action: "create"}
-		if p != nil && (slices.Contains(p.Done, created) || slices.Contains(p.Cut, created) ||
-			slices.Contains(p.Failed, a) || slices.Contains(p.Adopted, a)) {
+		if isDataSource(a) || p != nil && shown(a) {
 			continue
 		}
 		out = append(out, a)
